@@ -1,0 +1,48 @@
+# Atrium's entry points. Node 24 comes from scripts/ensure-node.sh when the machine's is older.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+NODE_BIN := $(shell scripts/ensure-node.sh)
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# Native addons compile against the headers of the Node that runs them, not the machine's.
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+
+.PHONY: dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds deps
+
+## dev: run Atrium on its embedded default (local control plane, CRDs, sample catalog) until Ctrl-C
+dev: deps binaries
+	node test/cluster/cli.ts dev
+
+## test: everything CI runs: lint, typecheck, unit and integration tests
+test: deps binaries check
+	npm test
+
+check: lint typecheck
+lint:
+	biome check .
+format:
+	biome check --write .
+typecheck:
+	tsc -p tsconfig.json
+test-unit: deps
+	npm run test:unit
+test-integration: deps binaries
+	npm run test:integration
+
+## cluster-up / cluster-down: a local control plane in the background, for kubectl and fast test reruns
+cluster-up: deps binaries
+	node test/cluster/cli.ts up
+cluster-down:
+	node test/cluster/cli.ts down
+
+## binaries: build the pinned control-plane binaries once (cached under ~/.cache/atrium)
+binaries:
+	@time bash test/cluster/build-binaries.sh >/dev/null
+
+## crds: regenerate crds/manifests from the TypeScript schemas
+crds: deps
+	node crds/src/generate.ts
+
+deps: node_modules/.atrium-installed
+node_modules/.atrium-installed: package-lock.json package.json crds/package.json test/package.json
+	npm ci --no-audit --no-fund
+	touch $@

@@ -1,0 +1,86 @@
+import type { KindDefinition } from "../crd.ts";
+import {
+  Conditions,
+  Description,
+  DisplayName,
+  HttpUrl,
+  type ObjectMeta,
+  ObservedGeneration,
+  Quantity,
+  type Static,
+  StringEnum,
+  Type,
+} from "../schema.ts";
+
+/** Organizations own namespace `org-<name>`, which must stay a valid 63-character label. */
+export const MAX_ORG_NAME = 59;
+export const namespaceFor = (org: string) => `org-${org}`;
+
+export const OrganizationSpec = Type.Object({
+  displayName: DisplayName(),
+  description: Type.Optional(Description()),
+  logoUrl: Type.Optional(HttpUrl("Logo shown in the console and emails.")),
+  quotas: Type.Optional(
+    Type.Object(
+      {
+        maxApps: Type.Optional(Type.Integer({ description: "Installed apps at most.", minimum: 0, maximum: 1000 })),
+        maxMembers: Type.Optional(Type.Integer({ description: "Members at most.", minimum: 1, maximum: 100000 })),
+        cpu: Type.Optional(Quantity("Total CPU requests of the org's workloads (ResourceQuota).")),
+        memory: Type.Optional(Quantity("Total memory requests of the org's workloads (ResourceQuota).")),
+        storage: Type.Optional(Quantity("Total persistent storage requested by the org's apps.")),
+      },
+      { description: "Limits the operator turns into a ResourceQuota in the org's namespace." },
+    ),
+  ),
+  notifications: Type.Optional(
+    Type.Object(
+      {
+        email: Type.Boolean({ description: "Send notices (invitations are always sent).", default: true }),
+        digest: StringEnum(["none", "daily", "weekly"] as const, {
+          description: "Activity summary for admins.",
+          default: "weekly",
+        }),
+      },
+      { description: "How the org hears about activity." },
+    ),
+  ),
+});
+
+export const OrganizationStatus = Type.Object({
+  namespace: Type.Optional(Type.String({ description: "The namespace holding the org's members, roles and apps." })),
+  memberCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  appCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  runningAppCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  observedGeneration: Type.Optional(ObservedGeneration),
+  conditions: Type.Optional(Conditions),
+});
+
+export type OrganizationSpec = Static<typeof OrganizationSpec>;
+export type OrganizationStatus = Static<typeof OrganizationStatus>;
+export type Organization = {
+  apiVersion: "atrium.dev/v1alpha1";
+  kind: "Organization";
+  metadata: ObjectMeta;
+  spec: OrganizationSpec;
+  status?: OrganizationStatus;
+};
+
+export const organizationKind: KindDefinition = {
+  kind: "Organization",
+  plural: "organizations",
+  singular: "organization",
+  shortNames: ["org", "orgs"],
+  scope: "Cluster",
+  description: "A tenant: its members, roles and apps live in the namespace org-<name>.",
+  spec: OrganizationSpec,
+  status: OrganizationStatus,
+  maxNameLength: MAX_ORG_NAME,
+  printerColumns: [
+    { name: "Display Name", type: "string", jsonPath: ".spec.displayName" },
+    { name: "Namespace", type: "string", jsonPath: ".status.namespace" },
+    { name: "Members", type: "integer", jsonPath: ".status.memberCount" },
+    { name: "Apps", type: "integer", jsonPath: ".status.appCount" },
+    { name: "Running", type: "integer", jsonPath: ".status.runningAppCount" },
+    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  ],
+};

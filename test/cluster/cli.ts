@@ -1,0 +1,135 @@
+// The local control plane from the command line.
+//   up      start it in the background (CRDs installed) and print the kubeconfig path
+//   down    stop what `up` started and wait until every process is gone
+//   status  say whether it runs
+//   dev     run in the foreground with CRDs and the sample catalog until Ctrl-C
+//   serve   (internal) what `up` runs in the background
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ControlPlane, processesUsing, startControlPlane } from "./controlplane.ts";
+import { installCatalog, installCrds } from "./install.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const STATE_DIR = resolve(process.env.ATRIUM_STATE_DIR ?? join(ROOT, ".atrium"));
+const CLUSTER_DIR = join(STATE_DIR, "cluster");
+const STATE_FILE = join(STATE_DIR, "cluster.json");
+const SERVE_LOG = join(STATE_DIR, "cluster.log");
+const BIN_LINK = join(STATE_DIR, "bin");
+
+type State = { pid: number; kubeconfig: string; server: string; ready: boolean; error?: string };
+
+const log = (message: string) => console.error(`[cluster] ${message}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const readState = (): State | undefined =>
+  existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, "utf8")) as State) : undefined;
+
+async function startFresh(): Promise<ControlPlane> {
+  rmSync(CLUSTER_DIR, { recursive: true, force: true });
+  mkdirSync(CLUSTER_DIR, { recursive: true });
+  const cp = await startControlPlane({ dir: CLUSTER_DIR, log });
+  // A stable place for the pinned kubectl, helm and friends: export PATH=.atrium/bin:$PATH
+  rmSync(BIN_LINK, { force: true });
+  symlinkSync(cp.binDir, BIN_LINK);
+  installCrds(cp);
+  return cp;
+}
+
+function stopOnSignals(cp: ControlPlane, after: () => void = () => {}) {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.once(signal, async () => {
+      log(`Stopping (${signal})`);
+      await cp.stop();
+      after();
+      process.exit(0);
+    });
+}
+
+async function serve() {
+  try {
+    const cp = await startFresh();
+    writeFileSync(
+      STATE_FILE,
+      JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true }),
+    );
+    stopOnSignals(cp, () => rmSync(STATE_FILE, { force: true }));
+  } catch (error) {
+    writeFileSync(STATE_FILE, JSON.stringify({ pid: process.pid, ready: false, error: String(error) }));
+    process.exit(1);
+  }
+}
+
+async function up() {
+  const state = readState();
+  if (state?.ready && alive(state.pid)) return printUsage(state);
+  mkdirSync(STATE_DIR, { recursive: true });
+  rmSync(STATE_FILE, { force: true });
+  const out = openSync(SERVE_LOG, "w");
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "serve"], {
+    detached: true,
+    stdio: ["ignore", out, out],
+  });
+  closeSync(out);
+  child.unref();
+  log(`Starting in the background (log: ${SERVE_LOG})`);
+  for (;;) {
+    await sleep(250);
+    const s = readState();
+    if (s?.ready) return printUsage(s);
+    if (s?.error || !alive(child.pid as number)) {
+      console.error(s?.error ?? readFileSync(SERVE_LOG, "utf8"));
+      process.exit(1);
+    }
+  }
+}
+
+async function down() {
+  const state = readState();
+  if (!state || !alive(state.pid)) {
+    rmSync(STATE_FILE, { force: true });
+    return log("Not running");
+  }
+  process.kill(state.pid, "SIGTERM");
+  while (alive(state.pid) || processesUsing(CLUSTER_DIR).length > 0) await sleep(100);
+  rmSync(STATE_FILE, { force: true });
+  log("Stopped");
+}
+
+async function dev() {
+  const cp = await startFresh();
+  log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
+  stopOnSignals(cp);
+  printUsage({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true });
+  log("Atrium's local control plane runs; press Ctrl-C to stop it.");
+}
+
+function printUsage(state: State) {
+  console.log(`export KUBECONFIG=${state.kubeconfig}`);
+  log(`API server ${state.server}. Try: kubectl get atrium -A   (kubectl is in ${BIN_LINK})`);
+}
+
+const commands: Record<string, () => Promise<void>> = {
+  up,
+  down,
+  dev,
+  serve,
+  status: async () => {
+    const s = readState();
+    console.log(s?.ready && alive(s.pid) ? `running: ${s.server} (KUBECONFIG=${s.kubeconfig})` : "not running");
+  },
+};
+const command = commands[process.argv[2] ?? ""];
+if (!command) {
+  console.error(`usage: cli.ts ${Object.keys(commands).join("|")}`);
+  process.exit(2);
+}
+await command();

@@ -1,0 +1,310 @@
+// A real Kubernetes control plane on loopback for tests, `make cluster-up` and `make dev`:
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK (fake nodes that
+// run Pods without containers). Every process is started through leash.sh, so it dies with
+// the harness however the harness ends; stop() tears down in reverse order and frees ports.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generatePki, type Pki } from "./certs.ts";
+import { freePorts } from "./ports.ts";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+
+/** Pod IPs come from a loopback range so tests can serve real HTTP at a fake pod's address. */
+export const POD_CIDR = "127.42.0.1/16";
+export const NODE_IP = "127.41.0.1";
+const SERVICE_CIDR = "10.96.0.0/24";
+const SERVICE_IP = "10.96.0.1";
+
+export type ControlPlaneOptions = {
+  /** Where certificates, data, logs and the kubeconfig go; a fresh temporary folder by default. */
+  dir?: string;
+  /** Fake nodes to register with KWOK. */
+  nodes?: number;
+  log?: (message: string) => void;
+};
+
+export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
+
+export type ControlPlane = {
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  binDir: string;
+  ports: number[];
+  pids: Record<Component, number>;
+  /** Stops every component (reverse start order), waiting until each has exited. */
+  stop(): Promise<void>;
+};
+
+type Running = { name: Component; child: ChildProcess; exited: Promise<void>; exitCode?: number | null };
+
+/** Builds (first time only) and returns the folder with the pinned control-plane binaries. */
+export function ensureBinaries(log: (m: string) => void = () => {}): string {
+  if (process.env.ATRIUM_BIN_DIR) return process.env.ATRIUM_BIN_DIR;
+  log("Ensuring control-plane binaries (a first build takes a while)");
+  const out = execFileSync("bash", [join(HERE, "build-binaries.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return out.trim().split("\n").at(-1) as string;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const log = options.log ?? (() => {});
+  const binDir = ensureBinaries(log);
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "atrium-cluster-"));
+  // A folder we made is ours to delete; ATRIUM_KEEP_CLUSTER=1 keeps it (logs) for debugging.
+  const removeDir = !options.dir && process.env.ATRIUM_KEEP_CLUSTER !== "1";
+  for (const sub of ["pki", "logs", "etcd"]) mkdirSync(join(dir, sub), { recursive: true });
+
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwokPort] = (await freePorts(6)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const pki = generatePki(join(dir, "pki"), SERVICE_IP);
+  const server = `https://127.0.0.1:${apiserver}`;
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, kubeconfigYaml(server, pki));
+
+  const running: Running[] = [];
+  const start = (name: Component, args: string[]) => {
+    const out = openSync(join(dir, "logs", `${name}.log`), "a");
+    // stdin is a pipe we never write to: when this process ends, leash.sh sees EOF.
+    const child = spawn("bash", [join(HERE, "leash.sh"), join(binDir, name), ...args], {
+      stdio: ["pipe", out, out],
+    });
+    closeSync(out);
+    const entry: Running = {
+      name,
+      child,
+      exited: new Promise((resolve) =>
+        child.once("exit", (code) => {
+          entry.exitCode = code;
+          resolve();
+        }),
+      ),
+    };
+    running.push(entry);
+    return entry;
+  };
+  const stop = async () => {
+    for (const entry of [...running].reverse()) {
+      if (entry.exitCode === undefined) entry.child.kill("SIGTERM");
+      await entry.exited;
+    }
+    if (removeDir) rmSync(dir, { recursive: true, force: true });
+  };
+  /** Fails fast with the component's log tail if it died while we wait for it. */
+  const waitFor = async (what: string, entry: Running, ready: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (entry.exitCode !== undefined)
+        throw new Error(`${entry.name} exited (${entry.exitCode}) before ${what}:\n${logTail(dir, entry.name)}`);
+      if (await ready().catch(() => false)) return;
+      await sleep(100);
+    }
+    throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}:\n${logTail(dir, entry.name)}`);
+  };
+
+  try {
+    const startedAt = Date.now();
+    const etcd = start("etcd", [
+      "--name=atrium",
+      `--data-dir=${join(dir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=atrium=http://127.0.0.1:${etcdPeer}`,
+      // Test data: durability across power loss buys nothing and fsync dominates on shared disks.
+      "--unsafe-no-fsync",
+      "--log-level=warn",
+    ]);
+    await waitFor("etcd health", etcd, async () => {
+      const res = await fetch(`http://127.0.0.1:${etcdClient}/health`);
+      return res.ok && ((await res.json()) as { health: string }).health === "true";
+    });
+
+    const api = start("kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiserver}`,
+      `--cert-dir=${join(dir, "pki")}`,
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      "--authorization-mode=RBAC",
+      // A loopback advertise address cannot be an Endpoints IP; nothing here needs that Service.
+      "--endpoint-reconciler-type=none",
+      "--enable-priority-and-fairness=false",
+      "--v=1",
+    ]);
+    await waitFor("kube-apiserver /readyz", api, () => apiReady(server, pki), 120_000);
+
+    const common = (port: number, name: string) => [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      "--bind-address=127.0.0.1",
+      `--secure-port=${port}`,
+      `--cert-dir=${join(dir, "pki", name)}`,
+      "--leader-elect=false",
+      "--v=1",
+    ];
+    start("kube-controller-manager", [
+      ...common(controllerManager, "kcm"),
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      "--use-service-account-credentials=false",
+    ]);
+    start("kube-scheduler", common(scheduler, "scheduler"));
+    writeFileSync(join(dir, "kwok.yaml"), "");
+    const kwok = start("kwok", [
+      `--kubeconfig=${kubeconfig}`,
+      "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      `--cidr=${POD_CIDR}`,
+      `--node-ip=${NODE_IP}`,
+      `--server-address=127.0.0.1:${kwokPort}`,
+      `--config=${join(dir, "kwok.yaml")}`,
+    ]);
+
+    const kubectl = (...args: string[]) => kubectlIn(binDir, kubeconfig, ...args);
+    const nodes = options.nodes ?? 1;
+    for (let i = 0; i < nodes; i++) kubectl("apply", "-f", "-").stdin(fakeNode(`kwok-node-${i}`));
+    await waitFor("a Ready fake node", kwok, async () => {
+      const out = kubectl(
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={.items[*].status.conditions[?(@.type=="Ready")].status}',
+      ).run();
+      return out.split(" ").filter((s) => s === "True").length === nodes;
+    });
+    // Pods need the namespace's default ServiceAccount, which the controller-manager creates.
+    await waitFor("the default ServiceAccount", kwok, async () => {
+      kubectl("get", "serviceaccount", "default", "-n", "default").run();
+      return true;
+    });
+    log(`Control plane ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s at ${server}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  writeFileSync(join(dir, "pids.json"), JSON.stringify(Object.fromEntries(running.map((r) => [r.name, r.child.pid]))));
+  return {
+    dir,
+    kubeconfig,
+    server,
+    binDir,
+    ports: [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwokPort],
+    pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])) as Record<Component, number>,
+    stop,
+  };
+}
+
+/** kubectl against one cluster: `.run()` returns stdout, `.stdin(text)` feeds it input. */
+export function kubectlIn(binDir: string, kubeconfig: string, ...args: string[]) {
+  const exec = (input?: string) =>
+    execFileSync(join(binDir, "kubectl"), [`--kubeconfig=${kubeconfig}`, ...args], {
+      encoding: "utf8",
+      input,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+  return { run: () => exec(), stdin: (text: string) => exec(text) };
+}
+
+/** Every process whose command line names the folder: what a leak would leave behind. */
+export function processesUsing(dir: string): { pid: number; cmd: string }[] {
+  const found: { pid: number; cmd: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmd.includes(dir)) found.push({ pid: Number(entry), cmd });
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+function apiReady(server: string, pki: Pki): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(
+      `${server}/readyz`,
+      { ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey) },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.end();
+  });
+}
+
+function kubeconfigYaml(server: string, pki: Pki): string {
+  const b64 = (file: string) => readFileSync(file).toString("base64");
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: atrium-local
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(pki.caCert)}
+users:
+- name: atrium-admin
+  user:
+    client-certificate-data: ${b64(pki.adminCert)}
+    client-key-data: ${b64(pki.adminKey)}
+contexts:
+- name: atrium-local
+  context: { cluster: atrium-local, user: atrium-admin }
+current-context: atrium-local
+`;
+}
+
+/** A node KWOK manages (matched by the annotation); roomy enough for the 1,000-app benchmark. */
+function fakeNode(name: string): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name,
+      annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", type: "kwok" },
+    },
+    status: {
+      allocatable: { cpu: "64", memory: "256Gi", pods: "2000" },
+      capacity: { cpu: "64", memory: "256Gi", pods: "2000" },
+    },
+  });
+}
+
+function logTail(dir: string, name: string, lines = 30): string {
+  try {
+    return readFileSync(join(dir, "logs", `${name}.log`), "utf8")
+      .split("\n")
+      .slice(-lines)
+      .join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

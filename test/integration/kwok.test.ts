@@ -1,0 +1,60 @@
+// The fake nodes are real enough: a Deployment goes through the controller-manager, the
+// scheduler places its Pods on a KWOK node, and KWOK reports them Running with an IP from
+// the loopback pod range.
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { cluster, unique } from "./kube.ts";
+
+const { kc, objects } = cluster();
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("KWOK", () => {
+  it("has a Ready fake node", async () => {
+    const nodes = await core.listNode({ labelSelector: "type=kwok" });
+    expect(nodes.items.length).toBeGreaterThanOrEqual(1);
+    const ready = nodes.items[0]?.status?.conditions?.find((c) => c.type === "Ready");
+    expect(ready?.status).toBe("True");
+  });
+
+  it("runs a Deployment's pods", async () => {
+    const namespace = unique("kwok");
+    await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+    const labels = { app: "web" };
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: "web", image: "nginx:1.27" }] } },
+        },
+      },
+    });
+    const pods = await until("3 Running pods", async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: "app=web" });
+      const running = list.items.filter((p) => p.status?.phase === "Running");
+      return running.length === 3 ? running : undefined;
+    });
+    for (const pod of pods) {
+      expect(pod.spec?.nodeName).toMatch(/^kwok-node-/);
+      expect(pod.status?.podIP).toMatch(/^127\.42\./);
+    }
+    const deployment = await until("the Deployment to be available", async () => {
+      const d = await apps.readNamespacedDeployment({ name: "web", namespace });
+      return d.status?.availableReplicas === 3 ? d : undefined;
+    });
+    expect(deployment.status?.readyReplicas).toBe(3);
+  });
+});
