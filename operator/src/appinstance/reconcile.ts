@@ -1,0 +1,121 @@
+import { randomBytes } from "node:crypto";
+import type { AppInstance, AppTemplate } from "@atrium/crds";
+import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
+import type { KubeObject } from "../kube/client.ts";
+import { R } from "../kube/resources.ts";
+import { LABEL_INSTANCE } from "../labels.ts";
+import { findCondition } from "../runtime/conditions.ts";
+import type { Outcome } from "../runtime/queue.ts";
+import {
+  appUrl,
+  dataClaimName,
+  desiredClaim,
+  desiredDeployment,
+  desiredSecret,
+  desiredService,
+  resolveSettings,
+  settingsSecretName,
+} from "./desired.ts";
+import { computeAppStatus, type Problem } from "./status.ts";
+
+type App = Obj<AppInstance>;
+
+/** Status fields the operator owns; the gateway owns lastActivity. */
+const OWNED_STATUS = ["phase", "health", "version", "url", "readyReplicas", "observedGeneration", "conditions"];
+
+const generateSecret = () => randomBytes(24).toString("base64url");
+
+/** How many replicas the app should run. Scale to zero will decide this from traffic. */
+export const desiredReplicas = (app: AppInstance) => (app.spec.idle?.policy === "Stopped" ? 0 : 1);
+
+export const reconcileAppInstance =
+  (deps: Deps) =>
+  async (key: string): Promise<Outcome> => {
+    const { caches } = deps;
+    const app = caches.appInstances.get(key) as App | undefined;
+    // Deleted: owner references let the garbage collector remove the children (a Retain
+    // volume has no owner reference and stays).
+    if (!app || app.metadata.deletionTimestamp) return;
+    const namespace = app.metadata.namespace as string;
+    const template = caches.appTemplates.get(app.spec.template) as Obj<AppTemplate> | undefined;
+
+    const fail = (problem: Problem) => report(deps, app, { configProblem: problem, replicas: 0 });
+    if (!template)
+      return fail({
+        reason: "TemplateNotFound",
+        message: `AppTemplate "${app.spec.template}" does not exist; install it or pick another template`,
+      });
+    const version = app.spec.version || template.spec.defaultVersion;
+    if (!template.spec.versions.includes(version))
+      return fail({
+        reason: "VersionNotOffered",
+        message: `Version "${version}" is not offered by ${template.metadata.name} (offered: ${template.spec.versions.join(", ")})`,
+      });
+
+    const stored = decodeSecret(caches.secrets.get(`${namespace}/${settingsSecretName(app.metadata.name)}`));
+    const settings = resolveSettings(app, template, stored, generateSecret);
+    if (settings.unknown.length)
+      return fail({
+        reason: "UnknownSetting",
+        message: `Template ${template.metadata.name} has no setting ${settings.unknown.join(", ")}`,
+      });
+    if (settings.missing.length)
+      return fail({
+        reason: "MissingSetting",
+        message: `Required setting without a value: ${settings.missing.join(", ")}`,
+      });
+
+    const replicas = desiredReplicas(app);
+    const secret = desiredSecret(app, template, settings);
+    if (secret) await ensure(deps, R.secret, secret, caches.secrets);
+    const claim = desiredClaim(app, template);
+    if (claim) {
+      const live = caches.pvcs.get(`${namespace}/${dataClaimName(app.metadata.name)}`);
+      // A claim's spec is immutable once bound: after creation only its metadata is ours to change.
+      const { spec: _spec, ...metadataOnly } = claim;
+      await ensure(deps, R.pvc, live ? metadataOnly : claim, caches.pvcs);
+    }
+    await ensure(deps, R.service, desiredService(app, template), caches.services);
+    const deployment = desiredDeployment(app, template, { version, settings, replicas });
+    await ensure(deps, R.deployment, deployment, caches.deployments);
+
+    return report(deps, app, { replicas, version, url: appUrl(app, deps.config.baseDomain) });
+  };
+
+function decodeSecret(secret: KubeObject | undefined): Record<string, string> {
+  const data = (secret?.data ?? {}) as Record<string, string>;
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+}
+
+async function report(
+  deps: Deps,
+  app: App,
+  input: { configProblem?: Problem; replicas: number; version?: string; url?: string },
+): Promise<Outcome> {
+  const namespace = app.metadata.namespace as string;
+  const deployment = input.configProblem ? undefined : deps.caches.deployments.get(`${namespace}/${app.metadata.name}`);
+  const pods = deps.caches.pods
+    .inNamespace(namespace)
+    .filter((p) => p.metadata.labels?.[LABEL_INSTANCE] === app.metadata.name);
+  const status = computeAppStatus({
+    configProblem: input.configProblem,
+    deployment: deployment as Parameters<typeof computeAppStatus>[0]["deployment"],
+    pods: pods as Parameters<typeof computeAppStatus>[0]["pods"],
+    desiredReplicas: input.replicas,
+    version: input.version,
+    url: input.url,
+    previous: app.status,
+    generation: app.metadata.generation,
+    now: deps.now(),
+  });
+  const before = findCondition(app.status?.conditions, "Ready");
+  const after = findCondition(status.conditions, "Ready");
+  if (await writeStatus(deps, R.appInstance, app, status, OWNED_STATUS)) {
+    if (before?.reason !== after?.reason && after) {
+      const type =
+        after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
+      deps.record(app, type, after.reason, after.message);
+    }
+  }
+  return;
+}

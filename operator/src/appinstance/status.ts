@@ -1,0 +1,155 @@
+// An app's status from what the cluster shows: the Deployment's rollout and the pods' state.
+// Pure, so every phase and reason is unit-tested without a cluster.
+import type { AppInstanceStatus, AppPhase, Condition } from "@atrium/crds";
+import { type ConditionInput, setConditions } from "../runtime/conditions.ts";
+
+export type Problem = { reason: string; message: string };
+
+type Deployment = {
+  metadata: { generation?: number };
+  spec?: { replicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+};
+type Pod = {
+  metadata: { deletionTimestamp?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[];
+  };
+};
+
+const IMAGE_PULL = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"]);
+const CRASHING = new Set([
+  "CrashLoopBackOff",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+]);
+
+/** The first pod-level failure worth telling the user about, if any. */
+export function podProblem(pods: readonly Pod[]): Problem | undefined {
+  for (const pod of pods) {
+    if (pod.metadata.deletionTimestamp) continue;
+    for (const c of pod.status?.containerStatuses ?? []) {
+      const waiting = c.state?.waiting;
+      if (waiting?.reason && IMAGE_PULL.has(waiting.reason))
+        return {
+          reason: "ImagePullFailed",
+          message: `${waiting.reason}: ${waiting.message ?? "cannot pull the image"}`,
+        };
+      if (waiting?.reason && CRASHING.has(waiting.reason))
+        return {
+          reason: "CrashLoop",
+          message: `${waiting.reason}: ${waiting.message ?? "the container keeps failing"}`,
+        };
+    }
+    const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+    if (scheduled?.status === "False" && scheduled.reason === "Unschedulable")
+      return { reason: "Unschedulable", message: scheduled.message ?? "no node can run the app" };
+  }
+  return undefined;
+}
+
+/** A ReplicaSet that cannot create pods shows on the Deployment as ReplicaFailure. */
+export function deploymentProblem(deployment: Deployment | undefined): Problem | undefined {
+  const failure = deployment?.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
+  if (!failure) return undefined;
+  const message = failure.message ?? "pods cannot be created";
+  return { reason: /exceeded quota/i.test(message) ? "QuotaExceeded" : "ReplicaFailure", message };
+}
+
+export type StatusInput = {
+  /** A problem found before any workload exists (missing template, bad settings). */
+  configProblem?: Problem;
+  deployment?: Deployment;
+  pods: readonly Pod[];
+  desiredReplicas: number;
+  version?: string;
+  url?: string;
+  previous?: AppInstanceStatus;
+  generation?: number;
+  now: Date;
+};
+
+type Computed = Pick<
+  AppInstanceStatus,
+  "phase" | "health" | "version" | "url" | "readyReplicas" | "observedGeneration"
+> & {
+  conditions: Condition[];
+};
+
+export function computeAppStatus(input: StatusInput): Computed {
+  const { deployment, desiredReplicas, previous, generation, now } = input;
+  const s = deployment?.status ?? {};
+  const ready = s.readyReplicas ?? 0;
+  const rolledOut =
+    deployment !== undefined &&
+    (s.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0) &&
+    (s.updatedReplicas ?? 0) >= desiredReplicas &&
+    (s.replicas ?? 0) === desiredReplicas;
+  const available = deployment?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+  const problem = input.configProblem ?? deploymentProblem(deployment) ?? podProblem(input.pods);
+
+  let phase: AppPhase;
+  if (input.configProblem) phase = "Failed";
+  else if (desiredReplicas === 0) phase = ready === 0 && (s.replicas ?? 0) === 0 ? "Stopped" : "Deploying";
+  else if (problem && problem.reason !== "Unschedulable") phase = "Failed";
+  else if (rolledOut && ready >= desiredReplicas) phase = "Running";
+  else if (previous?.phase === "Stopped" || previous?.phase === "Starting") phase = "Starting";
+  else if (problem) phase = "Pending";
+  else phase = "Deploying";
+
+  const health =
+    desiredReplicas === 0 || !deployment
+      ? "Unknown"
+      : ready >= desiredReplicas
+        ? "Healthy"
+        : (s.replicas ?? 0) > 0 && (problem || rolledOut)
+          ? "Unhealthy"
+          : "Unknown";
+
+  const conditions: ConditionInput[] = [
+    phase === "Running"
+      ? { type: "Ready", status: "True", reason: "Running", message: `${ready} of ${desiredReplicas} replicas ready` }
+      : {
+          type: "Ready",
+          status: "False",
+          reason: problem?.reason ?? phase,
+          message: problem?.message ?? readyMessage(phase, ready, desiredReplicas),
+        },
+    available
+      ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "The app answers requests" }
+      : {
+          type: "Available",
+          status: "False",
+          reason: phase === "Stopped" ? "Stopped" : "NoReadyReplicas",
+          message: "No replica is ready",
+        },
+    problem && problem.reason !== "Unschedulable"
+      ? { type: "Degraded", status: "True", reason: problem.reason, message: problem.message }
+      : { type: "Degraded", status: "False", reason: "AsExpected", message: "No failures reported" },
+  ];
+
+  return {
+    phase,
+    health,
+    ...(input.version ? { version: input.version } : {}),
+    ...(input.url ? { url: input.url } : {}),
+    readyReplicas: ready,
+    observedGeneration: generation,
+    conditions: setConditions(previous?.conditions, conditions, generation, now),
+  };
+}
+
+function readyMessage(phase: AppPhase, ready: number, desired: number): string {
+  if (phase === "Stopped") return "Stopped: no replicas run";
+  return `${ready} of ${desired} replicas ready`;
+}

@@ -1,0 +1,73 @@
+// What every reconciler works with: the API client, the informer caches, an event recorder.
+import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
+import type { OperatorConfig } from "./config.ts";
+import type { KubeClient, KubeObject } from "./kube/client.ts";
+import { keyOf, type ResourceType } from "./kube/resources.ts";
+import { isSubset, jsonEqual } from "./runtime/conditions.ts";
+import type { Recorder } from "./runtime/events.ts";
+import type { Informer } from "./runtime/informer.ts";
+import type { Logger } from "./runtime/log.ts";
+
+export type Obj<T> = T & KubeObject;
+
+export type Caches = {
+  organizations: Informer<Obj<Organization>>;
+  orgRoles: Informer<Obj<OrgRole>>;
+  members: Informer<Obj<Member>>;
+  appTemplates: Informer<Obj<AppTemplate>>;
+  appInstances: Informer<Obj<AppInstance>>;
+  namespaces: Informer;
+  resourceQuotas: Informer;
+  limitRanges: Informer;
+  networkPolicies: Informer;
+  deployments: Informer;
+  services: Informer;
+  pvcs: Informer;
+  secrets: Informer;
+  pods: Informer;
+};
+
+export type Deps = {
+  client: KubeClient;
+  caches: Caches;
+  record: Recorder;
+  config: OperatorConfig;
+  log: Logger;
+  now: () => Date;
+};
+
+/**
+ * Server-side applies `desired` unless the cached live object already has every field we
+ * declare: an unchanged world costs no write.
+ */
+export async function ensure(deps: Deps, type: ResourceType, desired: KubeObject, cache: Informer): Promise<boolean> {
+  const live = cache.get(keyOf(desired));
+  if (live && isSubset(desired, live)) return false;
+  await deps.client.apply(type, desired);
+  return true;
+}
+
+/**
+ * Writes the operator's part of `status` through the /status subresource when it differs
+ * from the stored one. Other writers own other status fields (the API sets a member's
+ * joinedAt, the gateway an app's lastActivity), so only `owned` fields are compared and sent;
+ * an owned field left out of `status` is removed by the apply.
+ */
+export async function writeStatus<T extends KubeObject & { status?: unknown }>(
+  deps: Deps,
+  type: ResourceType,
+  object: T,
+  status: Record<string, unknown>,
+  owned: readonly string[] = [],
+): Promise<boolean> {
+  const live = (object.status ?? {}) as Record<string, unknown>;
+  const keys = new Set([...Object.keys(status), ...owned]);
+  const ours = Object.fromEntries([...keys].filter((k) => live[k] !== undefined).map((k) => [k, live[k]]));
+  if (jsonEqual(status, ours)) return false;
+  await deps.client.apply(
+    type,
+    { metadata: { name: object.metadata.name, namespace: object.metadata.namespace }, status } as KubeObject,
+    { subresource: "status" },
+  );
+  return true;
+}

@@ -1,0 +1,193 @@
+// Wires the operator together: informers for every kind it reads, one controller per kind,
+// event handlers that map each change to the keys it affects, and leader election that
+// decides whether this replica reconciles or only keeps its caches warm.
+import type { KubeConfig } from "@kubernetes/client-node";
+import { reconcileAppInstance } from "./appinstance/reconcile.ts";
+import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
+import type { OperatorConfig } from "./config.ts";
+import type { Caches, Deps } from "./deps.ts";
+import { KubeClient } from "./kube/client.ts";
+import { R } from "./kube/resources.ts";
+import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR, orgOfNamespace } from "./labels.ts";
+import { reconcileMember } from "./member/reconcile.ts";
+import { reconcileOrganization } from "./organization/reconcile.ts";
+import { reconcileOrgRole } from "./orgrole/reconcile.ts";
+import { Controller } from "./runtime/controller.ts";
+import { eventRecorder } from "./runtime/events.ts";
+import { type Change, Informer } from "./runtime/informer.ts";
+import { LeaderElector } from "./runtime/leader.ts";
+import type { Logger } from "./runtime/log.ts";
+import type { OperatorMetrics } from "./runtime/metrics.ts";
+
+export type OperatorOptions = {
+  kc: KubeConfig;
+  config: OperatorConfig;
+  metrics: OperatorMetrics;
+  log: Logger;
+  identity: string;
+  leaseNamespace: string;
+  leaseDurationMs?: number;
+  resyncMs?: number;
+  /** Called when leadership is lost after it was held: the process should exit and restart. */
+  onLostLeadership?: () => void;
+};
+
+export function createOperator(options: OperatorOptions) {
+  const { kc, config, metrics, log } = options;
+  const client = new KubeClient(kc, {
+    fieldManager: FIELD_MANAGER,
+    onWrite: (verb, resource) => metrics.apiWrites.inc({ verb, resource }),
+  });
+  const informerOptions = (labelSelector?: string) => ({
+    labelSelector,
+    resyncMs: options.resyncMs ?? 10 * 60_000,
+    onRestart: (resource: string, reason: string) => metrics.informerRestarts.inc({ resource, reason }),
+    log,
+  });
+  const all = (t: (typeof R)[keyof typeof R]) => new Informer(client, t, informerOptions());
+  const managed = (t: (typeof R)[keyof typeof R]) => new Informer(client, t, informerOptions(MANAGED_SELECTOR));
+  const caches = {
+    organizations: all(R.organization),
+    orgRoles: all(R.orgRole),
+    members: all(R.member),
+    appTemplates: all(R.appTemplate),
+    appInstances: all(R.appInstance),
+    namespaces: managed(R.namespace),
+    resourceQuotas: managed(R.resourceQuota),
+    limitRanges: managed(R.limitRange),
+    networkPolicies: managed(R.networkPolicy),
+    deployments: managed(R.deployment),
+    services: managed(R.service),
+    pvcs: managed(R.pvc),
+    secrets: managed(R.secret),
+    pods: managed(R.pod),
+  } as unknown as Caches;
+
+  const deps: Deps = {
+    client,
+    caches,
+    config,
+    log,
+    record: eventRecorder(client, FIELD_MANAGER, log),
+    now: () => new Date(),
+  };
+  const controller = (kind: string, reconcile: (d: Deps) => (key: string) => Promise<any>, concurrency = 4) =>
+    new Controller(kind, reconcile(deps), { metrics, log, concurrency });
+  const controllers = {
+    organization: controller("Organization", reconcileOrganization),
+    orgRole: controller("OrgRole", reconcileOrgRole),
+    member: controller("Member", reconcileMember),
+    appTemplate: controller("AppTemplate", reconcileAppTemplate),
+    appInstance: controller("AppInstance", reconcileAppInstance, 16),
+  };
+
+  // Until this replica leads, changes only warm the caches.
+  let leading = false;
+  const to = (c: Controller) => (key: string | undefined) => {
+    if (leading && key) c.enqueue(key);
+  };
+  const toOrg = to(controllers.organization);
+  const toApp = to(controllers.appInstance);
+  const orgOf = (ch: Change<any>) =>
+    ch.object.metadata.labels?.[LABEL_ORG] ?? orgOfNamespace(ch.object.metadata.namespace);
+  const appOf = (ch: Change<any>) => {
+    const instance = ch.object.metadata.labels?.[LABEL_INSTANCE];
+    return instance ? `${ch.object.metadata.namespace}/${instance}` : undefined;
+  };
+
+  caches.organizations.on((ch) => toOrg(ch.key));
+  for (const c of [caches.namespaces, caches.resourceQuotas, caches.limitRanges, caches.networkPolicies])
+    c.on((ch) => toOrg(orgOf(ch)));
+  caches.orgRoles.on((ch) => {
+    to(controllers.orgRole)(ch.key);
+    if (ch.type === "deleted" || ch.object.spec?.builtIn) toOrg(orgOf(ch)); // restore built-ins
+    for (const m of caches.members.inNamespace(ch.object.metadata.namespace ?? ""))
+      if (m.spec.role === ch.object.metadata.name) to(controllers.member)(`${m.metadata.namespace}/${m.metadata.name}`);
+  });
+  caches.members.on((ch) => {
+    to(controllers.member)(ch.key);
+    const ns = ch.object.metadata.namespace;
+    to(controllers.orgRole)(`${ns}/${ch.object.spec.role}`);
+    if (ch.old && ch.old.spec.role !== ch.object.spec.role) to(controllers.orgRole)(`${ns}/${ch.old.spec.role}`);
+    if (ch.type !== "updated") toOrg(orgOf(ch)); // member counts
+  });
+  caches.appTemplates.on((ch) => {
+    to(controllers.appTemplate)(ch.key);
+    for (const app of caches.appInstances.list((a) => a.spec.template === ch.key))
+      toApp(`${app.metadata.namespace}/${app.metadata.name}`);
+  });
+  caches.appInstances.on((ch) => {
+    toApp(ch.key);
+    if (ch.type !== "updated" || ch.old?.status?.phase !== ch.object.status?.phase) toOrg(orgOf(ch));
+  });
+  for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
+    c.on((ch) => toApp(appOf(ch)));
+
+  const informers = Object.values(caches) as Informer[];
+  const elector = new LeaderElector(client, {
+    namespace: options.leaseNamespace,
+    name: "atrium-operator",
+    identity: options.identity,
+    leaseDurationMs: options.leaseDurationMs ?? 15_000,
+    renewDeadlineMs: Math.round((options.leaseDurationMs ?? 15_000) * (2 / 3)),
+    retryPeriodMs: Math.max(500, Math.round((options.leaseDurationMs ?? 15_000) / 7.5)),
+    log,
+  });
+
+  const startLeading = () => {
+    leading = true;
+    metrics.leader.set(1);
+    for (const o of caches.organizations.list()) toOrg(o.metadata.name);
+    for (const r of caches.orgRoles.list()) to(controllers.orgRole)(`${r.metadata.namespace}/${r.metadata.name}`);
+    for (const m of caches.members.list()) to(controllers.member)(`${m.metadata.namespace}/${m.metadata.name}`);
+    for (const t of caches.appTemplates.list()) to(controllers.appTemplate)(t.metadata.name);
+    for (const a of caches.appInstances.list()) toApp(`${a.metadata.namespace}/${a.metadata.name}`);
+  };
+
+  return {
+    client,
+    caches,
+    controllers,
+    elector,
+    get leading() {
+      return leading;
+    },
+    synced: () => informers.every((i) => i.hasSynced),
+    /** Starts caches, waits for leadership, then reconciles until stop(). */
+    async run(): Promise<void> {
+      await ensureNamespace(client, options.leaseNamespace);
+      for (const i of informers) i.start();
+      await Promise.all(informers.map((i) => i.synced));
+      log("Caches synced", { informers: informers.length });
+      if (
+        await elector.acquire(() => {
+          leading = false;
+          metrics.leader.set(0);
+          options.onLostLeadership?.();
+        })
+      )
+        startLeading();
+    },
+    async stop(): Promise<void> {
+      leading = false;
+      for (const c of Object.values(controllers)) c.queue.shutdown();
+      for (const i of informers) i.stop();
+      await elector.release();
+      metrics.leader.set(0);
+    },
+    queues: () =>
+      Object.fromEntries(Object.values(controllers).map((c) => [c.kind, c.queue.depth])) as Record<string, number>,
+    idle: () => Promise.all(Object.values(controllers).map((c) => c.queue.idle())),
+  };
+}
+
+async function ensureNamespace(client: KubeClient, name: string) {
+  if (await client.get(R.namespace, name)) return;
+  try {
+    await client.create(R.namespace, { metadata: { name } });
+  } catch {
+    // Another replica made it first.
+  }
+}
+
+export type Operator = ReturnType<typeof createOperator>;

@@ -1,0 +1,40 @@
+// Kubernetes Events for notable transitions (what `kubectl describe` and `kubectl events` show).
+// Reconcilers emit them only when something changed, never on every pass.
+import { randomBytes } from "node:crypto";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { R } from "../kube/resources.ts";
+import { errorMessage, type Logger } from "./log.ts";
+
+export type EventType = "Normal" | "Warning";
+export type Recorder = (object: KubeObject, type: EventType, reason: string, message: string) => void;
+
+export function eventRecorder(client: KubeClient, component: string, log: Logger): Recorder {
+  return (object, type, reason, message) => {
+    const now = new Date().toISOString();
+    const namespace = object.metadata.namespace ?? "default";
+    const event = {
+      metadata: { name: `${object.metadata.name}.${randomBytes(8).toString("hex")}`, namespace },
+      involvedObject: {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.metadata.name,
+        namespace: object.metadata.namespace,
+        uid: object.metadata.uid,
+        resourceVersion: object.metadata.resourceVersion,
+      },
+      type,
+      reason,
+      message,
+      source: { component },
+      reportingComponent: component,
+      reportingInstance: component,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    // An event is best effort: losing one must never fail a reconcile.
+    client
+      .create(R.event, event as unknown as KubeObject)
+      .catch((e) => log("Could not record event", { reason, object: object.metadata.name, error: errorMessage(e) }));
+  };
+}

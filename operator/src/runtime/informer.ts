@@ -1,0 +1,164 @@
+// A list-and-watch cache of one resource type. It restarts itself: a failed or dropped watch
+// resumes from the last resourceVersion with backoff; 410 Gone (history compacted) relists
+// and reports the differences as events; a periodic resync replays every object so that a
+// missed event can never leave an object unreconciled for long.
+
+import { isGone, type KubeClient, type KubeObject } from "../kube/client.ts";
+import { keyOf, type ResourceType } from "../kube/resources.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
+
+export type Change<T> = { type: "added" | "updated" | "deleted" | "resync"; key: string; object: T; old?: T };
+export type Handler<T> = (change: Change<T>) => void;
+
+export type InformerOptions = {
+  labelSelector?: string;
+  resyncMs?: number;
+  onRestart?: (resource: string, reason: string) => void;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+};
+
+export class Informer<T extends KubeObject = KubeObject> {
+  readonly type: ResourceType;
+  private readonly store = new Map<string, T>();
+  private readonly handlers: Handler<T>[] = [];
+  private readonly client: KubeClient;
+  private readonly options: InformerOptions;
+  private readonly stopController = new AbortController();
+  private abortWatch: (() => void) | undefined;
+  private syncedResolve!: () => void;
+  /** Resolves after the first complete list. */
+  readonly synced = new Promise<void>((resolve) => {
+    this.syncedResolve = resolve;
+  });
+  hasSynced = false;
+
+  constructor(client: KubeClient, type: ResourceType, options: InformerOptions = {}) {
+    this.client = client;
+    this.type = type;
+    this.options = options;
+  }
+
+  on(handler: Handler<T>): this {
+    this.handlers.push(handler);
+    return this;
+  }
+
+  get(key: string): T | undefined {
+    return this.store.get(key);
+  }
+
+  list(filter?: (o: T) => boolean): T[] {
+    const all = [...this.store.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  inNamespace(namespace: string): T[] {
+    return this.list((o) => o.metadata.namespace === namespace);
+  }
+
+  start(): this {
+    void this.run();
+    if (this.options.resyncMs) {
+      const timer = setInterval(() => {
+        for (const [key, object] of this.store) this.emit({ type: "resync", key, object });
+      }, this.options.resyncMs);
+      timer.unref();
+      this.stopController.signal.addEventListener("abort", () => clearInterval(timer));
+    }
+    return this;
+  }
+
+  stop(): void {
+    this.stopController.abort();
+    this.abortWatch?.();
+  }
+
+  /** Ends the current watch as if the connection dropped (tests use it to prove recovery). */
+  dropWatch(): void {
+    this.abortWatch?.();
+  }
+
+  private emit(change: Change<T>): void {
+    for (const handler of this.handlers) handler(change);
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopController.signal;
+    let failures = 0;
+    let resourceVersion = "";
+    while (!signal.aborted) {
+      try {
+        if (!resourceVersion) {
+          resourceVersion = await this.relist();
+          if (!this.hasSynced) {
+            this.hasSynced = true;
+            this.syncedResolve();
+          }
+        }
+        const watch = this.client.watch<T>(
+          this.type,
+          {
+            resourceVersion,
+            labelSelector: this.options.labelSelector,
+            // The server ends each watch after 5 to 10 minutes; we resume from where it stopped.
+            timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+            // Bookmarks arrive about once a minute; silence far beyond that means a dead stream.
+            inactivityMs: 150_000,
+          },
+          (event) => {
+            failures = 0;
+            const rv = event.object?.metadata?.resourceVersion;
+            if (rv) resourceVersion = rv;
+            if (event.type !== "BOOKMARK") this.apply(event.type, event.object);
+          },
+        );
+        this.abortWatch = watch.abort;
+        await watch.done;
+      } catch (error) {
+        if (signal.aborted) return;
+        const reason = isGone(error) ? "Gone" : error instanceof Error ? error.message : String(error);
+        this.options.onRestart?.(this.type.plural, isGone(error) ? "gone" : "error");
+        this.options.log?.("Watch failed; restarting", { resource: this.type.plural, reason, attempt: failures });
+        if (isGone(error)) resourceVersion = ""; // history compacted: only a relist is consistent
+        await sleep(backoffDelay(failures++, 200, 30_000), signal);
+        // After repeated failures relist anyway: the apiserver may have lost our history.
+        if (failures > 5) resourceVersion = "";
+      }
+    }
+  }
+
+  /** Replaces the store with a fresh list and emits what changed while we were not watching. */
+  private async relist(): Promise<string> {
+    const { items, resourceVersion } = await this.client.list<T>(this.type, {
+      labelSelector: this.options.labelSelector,
+    });
+    const seen = new Set<string>();
+    for (const item of items) {
+      const key = keyOf(item);
+      seen.add(key);
+      this.apply("ADDED", item);
+    }
+    for (const [key, object] of this.store) {
+      if (!seen.has(key)) {
+        this.store.delete(key);
+        this.emit({ type: "deleted", key, object });
+      }
+    }
+    return resourceVersion;
+  }
+
+  private apply(type: "ADDED" | "MODIFIED" | "DELETED" | "ERROR", object: T): void {
+    const key = keyOf(object);
+    const old = this.store.get(key);
+    if (type === "DELETED") {
+      this.store.delete(key);
+      this.emit({ type: "deleted", key, object });
+      return;
+    }
+    const typed = { ...object, kind: object.kind ?? this.type.kind } as T;
+    this.store.set(key, typed);
+    // resourceVersions are opaque strings: compare for equality only, never order.
+    if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
+    this.emit({ type: old ? "updated" : "added", key, object: typed, ...(old ? { old } : {}) });
+  }
+}

@@ -1,0 +1,120 @@
+// A work queue of object keys, after client-go's: a key waiting is queued once however many
+// events arrive (dedupe); a key being processed is never processed twice at once (if it
+// changes meanwhile it is marked dirty and runs again after); failures retry with capped
+// exponential backoff; a reconcile may ask to run again later (requeueAfter).
+import { backoffDelay } from "./backoff.ts";
+
+export type Outcome = { requeueAfterMs?: number } | undefined;
+export type Processor = (key: string) => Promise<Outcome>;
+
+export type QueueOptions = {
+  concurrency: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Reports a failure; returns true when the error is terminal (log it, don't retry). */
+  onError?: (key: string, error: unknown, attempt: number) => boolean;
+};
+
+export class WorkQueue {
+  private readonly order: string[] = [];
+  private readonly waiting = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly failures = new Map<string, number>();
+  private active = 0;
+  private stopped = false;
+  private readonly process: Processor;
+  private readonly options: Required<QueueOptions>;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(process: Processor, options: QueueOptions) {
+    this.process = process;
+    this.options = { baseDelayMs: 100, maxDelayMs: 60_000, onError: () => false, ...options };
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.waiting.has(key)) return;
+    this.waiting.add(key);
+    this.order.push(key);
+    this.pump();
+  }
+
+  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.stopped) return;
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = Date.now() + delayMs;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  get depth(): number {
+    return this.order.length;
+  }
+
+  /** Resolves when nothing is queued or running (tests and benchmarks use it). */
+  idle(): Promise<void> {
+    if (this.order.length === 0 && this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  shutdown(): void {
+    this.stopped = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.order.length = 0;
+    this.waiting.clear();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.active < this.options.concurrency && this.order.length > 0) {
+      const key = this.order.shift() as string;
+      this.waiting.delete(key);
+      this.processing.add(key);
+      this.active++;
+      void this.run(key);
+    }
+    if (this.order.length === 0 && this.active === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    try {
+      const outcome = await this.process(key);
+      this.failures.delete(key);
+      if (outcome?.requeueAfterMs !== undefined) this.addAfter(key, outcome.requeueAfterMs);
+    } catch (error) {
+      const attempt = this.failures.get(key) ?? 0;
+      const terminal = this.options.onError(key, error, attempt);
+      if (terminal) this.failures.delete(key);
+      else {
+        this.failures.set(key, attempt + 1);
+        this.addAfter(key, backoffDelay(attempt, this.options.baseDelayMs, this.options.maxDelayMs));
+      }
+    } finally {
+      this.processing.delete(key);
+      this.active--;
+      if (this.dirty.delete(key)) this.add(key);
+      this.pump();
+    }
+  }
+}
