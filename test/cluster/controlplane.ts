@@ -38,6 +38,8 @@ export type ControlPlane = {
   pids: Record<Component, number>;
   /** Stops every component (reverse start order), waiting until each has exited. */
   stop(): Promise<void>;
+  /** Stops one component and starts it again with the same flags (the apiserver: until /readyz). */
+  restart(component: Component, downMs?: number): Promise<void>;
 };
 
 type Running = { name: Component; child: ChildProcess; exited: Promise<void>; exitCode?: number | null };
@@ -75,7 +77,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki));
 
   const running: Running[] = [];
+  const argsOf = new Map<Component, string[]>();
   const start = (name: Component, args: string[]) => {
+    argsOf.set(name, args);
     const out = openSync(join(dir, "logs", `${name}.log`), "a");
     // stdin is a pipe we never write to: when this process ends, leash.sh sees EOF.
     const child = spawn("bash", [join(HERE, "leash.sh"), join(binDir, name), ...args], {
@@ -223,6 +227,17 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ports: [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwokPort],
     pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])) as Record<Component, number>,
     stop,
+    async restart(component, downMs = 0) {
+      const index = running.findIndex((r) => r.name === component && r.exitCode === undefined);
+      const entry = running[index];
+      if (!entry) throw new Error(`${component} is not running`);
+      entry.child.kill("SIGTERM");
+      await entry.exited;
+      running.splice(index, 1);
+      await sleep(downMs);
+      const again = start(component, argsOf.get(component) as string[]);
+      if (component === "kube-apiserver") await waitFor("kube-apiserver /readyz", again, () => apiReady(server, pki), 120_000);
+    },
   };
 }
 

@@ -3,21 +3,11 @@
 // the loopback pod range.
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { cluster, unique } from "./kube.ts";
+import { cluster, unique, until } from "./kube.ts";
 
 const { kc, objects } = cluster();
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe("KWOK", () => {
   it("has a Ready fake node", async () => {

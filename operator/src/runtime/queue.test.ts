@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { WorkQueue } from "./queue.ts";
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe("WorkQueue", () => {
+  it("queues a key once however often it is added while waiting", async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        seen.push(k);
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    // The first add starts processing at once; the next three collapse into one dirty re-run.
+    q.add("a");
+    q.add("a");
+    q.add("a");
+    q.add("a");
+    await q.idle();
+    expect(seen).toEqual(["a", "a"]);
+  });
+
+  it("never runs one key twice at once, and reruns a key that changed while running", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const q = new WorkQueue(
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        runs++;
+        await tick(20);
+        running--;
+        return undefined;
+      },
+      { concurrency: 4 },
+    );
+    q.add("a");
+    await tick();
+    q.add("a"); // while processing: dirty
+    await q.idle();
+    await tick(30);
+    await q.idle();
+    expect(maxRunning).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it("runs different keys in parallel up to the concurrency", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const q = new WorkQueue(
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await tick(10);
+        running--;
+        return undefined;
+      },
+      { concurrency: 3 },
+    );
+    for (const k of ["a", "b", "c", "d", "e"]) q.add(k);
+    await q.idle();
+    expect(maxRunning).toBe(3);
+  });
+
+  it("retries failures with growing delays and stops on a terminal error", async () => {
+    const attempts: number[] = [];
+    const started = Date.now();
+    const q = new WorkQueue(
+      async () => {
+        attempts.push(Date.now() - started);
+        throw new Error(attempts.length < 3 ? "transient" : "terminal");
+      },
+      { concurrency: 1, baseDelayMs: 20, maxDelayMs: 1000, onError: (_k, e) => (e as Error).message === "terminal" },
+    );
+    q.add("a");
+    await tick(400);
+    expect(attempts).toHaveLength(3);
+    const [first, second, third] = attempts as [number, number, number];
+    expect(second - first).toBeGreaterThanOrEqual(15); // ~20 ms ±20 %
+    expect(third - second).toBeGreaterThanOrEqual(30); // ~40 ms ±20 %
+  });
+
+  it("requeues after the delay a reconcile asks for, keeping the earliest", async () => {
+    const seen: number[] = [];
+    const started = Date.now();
+    let first = true;
+    const q = new WorkQueue(
+      async () => {
+        seen.push(Date.now() - started);
+        if (first) {
+          first = false;
+          return { requeueAfterMs: 50 };
+        }
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    q.add("a");
+    q.addAfter("b", 1000);
+    q.addAfter("b", 10_000); // later: ignored, the earlier timer stands
+    await tick(120);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toBeGreaterThanOrEqual(45);
+    q.shutdown();
+  });
+});
