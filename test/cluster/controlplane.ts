@@ -236,7 +236,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       running.splice(index, 1);
       await sleep(downMs);
       const again = start(component, argsOf.get(component) as string[]);
-      if (component === "kube-apiserver") await waitFor("kube-apiserver /readyz", again, () => apiReady(server, pki), 120_000);
+      if (component === "kube-apiserver")
+        await waitFor("kube-apiserver /readyz", again, () => apiReady(server, pki), 120_000);
     },
   };
 }

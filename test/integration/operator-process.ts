@@ -40,7 +40,11 @@ export async function startOperator(options: {
   const base = `http://127.0.0.1:${port}`;
 
   const status = async () =>
-    (await (await fetch(`${base}/statusz`)).json()) as { leader: boolean; synced: boolean; queues: Record<string, number> };
+    (await (await fetch(`${base}/statusz`)).json()) as {
+      leader: boolean;
+      synced: boolean;
+      queues: Record<string, number>;
+    };
   /** Sums a metric's samples whose labels pass `where`. */
   const metric = async (name: string, where: (labels: string) => boolean = () => true) => {
     const text = await (await fetch(`${base}/metrics`)).text();

@@ -32,8 +32,15 @@ const condition = (o: any, type: string) => o?.status?.conditions?.find((c: any)
 
 async function createOrg(spec: Record<string, unknown> = {}) {
   const name = unique("op");
-  await objects.create({ apiVersion: A, kind: "Organization", metadata: { name }, spec: { displayName: name, ...spec } } as Obj);
-  await until(`org ${name} Ready`, async () => (condition(await read("Organization", name), "Ready")?.status === "True" ? true : undefined));
+  await objects.create({
+    apiVersion: A,
+    kind: "Organization",
+    metadata: { name },
+    spec: { displayName: name, ...spec },
+  } as Obj);
+  await until(`org ${name} Ready`, async () =>
+    condition(await read("Organization", name), "Ready")?.status === "True" ? true : undefined,
+  );
   return { name, ns: `org-${name}` };
 }
 async function createApp(ns: string, spec: Record<string, unknown>, name = unique("app")) {
@@ -59,7 +66,9 @@ describe("Organization", () => {
     expect(namespace.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Organization", name });
     const quota = await core.readNamespacedResourceQuota({ name: "atrium-quota", namespace: ns });
     expect(quota.spec?.hard).toEqual({ "requests.cpu": "4", "requests.memory": "8Gi", "count/deployments.apps": "5" });
-    expect((await core.readNamespacedLimitRange({ name: "atrium-defaults", namespace: ns })).spec?.limits).toHaveLength(1);
+    expect((await core.readNamespacedLimitRange({ name: "atrium-defaults", namespace: ns })).spec?.limits).toHaveLength(
+      1,
+    );
     const policy = (await objects.read({
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -79,13 +88,17 @@ describe("Organization", () => {
   it("restores a built-in role that was edited or deleted", async () => {
     const { ns } = await createOrg();
     const viewer = await read("OrgRole", "viewer", ns);
-    await patch("OrgRole", "viewer", ns, { spec: { permissions: [...viewer.spec.permissions, "org:delete"], level: 99 } });
+    await patch("OrgRole", "viewer", ns, {
+      spec: { permissions: [...viewer.spec.permissions, "org:delete"], level: 99 },
+    });
     await until("viewer restored", async () => {
       const r = await read("OrgRole", "viewer", ns);
       return r.spec.level === 20 && !r.spec.permissions.includes("org:delete") ? r : undefined;
     });
     await objects.delete({ apiVersion: A, kind: "OrgRole", metadata: { name: "manager", namespace: ns } });
-    await until("manager recreated", async () => ((await read("OrgRole", "manager", ns)).spec.level === 60 ? true : undefined));
+    await until("manager recreated", async () =>
+      (await read("OrgRole", "manager", ns)).spec.level === 60 ? true : undefined,
+    );
   });
 
   it("counts members and running apps, and cleans everything up on deletion", async () => {
@@ -155,7 +168,9 @@ describe("OrgRole and Member", () => {
     expect(dave.status.phase).toBe("Invited");
     expect(condition(dave, "Ready")).toMatchObject({ status: "False", reason: "RoleNotFound" });
     await patch("Member", "dave", ns, { spec: { active: false } });
-    await until("dave deactivated", async () => ((await read("Member", "dave", ns)).status.phase === "Deactivated" ? true : undefined));
+    await until("dave deactivated", async () =>
+      (await read("Member", "dave", ns)).status.phase === "Deactivated" ? true : undefined,
+    );
   });
 });
 
@@ -182,10 +197,16 @@ describe("AppInstance", () => {
     expect(pod?.containers[0]?.image).toBe("vaultwarden/server:1.33.2");
     const env = pod?.containers[0]?.env ?? [];
     expect(env).toContainEqual({ name: "SIGNUPS_ALLOWED", value: "true" });
-    expect(env.find((e) => e.name === "ADMIN_TOKEN")?.valueFrom?.secretKeyRef).toEqual({ name: `${name}-settings`, key: "ADMIN_TOKEN" });
+    expect(env.find((e) => e.name === "ADMIN_TOKEN")?.valueFrom?.secretKeyRef).toEqual({
+      name: `${name}-settings`,
+      key: "ADMIN_TOKEN",
+    });
     const secret = await core.readNamespacedSecret({ name: `${name}-settings`, namespace: ns });
     expect(Buffer.from(secret.data?.ADMIN_TOKEN ?? "", "base64").length).toBeGreaterThanOrEqual(24);
-    expect((await core.readNamespacedService({ name, namespace: ns })).spec?.ports?.[0]).toMatchObject({ port: 8080, targetPort: "http" });
+    expect((await core.readNamespacedService({ name, namespace: ns })).spec?.ports?.[0]).toMatchObject({
+      port: 8080,
+      targetPort: "http",
+    });
     const pvc = await core.readNamespacedPersistentVolumeClaim({ name: `${name}-data`, namespace: ns });
     expect(pvc.status?.phase).toBe("Bound");
     expect(pvc.metadata?.ownerReferences).toBeUndefined(); // deletionPolicy Retain
@@ -206,7 +227,9 @@ describe("AppInstance", () => {
     await operator.settled();
     expect(await operator.objectWrites()).toBe(writes);
 
-    await patch("AppInstance", name, ns, { spec: { env: [{ name: "GITEA__server__ROOT_URL", value: "https://git.example" }] } });
+    await patch("AppInstance", name, ns, {
+      spec: { env: [{ name: "GITEA__server__ROOT_URL", value: "https://git.example" }] },
+    });
     await until("a second ReplicaSet", async () => ((await replicaSets(name, ns)).length === 2 ? true : undefined));
     await until("Running again", async () => ((await phaseOf(name, ns)) === "Running" ? true : undefined));
     await operator.settled();
@@ -252,8 +275,10 @@ describe("AppInstance", () => {
     const { ns } = await createOrg();
     const kept = await createApp(ns, { template: "uptime-kuma" });
     const dropped = await createApp(ns, { template: "uptime-kuma", storage: { deletionPolicy: "Delete" } });
-    for (const n of [kept, dropped]) await until("Running", async () => ((await phaseOf(n, ns)) === "Running" ? true : undefined));
-    for (const n of [kept, dropped]) await objects.delete({ apiVersion: A, kind: "AppInstance", metadata: { name: n, namespace: ns } });
+    for (const n of [kept, dropped])
+      await until("Running", async () => ((await phaseOf(n, ns)) === "Running" ? true : undefined));
+    for (const n of [kept, dropped])
+      await objects.delete({ apiVersion: A, kind: "AppInstance", metadata: { name: n, namespace: ns } });
     await until("the Delete volume to go", async () =>
       core.readNamespacedPersistentVolumeClaim({ name: `${dropped}-data`, namespace: ns }).then(
         () => undefined,
@@ -266,6 +291,8 @@ describe("AppInstance", () => {
         () => true,
       ),
     );
-    expect((await core.readNamespacedPersistentVolumeClaim({ name: `${kept}-data`, namespace: ns })).metadata?.name).toBe(`${kept}-data`);
+    expect(
+      (await core.readNamespacedPersistentVolumeClaim({ name: `${kept}-data`, namespace: ns })).metadata?.name,
+    ).toBe(`${kept}-data`);
   });
 });

@@ -51,7 +51,10 @@ describe("resolveSettings", () => {
       ],
     });
     const s = resolveSettings(a, template(), {}, gen);
-    expect(s.env).toContainEqual({ name: "SMTP_PASSWORD", valueFrom: { secretKeyRef: { name: "mail", key: "password" } } });
+    expect(s.env).toContainEqual({
+      name: "SMTP_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "mail", key: "password" } },
+    });
   });
 
   it("reports required settings without a value and settings the template lacks", () => {
@@ -63,14 +66,18 @@ describe("resolveSettings", () => {
 
 describe("desiredDeployment", () => {
   const settings = resolveSettings(app(), template(), {}, gen);
-  const deployment = (a = app(), replicas = 1) => desiredDeployment(a, template(), { version: "2.0", settings, replicas }) as any;
+  const deployment = (a = app(), replicas = 1) =>
+    desiredDeployment(a, template(), { version: "2.0", settings, replicas }) as any;
 
   it("runs the template image at the version, non-root, with the probe and the data volume", () => {
     const d = deployment();
     const pod = d.spec.template.spec;
     expect(pod.containers[0].image).toBe("example/wiki:2.0");
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
-    expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+    expect(pod.containers[0].securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: "/health", port: "http" });
     expect(pod.volumes).toEqual([{ name: "data", persistentVolumeClaim: { claimName: "docs-data" } }]);
     expect(d.spec.strategy).toEqual({ type: "Recreate" });

@@ -7,7 +7,13 @@ const deployment = (status: Record<string, unknown>, generation = 2, conditions:
   metadata: { generation },
   status: { observedGeneration: generation, ...status, conditions },
 });
-const input = (over: Partial<StatusInput>): StatusInput => ({ pods: [], desiredReplicas: 1, now, generation: 3, ...over });
+const input = (over: Partial<StatusInput>): StatusInput => ({
+  pods: [],
+  desiredReplicas: 1,
+  now,
+  generation: 3,
+  ...over,
+});
 const ready = (s: ReturnType<typeof computeAppStatus>) => s.conditions.find((c) => c.type === "Ready");
 
 describe("computeAppStatus", () => {
@@ -21,12 +27,20 @@ describe("computeAppStatus", () => {
         url: "https://docs.acme.example",
       }),
     );
-    expect(s).toMatchObject({ phase: "Running", health: "Healthy", readyReplicas: 1, version: "2.0", observedGeneration: 3 });
+    expect(s).toMatchObject({
+      phase: "Running",
+      health: "Healthy",
+      readyReplicas: 1,
+      version: "2.0",
+      observedGeneration: 3,
+    });
     expect(ready(s)).toMatchObject({ status: "True", reason: "Running" });
   });
 
   it("is Deploying while the Deployment has not observed its latest generation", () => {
-    const s = computeAppStatus(input({ deployment: { metadata: { generation: 3 }, status: { observedGeneration: 2 } } }));
+    const s = computeAppStatus(
+      input({ deployment: { metadata: { generation: 3 }, status: { observedGeneration: 2 } } }),
+    );
     expect(s.phase).toBe("Deploying");
     expect(ready(s)).toMatchObject({ status: "False", reason: "Deploying" });
   });
@@ -45,14 +59,22 @@ describe("computeAppStatus", () => {
     ];
     const s = computeAppStatus(input({ deployment: deployment({ replicas: 1, updatedReplicas: 1 }), pods }));
     expect(s.phase).toBe("Failed");
-    expect(s.conditions.find((c) => c.type === "Degraded")).toMatchObject({ status: "True", reason: "ImagePullFailed" });
+    expect(s.conditions.find((c) => c.type === "Degraded")).toMatchObject({
+      status: "True",
+      reason: "ImagePullFailed",
+    });
   });
 
   it("fails with QuotaExceeded when the ReplicaSet cannot create pods over quota", () => {
     const s = computeAppStatus(
       input({
         deployment: deployment({ replicas: 0 }, 2, [
-          { type: "ReplicaFailure", status: "True", reason: "FailedCreate", message: 'pods "x" is forbidden: exceeded quota: q' },
+          {
+            type: "ReplicaFailure",
+            status: "True",
+            reason: "FailedCreate",
+            message: 'pods "x" is forbidden: exceeded quota: q',
+          },
         ]),
       }),
     );

@@ -19,7 +19,9 @@ describe("setCondition", () => {
     const a = setCondition([], { type: "Ready", status: "True", reason: "R", message: "" }, 1, t0);
     const b = setCondition(a, { type: "Degraded", status: "False", reason: "AsExpected", message: "" }, 1, t1);
     expect(b.map((c) => c.type)).toEqual(["Ready", "Degraded"]);
-    expect(jsonEqual(setCondition(b, { type: "Ready", status: "True", reason: "R", message: "" }, 1, t1), b)).toBe(true);
+    expect(jsonEqual(setCondition(b, { type: "Ready", status: "True", reason: "R", message: "" }, 1, t1), b)).toBe(
+      true,
+    );
   });
 });
 
