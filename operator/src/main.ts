@@ -28,11 +28,6 @@ const operator = createOperator({
   identity: env.ATRIUM_OPERATOR_ID ?? `${hostname()}-${process.pid}`,
   leaseNamespace: env.ATRIUM_OPERATOR_NAMESPACE ?? "atrium-system",
   leaseDurationMs: Number(env.ATRIUM_LEASE_DURATION_MS ?? 15_000),
-  onLostLeadership: () => {
-    // Another replica may already be writing: stop at once and let the restart start clean.
-    log("Exiting after losing leadership");
-    process.exit(1);
-  },
 });
 
 const [host, port] = (env.ATRIUM_OPERATOR_ADDR ?? "0.0.0.0:8080").split(":") as [string, string];

@@ -28,8 +28,6 @@ export type OperatorOptions = {
   leaseNamespace: string;
   leaseDurationMs?: number;
   resyncMs?: number;
-  /** Called when leadership is lost after it was held: the process should exit and restart. */
-  onLostLeadership?: () => void;
 };
 
 export function createOperator(options: OperatorOptions) {
@@ -153,20 +151,23 @@ export function createOperator(options: OperatorOptions) {
       return leading;
     },
     synced: () => informers.every((i) => i.hasSynced),
-    /** Starts caches, waits for leadership, then reconciles until stop(). */
+    /**
+     * Starts the caches, then campaigns: reconciles while leading. A leader that cannot renew
+     * (say, while the apiserver restarts) drops its queues, goes back to standby with warm
+     * caches and campaigns again, rather than exiting.
+     */
     async run(): Promise<void> {
       await ensureNamespace(client, options.leaseNamespace);
       for (const i of informers) i.start();
       await Promise.all(informers.map((i) => i.synced));
       log("Caches synced", { informers: informers.length });
-      if (
-        await elector.acquire(() => {
-          leading = false;
-          metrics.leader.set(0);
-          options.onLostLeadership?.();
-        })
-      )
+      while (await elector.acquire()) {
         startLeading();
+        if ((await elector.renewUntilLost()) === "stopped") return;
+        leading = false;
+        metrics.leader.set(0);
+        for (const c of Object.values(controllers)) c.queue.clear();
+      }
     },
     async stop(): Promise<void> {
       leading = false;

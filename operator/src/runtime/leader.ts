@@ -42,15 +42,14 @@ export class LeaderElector {
     this.options = options;
   }
 
-  /** Waits until this replica leads, then calls onLost if leadership is ever lost. */
-  async acquire(onLost: () => void): Promise<boolean> {
+  /** Waits until this replica leads; false if stopped first. */
+  async acquire(): Promise<boolean> {
     const { retryPeriodMs } = this.options;
     const signal = this.stopController.signal;
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew()) {
         this.isLeader = true;
         this.options.log("Became leader", { lease: this.options.name, identity: this.options.identity });
-        void this.renewLoop(onLost);
         return true;
       }
       await sleep(retryPeriodMs, signal);
@@ -72,21 +71,22 @@ export class LeaderElector {
     }
   }
 
-  private async renewLoop(onLost: () => void): Promise<void> {
+  /** Renews while leading; resolves "lost" when a renewal has failed for the renew deadline. */
+  async renewUntilLost(): Promise<"lost" | "stopped"> {
     const { retryPeriodMs, renewDeadlineMs } = this.options;
     const signal = this.stopController.signal;
     let lastRenew = Date.now();
     while (!signal.aborted) {
       await sleep(retryPeriodMs, signal);
-      if (signal.aborted) return;
+      if (signal.aborted) break;
       if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
       else if (Date.now() - lastRenew > renewDeadlineMs) {
         this.isLeader = false;
         this.options.log("Lost leadership", { lease: this.options.name, identity: this.options.identity });
-        onLost();
-        return;
+        return "lost";
       }
     }
+    return "stopped";
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {

@@ -74,12 +74,19 @@ export class WorkQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  shutdown(): void {
-    this.stopped = true;
+  /** Drops every waiting and delayed key (what runs finishes); the queue stays usable. */
+  clear(): void {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.order.length = 0;
     this.waiting.clear();
+    this.dirty.clear();
+    this.failures.clear();
+  }
+
+  shutdown(): void {
+    this.stopped = true;
+    this.clear();
   }
 
   private pump(): void {
