@@ -6,7 +6,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # Native addons compile against the headers of the Node that runs them, not the machine's.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds deps
+.PHONY: bench dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds deps
 
 ## dev: run Atrium on its embedded default (local control plane, CRDs, sample catalog) until Ctrl-C
 dev: deps binaries
@@ -46,3 +46,7 @@ deps: node_modules/.atrium-installed
 node_modules/.atrium-installed: package-lock.json package.json crds/package.json test/package.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+## bench: run the benchmark scenarios (SCENARIO=name for one); results in bench/results/
+bench: deps binaries
+	SCENARIO=$(SCENARIO) node bench/run.ts

@@ -6,7 +6,7 @@ import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Caches, Deps } from "./deps.ts";
-import { KubeClient } from "./kube/client.ts";
+import { KubeClient, type KubeObject } from "./kube/client.ts";
 import { R } from "./kube/resources.ts";
 import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR, orgOfNamespace } from "./labels.ts";
 import { reconcileMember } from "./member/reconcile.ts";
@@ -36,14 +36,16 @@ export function createOperator(options: OperatorOptions) {
     fieldManager: FIELD_MANAGER,
     onWrite: (verb, resource) => metrics.apiWrites.inc({ verb, resource }),
   });
-  const informerOptions = (labelSelector?: string) => ({
+  const informerOptions = (labelSelector?: string, transform?: (o: KubeObject) => KubeObject) => ({
     labelSelector,
+    transform,
     resyncMs: options.resyncMs ?? 10 * 60_000,
     onRestart: (resource: string, reason: string) => metrics.informerRestarts.inc({ resource, reason }),
     log,
   });
   const all = (t: (typeof R)[keyof typeof R]) => new Informer(client, t, informerOptions());
-  const managed = (t: (typeof R)[keyof typeof R]) => new Informer(client, t, informerOptions(MANAGED_SELECTOR));
+  const managed = (t: (typeof R)[keyof typeof R], transform?: (o: KubeObject) => KubeObject) =>
+    new Informer(client, t, informerOptions(MANAGED_SELECTOR, transform));
   const caches = {
     organizations: all(R.organization),
     orgRoles: all(R.orgRole),
@@ -58,7 +60,7 @@ export function createOperator(options: OperatorOptions) {
     services: managed(R.service),
     pvcs: managed(R.pvc),
     secrets: managed(R.secret),
-    pods: managed(R.pod),
+    pods: managed(R.pod, podSummary),
   } as unknown as Caches;
 
   const deps: Deps = {
@@ -179,6 +181,29 @@ export function createOperator(options: OperatorOptions) {
     queues: () =>
       Object.fromEntries(Object.values(controllers).map((c) => [c.kind, c.queue.depth])) as Record<string, number>,
     idle: () => Promise.all(Object.values(controllers).map((c) => c.queue.idle())),
+  };
+}
+
+/**
+ * Pods are the most numerous and the largest objects the operator watches; app status needs
+ * only their labels and a few status fields, so that is all the cache keeps.
+ */
+export function podSummary(pod: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = pod.metadata;
+  const status = (pod.status ?? {}) as {
+    phase?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    containerStatuses?: { state?: { waiting?: unknown } }[];
+  };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    status: {
+      phase: status.phase,
+      conditions: status.conditions?.map(({ type, status, reason, message }) => ({ type, status, reason, message })),
+      containerStatuses: status.containerStatuses?.map((c) => ({ state: { waiting: c.state?.waiting } })),
+    },
   };
 }
 

@@ -2,16 +2,18 @@
 //   up      start it in the background (CRDs installed) and print the kubeconfig path
 //   down    stop what `up` started and wait until every process is gone
 //   status  say whether it runs
-//   dev     run in the foreground with CRDs and the sample catalog until Ctrl-C
+//   dev     run Atrium in the foreground (control plane, CRDs, catalog, operator, demo) until Ctrl-C
 //   serve   (internal) what `up` runs in the background
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ControlPlane, processesUsing, startControlPlane } from "./controlplane.ts";
+import { type ControlPlane, kubectlIn, processesUsing, startControlPlane } from "./controlplane.ts";
 import { installCatalog, installCrds } from "./install.ts";
+import { startOperator } from "./operator-process.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const EXAMPLES = join(ROOT, "crds/examples");
 const STATE_DIR = resolve(process.env.ATRIUM_STATE_DIR ?? join(ROOT, ".atrium"));
 const CLUSTER_DIR = join(STATE_DIR, "cluster");
 const STATE_FILE = join(STATE_DIR, "cluster.json");
@@ -104,12 +106,25 @@ async function down() {
   log("Stopped");
 }
 
+/** The embedded default: control plane, CRDs, catalog, the operator, and a demo organization. */
 async function dev() {
   const cp = await startFresh();
   log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
-  stopOnSignals(cp);
+  const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "dev", leaseNamespace: "atrium-system" });
+  log(`Operator running (log: ${operator.logFile})`);
+  stopOnSignals(cp, () => void operator.kill());
+  seedDemo(cp);
   printUsage({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true });
-  log("Atrium's local control plane runs; press Ctrl-C to stop it.");
+  log("Atrium runs; press Ctrl-C to stop it.");
+}
+
+/** The examples: organization acme (the operator makes its namespace), then what lives in it. */
+function seedDemo(cp: ControlPlane) {
+  const kubectl = (...args: string[]) => kubectlIn(cp.binDir, cp.kubeconfig, ...args).run();
+  kubectl("apply", "-f", join(EXAMPLES, "organization.yaml"));
+  kubectl("wait", "--for=condition=Ready", "--timeout=60s", "organization/acme");
+  for (const kind of ["orgrole", "member", "appinstance"]) kubectl("apply", "-f", join(EXAMPLES, `${kind}.yaml`));
+  log("Seeded organization acme with a custom role, a member and an app (kubectl get atrium -A)");
 }
 
 function printUsage(state: State) {

@@ -16,7 +16,7 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 /** Pod IPs come from a loopback range so tests can serve real HTTP at a fake pod's address. */
 export const POD_CIDR = "127.42.0.1/16";
 export const NODE_IP = "127.41.0.1";
-const SERVICE_CIDR = "10.96.0.0/24";
+const SERVICE_CIDR = "10.96.0.0/16"; // room for a Service per app in the 1,000-app benchmark
 const SERVICE_IP = "10.96.0.1";
 
 export type ControlPlaneOptions = {
@@ -179,6 +179,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // No real storage here: the built-in hostPath provisioner binds claims to fake volumes,
       // so pods with volumes schedule onto KWOK nodes like any other.
       "--enable-hostpath-provisioner=true",
+      // KWOK's node heartbeats can lag under load on two cores; the default 50 s grace would
+      // mark the fake node NotReady and every pod with it, and KWOK never marks them ready again.
+      "--node-monitor-grace-period=1h",
       "--concurrent-deployment-syncs=20",
       "--concurrent-replicaset-syncs=20",
     ]);
@@ -324,8 +327,8 @@ function fakeNode(name: string): string {
       labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", type: "kwok" },
     },
     status: {
-      allocatable: { cpu: "64", memory: "256Gi", pods: "2000" },
-      capacity: { cpu: "64", memory: "256Gi", pods: "2000" },
+      allocatable: { cpu: "1000", memory: "4Ti", pods: "3000" },
+      capacity: { cpu: "1000", memory: "4Ti", pods: "3000" },
     },
   });
 }

@@ -6,6 +6,8 @@
 set -u
 "$@" </dev/null &
 child=$!
+# LEASH_PIDFILE: where to tell the harness CMD's own pid (to signal it directly in tests).
+if [ -n "${LEASH_PIDFILE:-}" ]; then echo "$child" >"$LEASH_PIDFILE"; fi
 cat >/dev/null <&0 &
 watcher=$!
 

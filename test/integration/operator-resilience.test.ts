@@ -5,8 +5,8 @@ import { AppsV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-n
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { installCatalog, installCrds } from "../cluster/install.ts";
+import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
 import { type Obj, unique, until } from "./kube.ts";
-import { type OperatorProcess, startOperator } from "./operator-process.ts";
 
 const A = "atrium.dev/v1alpha1";
 let cp: ControlPlane;

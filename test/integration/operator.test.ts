@@ -3,8 +3,8 @@
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installCatalog } from "../cluster/install.ts";
+import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
 import { cluster, type Obj, unique, until } from "./kube.ts";
-import { type OperatorProcess, startOperator } from "./operator-process.ts";
 
 const { kc, objects, info } = cluster();
 const core = kc.makeApiClient(CoreV1Api);

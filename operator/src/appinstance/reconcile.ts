@@ -5,6 +5,7 @@ import type { KubeObject } from "../kube/client.ts";
 import { R } from "../kube/resources.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
 import { findCondition } from "../runtime/conditions.ts";
+import { errorMessage } from "../runtime/log.ts";
 import type { Outcome } from "../runtime/queue.ts";
 import {
   appUrl,
@@ -66,19 +67,27 @@ export const reconcileAppInstance =
       });
 
     const replicas = desiredReplicas(app);
-    const secret = desiredSecret(app, template, settings);
-    if (secret) await ensure(deps, R.secret, secret, caches.secrets);
-    const claim = desiredClaim(app, template);
-    if (claim) {
-      const live = caches.pvcs.get(`${namespace}/${dataClaimName(app.metadata.name)}`);
-      // A claim's spec is immutable once bound: after creation only its metadata is ours to change.
-      const { spec: _spec, ...metadataOnly } = claim;
-      await ensure(deps, R.pvc, live ? metadataOnly : claim, caches.pvcs);
+    try {
+      const secret = desiredSecret(app, template, settings);
+      if (secret) await ensure(deps, R.secret, secret, caches.secrets);
+      const claim = desiredClaim(app, template);
+      if (claim) {
+        const live = caches.pvcs.get(`${namespace}/${dataClaimName(app.metadata.name)}`);
+        // A claim's spec is immutable once bound: after creation only its metadata is ours to change.
+        const { spec: _spec, ...metadataOnly } = claim;
+        await ensure(deps, R.pvc, live ? metadataOnly : claim, caches.pvcs);
+      }
+      await ensure(deps, R.service, desiredService(app, template), caches.services);
+      const deployment = desiredDeployment(app, template, { version, settings, replicas });
+      await ensure(deps, R.deployment, deployment, caches.deployments);
+    } catch (error) {
+      // Say why in the status, then let the queue retry with backoff.
+      await report(deps, app, {
+        replicas,
+        configProblem: { reason: "ApplyFailed", message: errorMessage(error) },
+      }).catch(() => undefined);
+      throw error;
     }
-    await ensure(deps, R.service, desiredService(app, template), caches.services);
-    const deployment = desiredDeployment(app, template, { version, settings, replicas });
-    await ensure(deps, R.deployment, deployment, caches.deployments);
-
     return report(deps, app, { replicas, version, url: appUrl(app, deps.config.baseDomain) });
   };
 

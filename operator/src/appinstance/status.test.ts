@@ -88,6 +88,17 @@ describe("computeAppStatus", () => {
     expect(ready(s)).toMatchObject({ status: "False", reason: "TemplateNotFound", message: "no such template" });
   });
 
+  it("stays Running but unhealthy and not Ready when a rolled-out replica stops being ready", () => {
+    const s = computeAppStatus(
+      input({
+        deployment: deployment({ replicas: 1, updatedReplicas: 1, readyReplicas: 0 }),
+        previous: { phase: "Running" },
+      }),
+    );
+    expect(s).toMatchObject({ phase: "Running", health: "Unhealthy" });
+    expect(ready(s)).toMatchObject({ status: "False", reason: "ReplicasNotReady" });
+  });
+
   it("says Starting, not Deploying, when a stopped app comes back", () => {
     const s = computeAppStatus(input({ deployment: deployment({ replicas: 1 }), previous: { phase: "Stopped" } }));
     expect(s.phase).toBe("Starting");

@@ -103,6 +103,8 @@ export function computeAppStatus(input: StatusInput): Computed {
   else if (desiredReplicas === 0) phase = ready === 0 && (s.replicas ?? 0) === 0 ? "Stopped" : "Deploying";
   else if (problem && problem.reason !== "Unschedulable") phase = "Failed";
   else if (rolledOut && ready >= desiredReplicas) phase = "Running";
+  // Rolled out but a replica is not ready (a failing probe, a node gone): still Running, unhealthy.
+  else if (rolledOut && previous?.phase === "Running") phase = "Running";
   else if (previous?.phase === "Stopped" || previous?.phase === "Starting") phase = "Starting";
   else if (problem) phase = "Pending";
   else phase = "Deploying";
@@ -117,12 +119,12 @@ export function computeAppStatus(input: StatusInput): Computed {
           : "Unknown";
 
   const conditions: ConditionInput[] = [
-    phase === "Running"
+    phase === "Running" && ready >= desiredReplicas
       ? { type: "Ready", status: "True", reason: "Running", message: `${ready} of ${desiredReplicas} replicas ready` }
       : {
           type: "Ready",
           status: "False",
-          reason: problem?.reason ?? phase,
+          reason: problem?.reason ?? (phase === "Running" ? "ReplicasNotReady" : phase),
           message: problem?.message ?? readyMessage(phase, ready, desiredReplicas),
         },
     available

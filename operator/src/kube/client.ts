@@ -1,8 +1,12 @@
-// A thin REST client over the kubeconfig's transport. client-node's generated APIs cannot
-// server-side apply to a /status subresource or to an arbitrary kind with one call, so the
-// operator speaks the REST API directly: get, list, watch, server-side apply, create, delete.
-import { HttpMethod, type KubeConfig, RequestContext, Watch } from "@kubernetes/client-node";
-import { fetch } from "undici";
+// A thin REST client over the kubeconfig's credentials. client-node's generated APIs cannot
+// server-side apply to a /status subresource or to any kind with one call, and (2.0.1) its
+// kubeconfig builds a new undici Agent, so a new TLS connection pool, for every request:
+// at 1,000 apps that cost hundreds of MB and a handshake per call. This client keeps one
+// keep-alive pool and speaks the REST API directly: get, list, watch, apply, create, delete.
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { Agent, fetch } from "undici";
 import { apiVersionOf, type ResourceType, resourcePath } from "./resources.ts";
 
 export type KubeObject = {
@@ -65,6 +69,8 @@ export class KubeClient {
   readonly fieldManager: string;
   private readonly server: string;
   private readonly onWrite: (verb: string, resource: string) => void;
+  private dispatcher: Agent | undefined;
+  private auth: Promise<{ headers: Record<string, string>; at: number }> | undefined;
 
   constructor(kc: KubeConfig, options: KubeClientOptions) {
     this.kc = kc;
@@ -75,22 +81,59 @@ export class KubeClient {
     this.server = cluster.server.replace(/\/$/, "");
   }
 
+  /**
+   * One keep-alive pool for every request. Auth headers (a service-account token rotates on
+   * disk) are re-read once a minute; client certificates once.
+   */
+  private async connection(): Promise<{ dispatcher: Agent; headers: Record<string, string> }> {
+    const current = this.auth && (await this.auth.catch(() => undefined));
+    const auth = !current || Date.now() - current.at > 60_000 ? (this.auth = this.loadAuth()) : this.auth;
+    const { headers } = await (auth as NonNullable<typeof this.auth>);
+    return { dispatcher: this.dispatcher as Agent, headers };
+  }
+
+  private async loadAuth() {
+    const opts: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; headers?: object } = {};
+    await this.kc.applyToHTTPSOptions(opts as never);
+    this.dispatcher ??= new Agent({
+      connect: { ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized },
+      keepAliveTimeout: 30_000,
+      connections: 64,
+    });
+    const headers = Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    return { headers, at: Date.now() };
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    query: Record<string, string | undefined> = {},
+    init: { body?: string; contentType?: string; signal?: AbortSignal } = {},
+  ) {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    const { dispatcher, headers } = await this.connection();
+    return fetch(url, {
+      method,
+      dispatcher,
+      signal: init.signal,
+      headers: {
+        ...headers,
+        accept: "application/json",
+        ...(init.contentType ? { "content-type": init.contentType } : {}),
+      },
+      body: init.body,
+    });
+  }
+
   async request<T>(
-    method: HttpMethod,
+    method: string,
     path: string,
     options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {},
   ): Promise<T> {
-    const url = new URL(this.server + path);
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const ctx = new RequestContext(url.toString(), method);
-    await this.kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
-    if (options.body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-    const res = await fetch(url, {
-      method,
-      headers,
-      dispatcher: ctx.getDispatcher(),
+    const res = await this.send(method, path, options.query, {
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      contentType: options.body === undefined ? undefined : (options.contentType ?? "application/json"),
     });
     const text = await res.text();
     const json = text ? JSON.parse(text) : undefined;
@@ -112,7 +155,7 @@ export class KubeClient {
 
   async get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
     try {
-      return await this.request<T>(HttpMethod.GET, resourcePath(t, namespace, name));
+      return await this.request<T>("GET", resourcePath(t, namespace, name));
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -129,7 +172,7 @@ export class KubeClient {
     // Paginate: a 1,000-app install must not arrive as one huge response.
     do {
       const page = await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
-        HttpMethod.GET,
+        "GET",
         resourcePath(t, options.namespace),
         { query: { labelSelector: options.labelSelector, limit: "500", continue: continueToken } },
       );
@@ -147,7 +190,7 @@ export class KubeClient {
    */
   apply<T extends KubeObject>(t: ResourceType, obj: T, options: { subresource?: "status"; force?: boolean } = {}) {
     const path = resourcePath(t, obj.metadata.namespace, obj.metadata.name, options.subresource);
-    return this.write<T>(options.subresource ? "apply-status" : "apply", t, HttpMethod.PATCH, path, {
+    return this.write<T>(options.subresource ? "apply-status" : "apply", t, "PATCH", path, {
       query: {
         fieldManager: this.fieldManager,
         force: String(options.force ?? true),
@@ -160,21 +203,21 @@ export class KubeClient {
 
   /** A JSON merge patch: for fields shared with others where apply would claim too much (finalizers). */
   mergePatch<T extends KubeObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown) {
-    return this.write<T>("patch", t, HttpMethod.PATCH, resourcePath(t, namespace, name), {
+    return this.write<T>("patch", t, "PATCH", resourcePath(t, namespace, name), {
       body: patch,
       contentType: "application/merge-patch+json",
     });
   }
 
   create<T extends KubeObject>(t: ResourceType, obj: T) {
-    return this.write<T>("create", t, HttpMethod.POST, resourcePath(t, obj.metadata.namespace), {
+    return this.write<T>("create", t, "POST", resourcePath(t, obj.metadata.namespace), {
       query: { fieldManager: this.fieldManager },
       body: { ...obj, apiVersion: apiVersionOf(t), kind: t.kind },
     });
   }
 
   replace<T extends KubeObject>(t: ResourceType, obj: T) {
-    return this.write<T>("update", t, HttpMethod.PUT, resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
+    return this.write<T>("update", t, "PUT", resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
       query: { fieldManager: this.fieldManager },
       body: { ...obj, apiVersion: apiVersionOf(t), kind: t.kind },
     });
@@ -182,7 +225,7 @@ export class KubeClient {
 
   async delete(t: ResourceType, name: string, namespace?: string, propagationPolicy = "Background"): Promise<void> {
     try {
-      await this.write("delete", t, HttpMethod.DELETE, resourcePath(t, namespace, name), {
+      await this.write("delete", t, "DELETE", resourcePath(t, namespace, name), {
         body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy },
       });
     } catch (e) {
@@ -192,54 +235,82 @@ export class KubeClient {
 
   /**
    * One watch request from a resourceVersion. Resolves when the server ends the stream (a
-   * normal timeout); rejects on transport errors or an ERROR event (410 Gone included).
+   * normal timeout); rejects on transport errors, on silence longer than `inactivityMs`
+   * (bookmarks arrive about once a minute, so silence means a dead connection), and on an
+   * ERROR event (410 Gone included).
    */
   watch<T extends KubeObject>(
     t: ResourceType,
     options: { resourceVersion: string; labelSelector?: string; timeoutSeconds: number; inactivityMs: number },
     onEvent: (event: WatchEvent<T>) => void,
   ): { done: Promise<void>; abort: () => void } {
-    const watch = new Watch(this.kc);
-    // client-node aborts a watch after 30 s without data unless told otherwise; the field is
-    // private in the typings but is the documented knob.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = options.inactivityMs;
-    let controller: AbortController | undefined;
+    const controller = new AbortController();
     let aborted = false;
-    const done = new Promise<void>((resolve, reject) => {
-      watch
-        .watch(
+    const done = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      let cleanup = () => {};
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => controller.abort(new Error("watch silent for too long")), options.inactivityMs);
+        timer.unref();
+      };
+      try {
+        arm();
+        const res = await this.send(
+          "GET",
           resourcePath(t),
           {
+            watch: "true",
             resourceVersion: options.resourceVersion,
-            allowWatchBookmarks: true,
+            allowWatchBookmarks: "true",
             labelSelector: options.labelSelector,
-            timeoutSeconds: options.timeoutSeconds,
+            timeoutSeconds: String(options.timeoutSeconds),
           },
-          (type: string, object: any) => {
-            if (type === "ERROR") {
-              reject(
-                new KubeError(object?.code ?? 500, object?.reason ?? "WatchError", object?.message ?? "watch error"),
-              );
-              controller?.abort();
-              return;
-            }
-            onEvent({ type: type as WatchEvent<T>["type"], object });
-          },
-          (err: any) => {
-            if (!err || aborted) return resolve();
-            reject(err.statusCode ? new KubeError(err.statusCode, "WatchFailed", String(err.message)) : err);
-          },
-        )
-        .then((c) => {
-          controller = c;
-          if (aborted) c.abort();
-        }, reject);
-    });
+          { signal: controller.signal },
+        );
+        if (!res.ok || !res.body) {
+          const json = (await res.json().catch(() => undefined)) as { reason?: string; message?: string } | undefined;
+          throw new KubeError(
+            res.status,
+            json?.reason ?? "WatchFailed",
+            json?.message ?? `watch ${t.plural}: ${res.status}`,
+          );
+        }
+        const input = Readable.fromWeb(res.body as never);
+        // Aborting (ours, or a dropped connection) errors the stream; the loop below sees it
+        // through readline, so an unheard 'error' event must not take the process down.
+        input.on("error", () => {});
+        const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+        lines.on("error", () => {});
+        cleanup = () => {
+          lines.close();
+          input.destroy();
+        };
+        for await (const line of lines) {
+          arm();
+          if (!line) continue;
+          const event = JSON.parse(line) as { type: string; object: any };
+          if (event.type === "ERROR")
+            throw new KubeError(
+              event.object?.code ?? 500,
+              event.object?.reason ?? "WatchError",
+              event.object?.message ?? "watch error",
+            );
+          onEvent(event as WatchEvent<T>);
+        }
+      } catch (error) {
+        if (!aborted) throw error;
+      } finally {
+        clearTimeout(timer);
+        cleanup();
+        controller.abort();
+      }
+    })();
     return {
       done,
       abort: () => {
         aborted = true;
-        controller?.abort();
+        controller.abort();
       },
     };
   }

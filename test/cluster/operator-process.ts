@@ -1,17 +1,16 @@
 // Runs the real operator (operator/src/main.ts) as a separate process, as it runs in a pod,
 // and reads its /statusz and /metrics.
-import { type ChildProcess, spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePorts } from "../cluster/ports.ts";
+import { OPERATOR_NODE_FLAGS } from "../../operator/src/node-flags.ts";
+import { freePorts } from "./ports.ts";
 
 const MAIN = fileURLToPath(new URL("../../operator/src/main.ts", import.meta.url));
-const started = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of started) child.kill("SIGKILL");
-});
+const LEASH = fileURLToPath(new URL("./leash.sh", import.meta.url));
+const NODE_FLAGS = process.env.ATRIUM_OPERATOR_NODE_FLAGS?.split(" ").filter(Boolean) ?? OPERATOR_NODE_FLAGS;
 
 export type OperatorProcess = Awaited<ReturnType<typeof startOperator>>;
 
@@ -24,9 +23,12 @@ export async function startOperator(options: {
   const [port] = (await freePorts(1)) as [number];
   const logFile = join(tmpdir(), `atrium-operator-${options.id}-${port}.log`);
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, [MAIN], {
-    stdio: ["ignore", out, out],
+  const pidFile = `${logFile}.pid`;
+  // Leashed like the control plane: the operator dies with the test run however it ends.
+  const child = spawn("bash", [LEASH, process.execPath, ...NODE_FLAGS, MAIN], {
+    stdio: ["pipe", out, out],
     env: {
+      LEASH_PIDFILE: pidFile,
       ...process.env,
       KUBECONFIG: options.kubeconfig,
       ATRIUM_OPERATOR_ADDR: `127.0.0.1:${port}`,
@@ -35,8 +37,14 @@ export async function startOperator(options: {
       ATRIUM_LEASE_DURATION_MS: String(options.leaseDurationMs ?? 15_000),
     },
   });
-  started.add(child);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const pid = async () => {
+    for (;;) {
+      const text = existsSync(pidFile) ? readFileSync(pidFile, "utf8").trim() : "";
+      if (text) return Number(text);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   const base = `http://127.0.0.1:${port}`;
 
   const status = async () =>
@@ -58,7 +66,7 @@ export async function startOperator(options: {
 
   const op = {
     logFile,
-    pid: child.pid as number,
+    pid: await pid(),
     exited,
     status,
     metric,
@@ -85,8 +93,13 @@ export async function startOperator(options: {
         await new Promise((r) => setTimeout(r, quietMs));
       }
     },
+    /** Signals the operator process itself (the leash then exits with it). */
     kill(signal: NodeJS.Signals = "SIGTERM") {
-      child.kill(signal);
+      try {
+        process.kill(op.pid, signal);
+      } catch {
+        // already gone
+      }
       return exited;
     },
   };
