@@ -87,8 +87,8 @@ export class KubeClient {
    */
   private async connection(): Promise<{ dispatcher: Agent; headers: Record<string, string> }> {
     const current = this.auth && (await this.auth.catch(() => undefined));
-    const auth = !current || Date.now() - current.at > 60_000 ? (this.auth = this.loadAuth()) : this.auth;
-    const { headers } = await (auth as NonNullable<typeof this.auth>);
+    if (!this.auth || !current || Date.now() - current.at > 60_000) this.auth = this.loadAuth();
+    const { headers } = await this.auth;
     return { dispatcher: this.dispatcher as Agent, headers };
   }
 
