@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{crds,operator,api,gateway,console}/**/*.test.ts"],
+          include: ["{crds,kube,operator,api,gateway,console}/**/*.test.ts"],
           exclude: ["**/node_modules/**"],
         },
       },

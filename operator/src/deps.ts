@@ -1,12 +1,10 @@
 // What every reconciler works with: the API client, the informer caches, an event recorder.
 import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
+import type { Informer, KubeClient, KubeObject, Logger } from "@atrium/kube";
+import { keyOf, type ResourceType } from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
-import type { KubeClient, KubeObject } from "./kube/client.ts";
-import { keyOf, type ResourceType } from "./kube/resources.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";
-import type { Informer } from "./runtime/informer.ts";
-import type { Logger } from "./runtime/log.ts";
 
 export type Obj<T> = T & KubeObject;
 

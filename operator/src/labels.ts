@@ -1,7 +1,7 @@
 // Labels and names the operator puts on what it creates, so it can watch only its own
 // objects and map each back to its owner.
 import { API_VERSION } from "@atrium/crds";
-import type { KubeObject, OwnerReference } from "./kube/client.ts";
+import type { KubeObject, OwnerReference } from "@atrium/kube";
 
 export const FIELD_MANAGER = "atrium-operator";
 export const FINALIZER = "atrium.dev/cleanup";

@@ -8,10 +8,10 @@
 //   ATRIUM_BASE_DOMAIN, ATRIUM_GATEWAY_NAMESPACE   see config.ts
 import { createServer } from "node:http";
 import { hostname } from "node:os";
+import { errorMessage, jsonLogger } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
 import { defaultConfig } from "./config.ts";
 import { createOperator } from "./operator.ts";
-import { errorMessage, jsonLogger } from "./runtime/log.ts";
 import { operatorMetrics } from "./runtime/metrics.ts";
 
 const env = process.env;

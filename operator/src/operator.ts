@@ -1,22 +1,21 @@
 // Wires the operator together: informers for every kind it reads, one controller per kind,
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
+
+import type { Logger } from "@atrium/kube";
+import { type Change, Informer, KubeClient, type KubeObject, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Caches, Deps } from "./deps.ts";
-import { KubeClient, type KubeObject } from "./kube/client.ts";
-import { R } from "./kube/resources.ts";
 import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR, orgOfNamespace } from "./labels.ts";
 import { reconcileMember } from "./member/reconcile.ts";
 import { reconcileOrganization } from "./organization/reconcile.ts";
 import { reconcileOrgRole } from "./orgrole/reconcile.ts";
 import { Controller } from "./runtime/controller.ts";
 import { eventRecorder } from "./runtime/events.ts";
-import { type Change, Informer } from "./runtime/informer.ts";
 import { LeaderElector } from "./runtime/leader.ts";
-import type { Logger } from "./runtime/log.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 
 export type OperatorOptions = {

@@ -3,7 +3,7 @@
 // template declares storage) a PersistentVolumeClaim.
 import { createHash } from "node:crypto";
 import { type AppInstance, type AppTemplate, HTTP_PORT_NAME } from "@atrium/crds";
-import type { KubeObject } from "../kube/client.ts";
+import type { KubeObject } from "@atrium/kube";
 import { LABEL_INSTANCE, LABEL_NAME, managedLabels, orgOfNamespace, ownerRef } from "../labels.ts";
 
 type App = AppInstance & KubeObject;

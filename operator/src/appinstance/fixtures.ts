@@ -1,6 +1,6 @@
 // Objects for the pure-function tests: a template with every kind of setting, and an app.
 import type { AppInstance, AppTemplate } from "@atrium/crds";
-import type { KubeObject } from "../kube/client.ts";
+import type { KubeObject } from "@atrium/kube";
 
 export const template = (): AppTemplate & KubeObject => ({
   apiVersion: "atrium.dev/v1alpha1",

@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { AppInstance, AppTemplate } from "@atrium/crds";
+import type { KubeObject } from "@atrium/kube";
+import { errorMessage, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
-import type { KubeObject } from "../kube/client.ts";
-import { R } from "../kube/resources.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
 import { findCondition } from "../runtime/conditions.ts";
-import { errorMessage } from "../runtime/log.ts";
 import type { Outcome } from "../runtime/queue.ts";
 import {
   appUrl,

@@ -1,6 +1,6 @@
 import type { AppTemplate } from "@atrium/crds";
+import { R } from "@atrium/kube";
 import { type Deps, writeStatus } from "../deps.ts";
-import { R } from "../kube/resources.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
 

@@ -1,6 +1,6 @@
 import type { Member, MemberPhase } from "@atrium/crds";
+import { R } from "@atrium/kube";
 import { type Deps, type Obj, writeStatus } from "../deps.ts";
-import { R } from "../kube/resources.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
 

@@ -1,7 +1,7 @@
 import type { Organization } from "@atrium/crds";
+import type { KubeObject } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "../config.ts";
-import type { KubeObject } from "../kube/client.ts";
 import { desiredBuiltInRoles, desiredNamespace, desiredNetworkPolicy, desiredResourceQuota } from "./desired.ts";
 
 const org = (quotas?: Organization["spec"]["quotas"]): Organization & KubeObject => ({

@@ -1,7 +1,7 @@
 // What an Organization should have, as pure functions of the Organization alone.
 import { BUILT_IN_ROLES, namespaceFor, type Organization, type OrgRoleSpec } from "@atrium/crds";
+import type { KubeObject } from "@atrium/kube";
 import type { OperatorConfig } from "../config.ts";
-import type { KubeObject } from "../kube/client.ts";
 import { managedLabels, ownerRef } from "../labels.ts";
 
 type Org = Organization & KubeObject;

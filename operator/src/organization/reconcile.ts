@@ -1,7 +1,7 @@
 import { namespaceFor, type Organization } from "@atrium/crds";
+import type { KubeObject } from "@atrium/kube";
+import { R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
-import type { KubeObject } from "../kube/client.ts";
-import { R } from "../kube/resources.ts";
 import { FINALIZER } from "../labels.ts";
 import { findCondition, isSubset, jsonEqual, setCondition } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";

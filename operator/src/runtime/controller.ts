@@ -1,7 +1,7 @@
 // One controller per kind: a work queue of keys feeding a level-triggered reconcile function,
 // with metrics and logs around every pass.
 
-import { errorMessage, type Logger } from "./log.ts";
+import { errorMessage, type Logger } from "@atrium/kube";
 import type { OperatorMetrics } from "./metrics.ts";
 import { type Outcome, WorkQueue } from "./queue.ts";
 

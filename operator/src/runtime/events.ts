@@ -1,9 +1,8 @@
 // Kubernetes Events for notable transitions (what `kubectl describe` and `kubectl events` show).
 // Reconcilers emit them only when something changed, never on every pass.
 import { randomBytes } from "node:crypto";
-import type { KubeClient, KubeObject } from "../kube/client.ts";
-import { R } from "../kube/resources.ts";
-import { errorMessage, type Logger } from "./log.ts";
+import type { KubeClient, KubeObject } from "@atrium/kube";
+import { errorMessage, type Logger, R } from "@atrium/kube";
 
 export type EventType = "Normal" | "Warning";
 export type Recorder = (object: KubeObject, type: EventType, reason: string, message: string) => void;

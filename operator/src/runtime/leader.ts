@@ -3,10 +3,16 @@
 // duration (measured on its own clock, so clock skew between nodes does not matter). A
 // leader that cannot renew within the renew deadline stops leading (and the process exits,
 // so it restarts clean). Stopping releases the lease so a successor need not wait.
-import { isConflict, isNotFound, type KubeClient, type KubeObject } from "../kube/client.ts";
-import { R } from "../kube/resources.ts";
-import { sleep } from "./backoff.ts";
-import { errorMessage, type Logger } from "./log.ts";
+import {
+  errorMessage,
+  isConflict,
+  isNotFound,
+  type KubeClient,
+  type KubeObject,
+  type Logger,
+  R,
+  sleep,
+} from "@atrium/kube";
 
 export type LeaderOptions = {
   namespace: string;

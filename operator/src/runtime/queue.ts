@@ -2,7 +2,7 @@
 // events arrive (dedupe); a key being processed is never processed twice at once (if it
 // changes meanwhile it is marked dirty and runs again after); failures retry with capped
 // exponential backoff; a reconcile may ask to run again later (requeueAfter).
-import { backoffDelay } from "./backoff.ts";
+import { backoffDelay } from "@atrium/kube";
 
 export type Outcome = { requeueAfterMs?: number } | undefined;
 export type Processor = (key: string) => Promise<Outcome>;

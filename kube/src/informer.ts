@@ -3,9 +3,9 @@
 // and reports the differences as events; a periodic resync replays every object so that a
 // missed event can never leave an object unreconciled for long.
 
-import { isGone, type KubeClient, type KubeObject } from "../kube/client.ts";
-import { keyOf, type ResourceType } from "../kube/resources.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
+import { isGone, type KubeClient, type KubeObject } from "./client.ts";
+import { keyOf, type ResourceType } from "./resources.ts";
 
 export type Change<T> = { type: "added" | "updated" | "deleted" | "resync"; key: string; object: T; old?: T };
 export type Handler<T> = (change: Change<T>) => void;

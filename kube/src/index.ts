@@ -1,0 +1,5 @@
+export * from "./backoff.ts";
+export * from "./client.ts";
+export * from "./informer.ts";
+export * from "./log.ts";
+export * from "./resources.ts";
