@@ -13,8 +13,13 @@ import { freePorts } from "./ports.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
-/** Pod IPs come from a loopback range so tests can serve real HTTP at a fake pod's address. */
-export const POD_CIDR = "127.42.0.1/16";
+/**
+ * Pod IPs for KWOK's fake pods. EndpointSlices refuse loopback addresses, so the range is a
+ * normal private one that the harness routes to the loopback device (the kernel's "AnyIP"):
+ * a test can then serve real HTTP at a fake pod's address, as if the pod ran.
+ */
+export const POD_CIDR = "10.244.0.1/16";
+const POD_ROUTE = "10.244.0.0/16";
 export const NODE_IP = "127.41.0.1";
 const SERVICE_CIDR = "10.96.0.0/16"; // room for a Service per app in the 1,000-app benchmark
 const SERVICE_IP = "10.96.0.1";
@@ -58,6 +63,7 @@ export function ensureBinaries(log: (m: string) => void = () => {}): string {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? (() => {});
   const binDir = ensureBinaries(log);
+  routePodsLocally(log);
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "atrium-cluster-"));
   // A folder we made is ours to delete; ATRIUM_KEEP_CLUSTER=1 keeps it (logs) for debugging.
   const removeDir = !options.dir && process.env.ATRIUM_KEEP_CLUSTER !== "1";
@@ -243,6 +249,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         await waitFor("kube-apiserver /readyz", again, () => apiReady(server, pki), 120_000);
     },
   };
+}
+
+/** Makes every pod address local (needs root, as CI has); without it pod IPs cannot be served. */
+function routePodsLocally(log: (m: string) => void) {
+  try {
+    execFileSync("ip", ["route", "replace", "local", POD_ROUTE, "dev", "lo", "table", "local"], { stdio: "pipe" });
+  } catch (error) {
+    log(`Could not route ${POD_ROUTE} to loopback (${String(error).split("\n")[0]}); pod IPs will not be servable`);
+  }
 }
 
 /** kubectl against one cluster: `.run()` returns stdout, `.stdin(text)` feeds it input. */

@@ -1,7 +1,8 @@
 // The fake nodes are real enough: a Deployment goes through the controller-manager, the
 // scheduler places its Pods on a KWOK node, and KWOK reports them Running with an IP from
-// the loopback pod range.
-import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+// the pod range, which the harness makes local so a test can serve at a pod's address.
+import { createServer } from "node:http";
+import { AppsV1Api, CoreV1Api, DiscoveryV1Api } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { cluster, unique, until } from "./kube.ts";
 
@@ -39,12 +40,35 @@ describe("KWOK", () => {
     });
     for (const pod of pods) {
       expect(pod.spec?.nodeName).toMatch(/^kwok-node-/);
-      expect(pod.status?.podIP).toMatch(/^127\.42\./);
+      expect(pod.status?.podIP).toMatch(/^10\.244\./);
     }
     const deployment = await until("the Deployment to be available", async () => {
       const d = await apps.readNamespacedDeployment({ name: "web", namespace });
       return d.status?.availableReplicas === 3 ? d : undefined;
     });
     expect(deployment.status?.readyReplicas).toBe(3);
+
+    // A Service's EndpointSlice lists the pods, and their addresses can be served locally.
+    await core.createNamespacedService({
+      namespace,
+      body: { metadata: { name: "web" }, spec: { selector: labels, ports: [{ port: 8080, targetPort: 8080 }] } },
+    });
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const slice = await until("an EndpointSlice with 3 ready endpoints", async () => {
+      const list = await discovery.listNamespacedEndpointSlice({
+        namespace,
+        labelSelector: "kubernetes.io/service-name=web",
+      });
+      const endpoints = list.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready);
+      return endpoints.length === 3 ? endpoints : undefined;
+    });
+    const ip = slice[0]?.addresses[0] as string;
+    const server = createServer((_req, res) => res.end(`served at ${ip}`));
+    await new Promise<void>((resolve) => server.listen(8080, ip, resolve));
+    try {
+      expect(await (await fetch(`http://${ip}:8080/`)).text()).toBe(`served at ${ip}`);
+    } finally {
+      server.close();
+    }
   });
 });
