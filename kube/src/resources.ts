@@ -41,6 +41,13 @@ export const R = {
     kind: "NetworkPolicy",
     namespaced: true,
   },
+  endpointSlice: {
+    group: "discovery.k8s.io",
+    version: "v1",
+    plural: "endpointslices",
+    kind: "EndpointSlice",
+    namespaced: true,
+  },
   lease: { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
   organization: atrium("Organization", "organizations", false),
   orgRole: atrium("OrgRole", "orgroles", true),

@@ -5,6 +5,7 @@ import { keyOf, type ResourceType } from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";
+import type { OperatorMetrics } from "./runtime/metrics.ts";
 
 export type Obj<T> = T & KubeObject;
 
@@ -27,6 +28,7 @@ export type Caches = {
 
 export type Deps = {
   client: KubeClient;
+  metrics: OperatorMetrics;
   caches: Caches;
   record: Recorder;
   config: OperatorConfig;

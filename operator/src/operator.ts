@@ -64,6 +64,7 @@ export function createOperator(options: OperatorOptions) {
 
   const deps: Deps = {
     client,
+    metrics,
     caches,
     config,
     log,

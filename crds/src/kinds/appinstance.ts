@@ -123,6 +123,9 @@ export const AppInstanceStatus = Type.Object({
   readyReplicas: Type.Optional(Type.Integer({ minimum: 0 })),
   lastActivity: Type.Optional(Timestamp("Last request or open connection seen by the gateway.")),
   stopsAt: Type.Optional(Timestamp("When the app will stop if it stays idle.")),
+  startedAt: Type.Optional(
+    Timestamp("When the app was last installed or changed; idle time counts from here or the last activity."),
+  ),
   stoppedAt: Type.Optional(Timestamp("When the app was last stopped.")),
   stoppedReason: Type.Optional(Type.String({ maxLength: 256 })),
   observedGeneration: Type.Optional(ObservedGeneration),

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import type { AppInstance, AppTemplate } from "@atrium/crds";
+import { type AppInstance, type AppTemplate, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
 import { errorMessage, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
-import { findCondition } from "../runtime/conditions.ts";
+import { type ConditionInput, findCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
 import {
   appUrl,
@@ -16,17 +16,34 @@ import {
   resolveSettings,
   settingsSecretName,
 } from "./desired.ts";
+import { type IdleState, idleState } from "./idle.ts";
 import { computeAppStatus, type Problem } from "./status.ts";
 
 type App = Obj<AppInstance>;
 
 /** Status fields the operator owns; the gateway owns lastActivity. */
-const OWNED_STATUS = ["phase", "health", "version", "url", "readyReplicas", "observedGeneration", "conditions"];
+const OWNED_STATUS = [
+  "phase",
+  "health",
+  "version",
+  "url",
+  "readyReplicas",
+  "observedGeneration",
+  "conditions",
+  "stopsAt",
+  "startedAt",
+  "stoppedAt",
+  "stoppedReason",
+];
 
 const generateSecret = () => randomBytes(24).toString("base64url");
 
-/** How many replicas the app should run. Scale to zero will decide this from traffic. */
-export const desiredReplicas = (app: AppInstance) => (app.spec.idle?.policy === "Stopped" ? 0 : 1);
+/** The start time idle counts from: reset whenever the spec changed (a new version gets its grace). */
+const startedAt = (app: App, now: Date) =>
+  app.status?.startedAt && app.status.observedGeneration === app.metadata.generation
+    ? app.status.startedAt
+    : isoSeconds(now);
+const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
 export const reconcileAppInstance =
   (deps: Deps) =>
@@ -65,7 +82,10 @@ export const reconcileAppInstance =
         message: `Required setting without a value: ${settings.missing.join(", ")}`,
       });
 
-    const replicas = desiredReplicas(app);
+    const now = deps.now();
+    const started = startedAt(app, now);
+    const idle = idleState({ ...app, status: { ...app.status, startedAt: started } }, now);
+    const replicas = idle.replicas;
     try {
       const secret = desiredSecret(app, template, settings);
       if (secret) await ensure(deps, R.secret, secret, caches.secrets);
@@ -87,7 +107,9 @@ export const reconcileAppInstance =
       }).catch(() => undefined);
       throw error;
     }
-    return report(deps, app, { replicas, version, url: appUrl(app, deps.config.baseDomain) });
+    await report(deps, app, { replicas, version, url: appUrl(app, deps.config.baseDomain), idle, startedAt: started });
+    // Come back at the deadline: it is re-checked then against the activity seen by then.
+    return idle.requeueAfterMs !== undefined ? { requeueAfterMs: idle.requeueAfterMs + 50 } : undefined;
   };
 
 function decodeSecret(secret: KubeObject | undefined): Record<string, string> {
@@ -95,11 +117,16 @@ function decodeSecret(secret: KubeObject | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
 }
 
-async function report(
-  deps: Deps,
-  app: App,
-  input: { configProblem?: Problem; replicas: number; version?: string; url?: string },
-): Promise<Outcome> {
+type ReportInput = {
+  configProblem?: Problem;
+  replicas: number;
+  version?: string;
+  url?: string;
+  idle?: IdleState;
+  startedAt?: string;
+};
+
+async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome> {
   const namespace = app.metadata.namespace as string;
   const deployment = input.configProblem ? undefined : deps.caches.deployments.get(`${namespace}/${app.metadata.name}`);
   const pods = deps.caches.pods
@@ -116,14 +143,57 @@ async function report(
     generation: app.metadata.generation,
     now: deps.now(),
   });
+  const idle = idleStatus(app, input, status.phase, deps.now());
+  const full = {
+    ...status,
+    ...idle.fields,
+    conditions: setConditions(status.conditions, idle.conditions, app.metadata.generation, deps.now()),
+  };
   const before = findCondition(app.status?.conditions, "Ready");
-  const after = findCondition(status.conditions, "Ready");
-  if (await writeStatus(deps, R.appInstance, app, status, OWNED_STATUS)) {
-    if (before?.reason !== after?.reason && after) {
+  const after = findCondition(full.conditions, "Ready");
+  if (await writeStatus(deps, R.appInstance, app, full, OWNED_STATUS)) {
+    if (app.status?.phase !== "Stopped" && full.phase === "Stopped") {
+      deps.metrics.appStops.inc({ reason: input.idle?.stopReason ?? "Unknown" });
+      deps.record(app, "Normal", "Stopped", idle.fields.stoppedReason ?? "Scaled to zero");
+    } else if (app.status?.phase === "Stopped" && full.phase === "Starting") {
+      deps.metrics.appStarts.inc();
+      deps.record(app, "Normal", "Waking", "Traffic arrived; starting the app");
+    } else if (before?.reason !== after?.reason && after) {
       const type =
         after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
       deps.record(app, type, after.reason, after.message);
     }
   }
   return;
+}
+
+/** The scale-to-zero part of status: stopsAt / stoppedAt / reasons, and the Idle and Waking conditions. */
+function idleStatus(app: App, input: ReportInput, phase: string | undefined, now: Date) {
+  const idle = input.idle;
+  const fields: Record<string, string> = {};
+  if (input.startedAt) fields.startedAt = input.startedAt;
+  if (idle?.stopsAt) fields.stopsAt = isoSeconds(idle.stopsAt);
+  if (idle?.replicas === 0) {
+    fields.stoppedAt = app.status?.phase === "Stopped" && app.status.stoppedAt ? app.status.stoppedAt : isoSeconds(now);
+    fields.stoppedReason =
+      idle.stopReason === "PolicyStopped"
+        ? "Stopped by policy (spec.idle.policy: Stopped); the volume is kept"
+        : `No traffic for ${app.spec.idle?.timeout ?? DEFAULT_IDLE_TIMEOUT}; scaled to zero, the volume is kept`;
+  }
+  const conditions: ConditionInput[] = [
+    idle?.replicas === 0
+      ? { type: "Idle", status: "True", reason: idle.stopReason ?? "Idle", message: fields.stoppedReason ?? "" }
+      : {
+          type: "Idle",
+          status: "False",
+          reason: idle?.stopsAt ? "Active" : "AlwaysOn",
+          message: idle?.stopsAt
+            ? `Stops at ${fields.stopsAt} unless traffic comes first`
+            : "Never stopped for idleness",
+        },
+    phase === "Starting"
+      ? { type: "Waking", status: "True", reason: "TrafficArrived", message: "Starting on demand" }
+      : { type: "Waking", status: "False", reason: "NotWaking", message: "" },
+  ];
+  return { fields, conditions };
 }

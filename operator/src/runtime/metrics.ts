@@ -32,6 +32,16 @@ export function operatorMetrics() {
       help: "Requests that change state in the API server, by verb and resource.",
       ...labelled(["verb", "resource"]),
     }),
+    appStops: new Counter({
+      name: "atrium_operator_app_stops_total",
+      help: "Apps scaled to zero, by reason (Idle, PolicyStopped).",
+      ...labelled(["reason"]),
+    }),
+    appStarts: new Counter({
+      name: "atrium_operator_app_wakes_total",
+      help: "Stopped apps started again by traffic.",
+      registers: [registry],
+    }),
     leader: new Gauge({ name: "atrium_operator_leader", help: "1 while this replica leads.", registers: [registry] }),
   };
 }
