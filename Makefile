@@ -43,7 +43,7 @@ crds: deps
 	node crds/src/generate.ts
 
 deps: node_modules/.atrium-installed
-node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json test/package.json
+node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json test/package.json
 	npm ci --no-audit --no-fund
 	touch $@
 

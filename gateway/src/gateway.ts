@@ -1,0 +1,350 @@
+// The gateway: the only path to app pods. It routes `<app>.<org>.<domain>` (or
+// /apps/<org>/<app>/) to a ready endpoint of the app's Service, counts activity, and holds the
+// requests for a stopped app while it wakes it, once, however many requests arrive.
+import { createServer, Agent as HttpAgent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { connect, type Socket } from "node:net";
+import type { AppInstance } from "@atrium/crds";
+import { errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { ActivityTracker } from "./activity.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import { errorPage, startingPage } from "./pages.ts";
+import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
+
+export type GatewayConfig = {
+  baseDomain: string;
+  exclusions: Exclusions;
+  /** lastActivity is written at most this often per app (default one minute). */
+  flushIntervalMs: number;
+  /** How long a request for a stopped app is held before 503 + Retry-After. */
+  wakeTimeoutMs: number;
+  /** Requests held per waking app at most; more get 503 at once. */
+  maxHeldPerApp: number;
+  /** Browsers get a self-refreshing "Starting…" page instead of a held request. */
+  startingPage: boolean;
+  retryAfterSeconds: number;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+};
+
+export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
+  baseDomain: env.ATRIUM_BASE_DOMAIN ?? "atrium.localhost",
+  exclusions: {
+    paths: (env.ATRIUM_GATEWAY_EXCLUDE_PATHS ?? "/healthz,/readyz,/livez,/ping").split(",").filter(Boolean),
+    userAgents: (env.ATRIUM_GATEWAY_EXCLUDE_USER_AGENTS ?? "kube-probe,UptimeRobot,Pingdom,StatusCake,Better Uptime")
+      .split(",")
+      .filter(Boolean),
+  },
+  flushIntervalMs: Number(env.ATRIUM_GATEWAY_FLUSH_INTERVAL_MS ?? 60_000),
+  wakeTimeoutMs: Number(env.ATRIUM_GATEWAY_WAKE_TIMEOUT_MS ?? 60_000),
+  maxHeldPerApp: Number(env.ATRIUM_GATEWAY_MAX_HELD ?? 1000),
+  startingPage: env.ATRIUM_GATEWAY_STARTING_PAGE !== "false",
+  retryAfterSeconds: Number(env.ATRIUM_GATEWAY_RETRY_AFTER_S ?? 5),
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: Number(env.ATRIUM_GATEWAY_MAX_BODY_BYTES ?? 100 * 1024 * 1024),
+});
+
+type Target = { host: string; port: number };
+type App = AppInstance & KubeObject;
+type Slice = KubeObject & {
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
+  ports?: { name?: string; port?: number }[];
+};
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly title: string;
+  constructor(status: number, title: string, detail: string) {
+    super(detail);
+    this.status = status;
+    this.title = title;
+  }
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, never forwarded.
+const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+export function createGateway(options: {
+  kc: KubeConfig;
+  config: GatewayConfig;
+  log: Logger;
+  metrics: GatewayMetrics;
+}) {
+  const { config, log, metrics } = options;
+  const client = new KubeClient(options.kc, { fieldManager: "atrium-gateway" });
+  const apps = new Informer<App>(client, R.appInstance);
+  const slices = new Informer<Slice>(client, R.endpointSlice, {
+    labelSelector: "app.kubernetes.io/managed-by=atrium-operator",
+  });
+  const activity = new ActivityTracker(client, (key) => apps.get(key), {
+    flushIntervalMs: config.flushIntervalMs,
+    log,
+    onWrite: () => metrics.activityWrites.inc(),
+  });
+  const upstream = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  const wakes = new Map<string, Promise<Target>>();
+  const held = new Map<string, number>();
+  let roundRobin = 0;
+
+  /** A ready endpoint of the app's Service on its `http` port, from the EndpointSlice cache. */
+  const readyEndpoint = (app: App): Target | undefined => {
+    const ready: Target[] = [];
+    for (const slice of slices.inNamespace(app.metadata.namespace as string)) {
+      if (slice.metadata.labels?.["kubernetes.io/service-name"] !== app.metadata.name) continue;
+      const port = slice.ports?.find((p) => p.name === "http")?.port;
+      if (!port) continue;
+      for (const e of slice.endpoints ?? [])
+        if (e.conditions?.ready !== false) for (const a of e.addresses) ready.push({ host: a, port });
+    }
+    return ready.length ? ready[roundRobin++ % ready.length] : undefined;
+  };
+
+  const canConnect = (t: Target) =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect(t.port, t.host);
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.setTimeout(1000, () => done(false));
+      socket.once("connect", () => done(true));
+      socket.once("error", () => done(false));
+    });
+
+  /** Starts a stopped app once and resolves when an endpoint is ready and accepts connections. */
+  const wakeOnce = (key: string, app: App): Promise<Target> => {
+    let wake = wakes.get(key);
+    if (!wake) {
+      metrics.wakes.inc();
+      const started = Date.now();
+      log("Waking app", { app: key });
+      wake = (async () => {
+        await activity.flushNow(key); // fresh lastActivity: the operator scales the app up
+        const deadline = Date.now() + Math.max(config.wakeTimeoutMs, 5 * 60_000);
+        while (Date.now() < deadline) {
+          const target = readyEndpoint(apps.get(key) ?? app);
+          if (target && (await canConnect(target))) {
+            metrics.wakeDuration.observe((Date.now() - started) / 1000);
+            return target;
+          }
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new HttpError(503, "App did not start", `${app.metadata.name} did not start in time`);
+      })().finally(() => wakes.delete(key));
+      wake.catch(() => undefined);
+      wakes.set(key, wake);
+    }
+    return wake;
+  };
+
+  /** Holds one request (bounded per app, bounded in time) until the app is awake. */
+  const hold = async (key: string, app: App): Promise<Target> => {
+    const count = held.get(key) ?? 0;
+    if (count >= config.maxHeldPerApp)
+      throw new HttpError(503, "App is starting", "Too many requests are waiting for this app; retry shortly");
+    held.set(key, count + 1);
+    metrics.held.inc();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        wakeOnce(key, app),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            metrics.wakeTimeouts.inc();
+            reject(new HttpError(503, "App is starting", `${app.metadata.name} is still starting; retry shortly`));
+          }, config.wakeTimeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      held.set(key, (held.get(key) ?? 1) - 1);
+      metrics.held.dec();
+    }
+  };
+
+  type Resolved = { route: Route; key: string; target: Target; excluded: boolean } | { starting: string };
+
+  /** Route, access to the app's state, activity, and (if needed) the wake: shared by HTTP and upgrades. */
+  const resolve = async (req: IncomingMessage, allowStartingPage: boolean): Promise<Resolved> => {
+    const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
+    if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
+    const key = `org-${route.org}/${route.app}`;
+    const app = apps.get(key);
+    if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
+    const own = { paths: app.spec.idle?.excludePaths ?? [], userAgents: app.spec.idle?.excludeUserAgents ?? [] };
+    const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, own);
+    let target = readyEndpoint(app);
+    if (!target) {
+      if (app.status?.phase === "Failed") {
+        const reason = app.status.conditions?.find((c) => c.type === "Ready");
+        throw new HttpError(
+          502,
+          "App failed",
+          `${reason?.reason ?? "Failed"}: ${reason?.message ?? "the app cannot run"}`,
+        );
+      }
+      // A health check must not wake an app: it is told the app is stopped.
+      if (excluded) throw new HttpError(503, "App is stopped", `${route.app} is stopped and starts on the next visit`);
+      if (allowStartingPage && config.startingPage && wantsHtml(req.method, req.headers.accept)) {
+        void wakeOnce(key, app).catch(() => undefined);
+        return { starting: route.app };
+      }
+      target = await hold(key, app);
+    }
+    return { route, key, target, excluded };
+  };
+
+  const forwardedHeaders = (req: IncomingMessage) => {
+    const headers: Record<string, string | string[] | undefined> = { ...req.headers };
+    for (const h of HOP_BY_HOP) delete headers[h];
+    const remote = req.socket.remoteAddress ?? "";
+    headers["x-forwarded-for"] = req.headers["x-forwarded-for"]
+      ? `${req.headers["x-forwarded-for"]}, ${remote}`
+      : remote;
+    headers["x-forwarded-host"] = req.headers.host;
+    headers["x-forwarded-proto"] = (req.headers["x-forwarded-proto"] as string) ?? "http";
+    return headers;
+  };
+
+  const sendError = (res: ServerResponse, error: unknown, labels: { org: string; app: string }) => {
+    const e =
+      error instanceof HttpError
+        ? error
+        : new HttpError(502, "Bad gateway", `The app did not answer: ${errorMessage(error)}`);
+    metrics.requests.inc({ ...labels, code: String(e.status) });
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(e.status, {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
+    });
+    res.end(errorPage(e.status, e.title, e.message));
+  };
+
+  const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, async (req, res) => {
+    const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
+    const labels = { org: route?.org ?? "", app: route?.app ?? "" };
+    if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
+      return sendError(
+        res,
+        new HttpError(413, "Request too large", `Bodies are limited to ${config.maxBodyBytes} bytes`),
+        labels,
+      );
+    metrics.inFlight.inc();
+    let key: string | undefined;
+    try {
+      const resolved = await resolve(req, true);
+      if ("starting" in resolved) {
+        metrics.requests.inc({ ...labels, code: "503" });
+        res.writeHead(503, {
+          "content-type": "text/html; charset=utf-8",
+          "retry-after": String(config.retryAfterSeconds),
+          "cache-control": "no-store",
+        });
+        return void res.end(startingPage(resolved.starting, 2));
+      }
+      // Activity lasts the whole response: SSE and long downloads keep the app awake.
+      if (!resolved.excluded) {
+        key = resolved.key;
+        activity.opened(key);
+      }
+      const { target } = resolved;
+      const end = metrics.proxyDuration.startTimer();
+      await new Promise<void>((done, fail) => {
+        const upstreamReq = request(
+          {
+            host: target.host,
+            port: target.port,
+            method: req.method,
+            path: resolved.route.path,
+            headers: forwardedHeaders(req),
+            agent: upstream,
+          },
+          (upstreamRes) => {
+            end();
+            metrics.requests.inc({ ...labels, code: String(upstreamRes.statusCode) });
+            const headers = { ...upstreamRes.headers };
+            for (const h of HOP_BY_HOP) delete headers[h];
+            res.writeHead(upstreamRes.statusCode ?? 502, headers);
+            upstreamRes.pipe(res);
+            upstreamRes.on("end", done);
+            upstreamRes.on("error", fail);
+            res.on("close", done);
+          },
+        );
+        upstreamReq.on("error", fail);
+        req.on("aborted", () => upstreamReq.destroy());
+        req.pipe(upstreamReq);
+      });
+    } catch (error) {
+      sendError(res, error, labels);
+    } finally {
+      metrics.inFlight.dec();
+      if (key) activity.closed(key);
+    }
+  });
+  // No request timeout: a held request and a long stream are both legitimate.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+
+  // WebSockets: after the upgrade the gateway only copies bytes; the open socket is activity.
+  server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", () => socket.destroy());
+    try {
+      const resolved = await resolve(req, false);
+      if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
+      const { target, route } = resolved;
+      const upstreamSocket = connect(target.port, target.host, () => {
+        const headers = forwardedHeaders(req);
+        headers.connection = "Upgrade";
+        headers.upgrade = req.headers.upgrade;
+        const lines = [`${req.method} ${route.path} HTTP/1.1`];
+        for (const [k, v] of Object.entries(headers))
+          if (v !== undefined) for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
+        upstreamSocket.write(`${lines.join("\r\n")}\r\n\r\n`);
+        if (head.length) upstreamSocket.write(head);
+        upstreamSocket.pipe(socket);
+        socket.pipe(upstreamSocket);
+      });
+      metrics.inFlight.inc();
+      const counted = resolved.excluded ? undefined : resolved.key;
+      if (counted) activity.opened(counted);
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        metrics.inFlight.dec();
+        if (counted) activity.closed(counted);
+        socket.destroy();
+        upstreamSocket.destroy();
+      };
+      // HTTP server sockets allow half-open connections; a WebSocket never uses them, so
+      // either side ending (or failing) ends both, and the activity count with them.
+      for (const side of [socket, upstreamSocket]) for (const event of ["end", "close", "error"]) side.on(event, close);
+    } catch (error) {
+      const e = error instanceof HttpError ? error : new HttpError(502, "Bad gateway", errorMessage(error));
+      socket.end(
+        `HTTP/1.1 ${e.status} ${e.title}\r\ncontent-type: text/plain\r\nconnection: close\r\n${e.status === 503 ? `retry-after: ${config.retryAfterSeconds}\r\n` : ""}\r\n${e.message}\n`,
+      );
+    }
+  });
+
+  return {
+    server,
+    activity,
+    synced: () => apps.hasSynced && slices.hasSynced,
+    async start(): Promise<void> {
+      apps.start();
+      slices.start();
+      await Promise.all([apps.synced, slices.synced]);
+      activity.start();
+    },
+    async stop(): Promise<void> {
+      await new Promise((r) => server.close(r));
+      await activity.stop();
+      apps.stop();
+      slices.stop();
+      upstream.destroy();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Stands in for the containers KWOK does not run: serves real HTTP (and WebSocket upgrades)
+// at the IP of every running pod of an app, so requests through the gateway reach a server
+// that exists only while the pod does. Pod addresses are local (see POD_CIDR).
+import { createServer, type Server } from "node:http";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+
+export type FakeApp = { stop(): Promise<void>; servedBy(): string[]; requests: number };
+
+export function serveAppPods(
+  kc: KubeConfig,
+  options: {
+    namespace: string;
+    app: string;
+    port: number;
+    body?: (ip: string, path: string) => string;
+    startDelayMs?: number;
+  },
+): FakeApp {
+  const core = kc.makeApiClient(CoreV1Api);
+  const servers = new Map<string, Server>();
+  const upgraded = new Set<import("node:net").Socket>();
+  let stopped = false;
+  const state: FakeApp = {
+    requests: 0,
+    servedBy: () => [...servers.keys()],
+    async stop() {
+      stopped = true;
+      for (const socket of upgraded) socket.destroy();
+      for (const s of servers.values()) s.closeAllConnections();
+      await Promise.all([...servers.values()].map((s) => new Promise((r) => s.close(r))));
+      servers.clear();
+    },
+  };
+  const serve = async (ip: string) => {
+    const server = createServer((req, res) => {
+      state.requests++;
+      res.setHeader("x-served-by", ip);
+      if (req.url?.startsWith("/stream")) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const t = setInterval(() => res.write("data: tick\n\n"), 200);
+        req.on("close", () => clearInterval(t));
+        return;
+      }
+      res.end(options.body ? options.body(ip, req.url ?? "/") : `hello from ${options.app} at ${ip}${req.url}`);
+    });
+    // A WebSocket-style upgrade: answer 101 and echo what arrives.
+    server.on("upgrade", (_req, socket) => {
+      upgraded.add(socket as import("node:net").Socket);
+      socket.on("close", () => upgraded.delete(socket as import("node:net").Socket));
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n");
+      socket.on("data", (d) => socket.write(d));
+    });
+    servers.set(ip, server);
+    if (options.startDelayMs) await new Promise((r) => setTimeout(r, options.startDelayMs));
+    await new Promise<void>((resolve) => server.listen(options.port, ip, resolve));
+  };
+  void (async () => {
+    while (!stopped) {
+      const pods = await core
+        .listNamespacedPod({ namespace: options.namespace, labelSelector: `app.kubernetes.io/instance=${options.app}` })
+        .catch(() => undefined);
+      if (pods) {
+        const live = new Set<string>();
+        for (const p of pods.items) {
+          const ip = p.status?.podIP;
+          if (!ip || p.metadata?.deletionTimestamp || p.status?.phase !== "Running") continue;
+          live.add(ip);
+          if (!servers.has(ip)) void serve(ip);
+        }
+        for (const [ip, s] of servers)
+          if (!live.has(ip)) {
+            s.close();
+            s.closeAllConnections();
+            servers.delete(ip);
+          }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return state;
+}

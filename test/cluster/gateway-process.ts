@@ -1,0 +1,25 @@
+// The real gateway (gateway/src/main.ts) as its own process.
+import { fileURLToPath } from "node:url";
+import { startNodeProcess } from "./node-process.ts";
+import { freePorts } from "./ports.ts";
+
+const MAIN = fileURLToPath(new URL("../../gateway/src/main.ts", import.meta.url));
+
+export type GatewayProcess = Awaited<ReturnType<typeof startGateway>>;
+
+export async function startGateway(options: { kubeconfig: string; env?: Record<string, string> }) {
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const proc = await startNodeProcess({
+    name: "gateway",
+    main: MAIN,
+    admin: `http://127.0.0.1:${adminPort}`,
+    env: {
+      KUBECONFIG: options.kubeconfig,
+      ATRIUM_GATEWAY_ADDR: `127.0.0.1:${port}`,
+      ATRIUM_GATEWAY_ADMIN_ADDR: `127.0.0.1:${adminPort}`,
+      ...options.env,
+    },
+  });
+  await proc.waitUntil("the proxy port", () => fetch(`http://127.0.0.1:${port}/`).then(() => true));
+  return { ...proc, port, url: `http://127.0.0.1:${port}` };
+}

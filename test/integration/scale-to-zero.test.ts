@@ -1,0 +1,228 @@
+// Scale to zero end to end on a private control plane: the real operator and the real
+// gateway as processes, KWOK pods, and real HTTP servers at the pods' addresses.
+
+import { connect } from "node:net";
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
+import { type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
+import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
+import { installCatalog, installCrds } from "../cluster/install.ts";
+import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
+import { type Obj, until } from "./kube.ts";
+
+const A = "atrium.dev/v1alpha1";
+const ORG = "zero";
+const NS = `org-${ORG}`;
+let cp: ControlPlane;
+let kc: KubeConfig;
+let objects: KubernetesObjectApi;
+let apps: AppsV1Api;
+let core: CoreV1Api;
+let operator: OperatorProcess;
+let gateway: GatewayProcess;
+const fakes: FakeApp[] = [];
+const GATEWAY_ENV = {
+  ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "500",
+  ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "20000",
+  ATRIUM_BASE_DOMAIN: "atrium.test",
+};
+
+const read = async (name: string) =>
+  (await objects.read({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: NS } })) as any;
+const replicas = async (name: string) => (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.replicas;
+// fetch cannot set Host, so requests use the path form /apps/<org>/<app>/...; the WebSocket
+// test below speaks raw HTTP and uses the host form <app>.<org>.<domain>.
+const get = (name: string, path = "/", headers: Record<string, string> = {}, base = gateway.url) =>
+  fetch(`${base}/apps/${ORG}/${name}${path}`, { headers });
+
+async function installApp(name: string, template: string, timeout: string, port: number, startDelayMs = 0) {
+  await objects.create({
+    apiVersion: A,
+    kind: "AppInstance",
+    metadata: { name, namespace: NS },
+    spec: { template, idle: { policy: "Auto", timeout, excludePaths: ["/status"] } },
+  } as Obj);
+  fakes.push(serveAppPods(kc, { namespace: NS, app: name, port, startDelayMs }));
+  await until(`${name} Running`, async () => ((await read(name)).status?.phase === "Running" ? true : undefined));
+  await until(`${name} served`, async () => ((await get(name)).status === 200 ? true : undefined));
+}
+const stopped = (name: string, timeoutMs = 30_000) =>
+  until(`${name} Stopped`, async () => ((await read(name)).status?.phase === "Stopped" ? true : undefined), timeoutMs);
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  installCrds(cp);
+  installCatalog(cp);
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  objects = KubernetesObjectApi.makeApiClient(kc);
+  apps = kc.makeApiClient(AppsV1Api);
+  core = kc.makeApiClient(CoreV1Api);
+  await objects.create({
+    apiVersion: A,
+    kind: "AppTemplate",
+    metadata: { name: "echo" },
+    spec: {
+      displayName: "Echo",
+      category: "Development",
+      image: "traefik/whoami",
+      versions: ["v1.10"],
+      defaultVersion: "v1.10",
+      ports: [{ name: "http", containerPort: 8080 }],
+    },
+  } as Obj);
+  operator = await startOperator({
+    kubeconfig: cp.kubeconfig,
+    id: "zero",
+    leaseNamespace: "atrium-system",
+    leaseDurationMs: 4000,
+  });
+  gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: GATEWAY_ENV });
+  await objects.create({
+    apiVersion: A,
+    kind: "Organization",
+    metadata: { name: ORG },
+    spec: { displayName: "Zero" },
+  } as Obj);
+  await until("the org namespace", () => core.readNamespace({ name: NS }));
+});
+
+afterAll(async () => {
+  for (const f of fakes) await f.stop();
+  await gateway?.kill();
+  await operator?.kill();
+  await cp?.stop();
+});
+
+describe("scale to zero", () => {
+  it("keeps an app up under steady traffic, stops it after silence and keeps its volume", async () => {
+    await installApp("kuma", "uptime-kuma", "4s", 3001);
+    const until8s = Date.now() + 8000;
+    while (Date.now() < until8s) {
+      expect((await get("kuma")).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    expect(await replicas("kuma")).toBe(1);
+    expect((await read("kuma")).status.phase).toBe("Running");
+    const stopsAt = Date.parse((await read("kuma")).status.stopsAt);
+    expect(stopsAt).toBeGreaterThan(Date.now());
+
+    await stopped("kuma");
+    const app = await read("kuma");
+    expect(await replicas("kuma")).toBe(0);
+    expect(app.status.stoppedReason).toContain("No traffic for 4s");
+    expect(app.status.conditions.find((c: any) => c.type === "Idle")).toMatchObject({ status: "True", reason: "Idle" });
+    expect((await core.readNamespacedPersistentVolumeClaim({ name: "kuma-data", namespace: NS })).status?.phase).toBe(
+      "Bound",
+    );
+
+    // The next request wakes it and gets the backend's own answer.
+    const started = Date.now();
+    const res = await get("kuma", "/after-wake");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/^hello from kuma at 10\.244\.\d+\.\d+\/after-wake$/);
+    console.log(`[measure] wake through the gateway: ${Date.now() - started} ms`);
+    expect(await replicas("kuma")).toBe(1);
+  });
+
+  it("wakes once for 50 concurrent requests, and all of them succeed", async () => {
+    await installApp("burst", "echo", "3s", 8080);
+    await stopped("burst");
+    const wakesBefore = await gateway.metric("atrium_gateway_wakes_total");
+    const operatorWakesBefore = await operator.metric("atrium_operator_app_wakes_total");
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get("burst", `/r${i}`)));
+    expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+    const bodies = await Promise.all(results.map((r) => r.text()));
+    bodies.forEach((b, i) => expect(b).toMatch(new RegExp(`/r${i}$`)));
+    expect((await gateway.metric("atrium_gateway_wakes_total")) - wakesBefore).toBe(1);
+    expect((await operator.metric("atrium_operator_app_wakes_total")) - operatorWakesBefore).toBe(1);
+    const sets = await apps.listNamespacedReplicaSet({
+      namespace: NS,
+      labelSelector: "app.kubernetes.io/instance=burst",
+    });
+    expect(sets.items).toHaveLength(1); // a scale-up, not a new rollout
+  });
+
+  it("shows browsers a starting page, and neither wakes nor keeps awake on health checks", async () => {
+    await installApp("quiet", "echo", "3s", 8080);
+    // Health checks only: the app stops anyway.
+    const checks = setInterval(() => void get("quiet", "/status").catch(() => undefined), 300);
+    try {
+      await stopped("quiet");
+      // ...and they do not wake it.
+      const probe = await get("quiet", "/healthz", { "user-agent": "kube-probe/1.34" });
+      expect(probe.status).toBe(503);
+      expect(probe.headers.get("retry-after")).toBe("5");
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await replicas("quiet")).toBe(0);
+    } finally {
+      clearInterval(checks);
+    }
+    const page = await get("quiet", "/", { accept: "text/html" });
+    expect(page.status).toBe(503);
+    expect(await page.text()).toContain("Starting quiet");
+    await until("quiet awake", async () => ((await get("quiet")).status === 200 ? true : undefined));
+  });
+
+  it("answers 503 with Retry-After when the app does not start in time", async () => {
+    const slow = await startGateway({
+      kubeconfig: cp.kubeconfig,
+      env: { ...GATEWAY_ENV, ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "1000" },
+    });
+    try {
+      await installApp("slow", "echo", "3s", 8080);
+      await stopped("slow");
+      fakes.at(-1)?.stop(); // the next pod start will take longer than the gateway waits
+      fakes.push(serveAppPods(kc, { namespace: NS, app: "slow", port: 8080, startDelayMs: 4000 }));
+      const res = await get("slow", "/", {}, slow.url);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
+      await until("slow answers later", async () => ((await get("slow")).status === 200 ? true : undefined));
+    } finally {
+      await slow.kill();
+    }
+  });
+
+  it("keeps an app up while a WebSocket is open", async () => {
+    await installApp("ws", "echo", "3s", 8080);
+    const socket = connect(gateway.port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    socket.write(
+      `GET /chat HTTP/1.1\r\nhost: ws.${ORG}.atrium.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n`,
+    );
+    const first = await new Promise<string>((r) => socket.once("data", (d) => r(String(d))));
+    expect(first).toContain("101 Switching Protocols");
+    await new Promise((r) => setTimeout(r, 7000)); // more than twice the idle timeout
+    expect((await read("ws")).status.phase).toBe("Running");
+    socket.write("ping");
+    expect(await new Promise<string>((r) => socket.once("data", (d) => r(String(d))))).toBe("ping");
+    socket.destroy();
+    await stopped("ws");
+  });
+
+  it("keeps the stop deadline across gateway and operator restarts", async () => {
+    await installApp("durable", "echo", "20s", 8080);
+    expect((await get("durable")).status).toBe(200);
+    await gateway.waitUntil("activity flushed", async () => Boolean((await read("durable")).status.lastActivity));
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = (await read("durable")).status.stopsAt;
+    await gateway.kill();
+    await operator.kill("SIGKILL");
+    operator = await startOperator({
+      kubeconfig: cp.kubeconfig,
+      id: "zero-2",
+      leaseNamespace: "atrium-system",
+      leaseDurationMs: 4000,
+    });
+    gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: GATEWAY_ENV });
+    await operator.waitUntil("leader", async () => (await operator.status()).leader, 30_000);
+    await operator.settled();
+    expect((await read("durable")).status.stopsAt).toBe(before);
+    await stopped("durable", 40_000);
+    const stoppedAt = Date.parse((await read("durable")).status.stoppedAt);
+    // Stopped at the deadline set before the restarts: not earlier, and not a fresh 20 s later.
+    expect(stoppedAt).toBeGreaterThanOrEqual(Date.parse(before) - 1000);
+    expect(stoppedAt).toBeLessThan(Date.parse(before) + 10_000);
+  });
+});
