@@ -1,15 +1,15 @@
 // The few pages the gateway answers itself. Plain HTML, no external assets.
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const page = (title: string, body: string, head = "") =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">${head}<title>${escape(title)}</title><style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;color:#1f2937}main{max-width:32rem;text-align:center}small{color:#6b7280}</style></head><body><main>${body}</main></body></html>`;
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">${head}<title>${escapeHtml(title)}</title><style>body{font:16px system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;color:#1f2937}main{max-width:32rem;text-align:center}small{color:#6b7280}</style></head><body><main>${body}</main></body></html>`;
 
 export const startingPage = (app: string, refreshSeconds: number) =>
   page(
     `Starting ${app}…`,
-    `<h1>Starting ${escape(app)}…</h1><p>The app was stopped while nobody used it. It is starting now; this page reloads by itself.</p><small>Nothing is lost while an app is stopped.</small>`,
+    `<h1>Starting ${escapeHtml(app)}…</h1><p>The app was stopped while nobody used it. It is starting now; this page reloads by itself.</p><small>Nothing is lost while an app is stopped.</small>`,
     `<meta http-equiv="refresh" content="${refreshSeconds}">`,
   );
 
 export const errorPage = (status: number, title: string, detail: string) =>
-  page(`${status} ${title}`, `<h1>${escape(title)}</h1><p>${escape(detail)}</p><small>HTTP ${status}</small>`);
+  page(`${status} ${title}`, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(detail)}</p><small>HTTP ${status}</small>`);

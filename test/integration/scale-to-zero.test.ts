@@ -134,7 +134,7 @@ describe("scale to zero", () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get("burst", `/r${i}`)));
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
     const bodies = await Promise.all(results.map((r) => r.text()));
-    bodies.forEach((b, i) => expect(b).toMatch(new RegExp(`/r${i}$`)));
+    for (const [i, b] of bodies.entries()) expect(b).toMatch(new RegExp(`/r${i}$`));
     expect((await gateway.metric("atrium_gateway_wakes_total")) - wakesBefore).toBe(1);
     expect((await operator.metric("atrium_operator_app_wakes_total")) - operatorWakesBefore).toBe(1);
     const sets = await apps.listNamespacedReplicaSet({
