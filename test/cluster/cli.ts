@@ -2,7 +2,7 @@
 //   up      start it in the background (CRDs installed) and print the kubeconfig path
 //   down    stop what `up` started and wait until every process is gone
 //   status  say whether it runs
-//   dev     run Atrium in the foreground (control plane, CRDs, catalog, operator, demo) until Ctrl-C
+//   dev     run Atrium in the foreground (control plane, CRDs, catalog, operator, gateway, demo) until Ctrl-C
 //   serve   (internal) what `up` runs in the background
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlane, kubectlIn, processesUsing, startControlPlane } from "./controlplane.ts";
 import { installCatalog, installCrds } from "./install.ts";
+import { startGateway } from "./gateway-process.ts";
 import { startOperator } from "./operator-process.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -112,7 +113,12 @@ async function dev() {
   log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
   const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "dev", leaseNamespace: "atrium-system" });
   log(`Operator running (log: ${operator.logFile})`);
-  stopOnSignals(cp, () => void operator.kill());
+  const gateway = await startGateway({ kubeconfig: cp.kubeconfig });
+  log(`Gateway at ${gateway.url}/apps/<org>/<app>/ (log: ${gateway.logFile})`);
+  stopOnSignals(cp, () => {
+    void gateway.kill();
+    void operator.kill();
+  });
   seedDemo(cp);
   printUsage({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true });
   log("Atrium runs; press Ctrl-C to stop it.");

@@ -1,0 +1,107 @@
+// gateway-warm: one loopback backend measured three ways with the same load generator, in
+// alternating rounds: direct, through nginx (one worker, keep-alive upstream), and through
+// the Atrium gateway (one process). wrk -c50 for throughput, wrk -c1 for latency.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePorts } from "../../test/cluster/ports.ts";
+import { writeResult } from "../results.ts";
+import { gatewayStack } from "../setup.ts";
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const LEASH = fileURLToPath(new URL("../../test/cluster/leash.sh", import.meta.url));
+const log = (m: string) => console.log(`[gateway-warm] ${m}`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** wrk's Requests/sec and 99th percentile latency (ms). */
+function wrk(url: string, connections: number): { rps: number; p99: number } {
+  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
+  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+  const m = out.match(/\s99%\s+([\d.]+)(us|ms|s)/);
+  const p99 = m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 }[m[2] as "ms"] ?? 1) : Number.NaN;
+  if (out.includes("Non-2xx") || out.includes("Socket errors")) log(`warning from wrk for ${url}:\n${out}`);
+  return { rps, p99 };
+}
+
+export async function run() {
+  execFileSync("bash", [fileURLToPath(new URL("../ensure-tools.sh", import.meta.url))], { stdio: "inherit" });
+  const stack = await gatewayStack(log);
+  const children: ReturnType<typeof spawn>[] = [];
+  try {
+    await stack.install("warm", { policy: "AlwaysOn" });
+    let ip = "";
+    await stack.waitFor("a pod address", async () => {
+      ip = (await stack.read("warm")).status?.phase === "Running" ? await podIp(stack) : "";
+      return Boolean(ip);
+    });
+    // The backend: its own process, so it does not share an event loop with anything measured.
+    const backend = `require("http").createServer((q,s)=>s.end("ok")).listen(8080,"${ip}")`;
+    children.push(spawn("bash", [LEASH, process.execPath, "-e", backend], { stdio: ["pipe", "inherit", "inherit"] }));
+    const [nginxPort] = (await freePorts(1)) as [number];
+    const dir = mkdtempSync(join(tmpdir(), "atrium-nginx-"));
+    writeFileSync(
+      join(dir, "nginx.conf"),
+      `worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off;
+  upstream app { server ${ip}:8080; keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } } }\n`,
+    );
+    const nginx = process.env.NGINX ?? "/usr/sbin/nginx";
+    children.push(
+      spawn("bash", [LEASH, nginx, "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], {
+        stdio: ["pipe", "inherit", "inherit"],
+      }),
+    );
+    const targets = {
+      direct: `http://${ip}:8080/`,
+      nginx: `http://127.0.0.1:${nginxPort}/`,
+      gateway: `${stack.gateway.url}/apps/bench/warm/`,
+    };
+    for (const url of Object.values(targets))
+      await stack.waitFor(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
+    for (const url of Object.values(targets)) wrk(url, 10); // warm-up (JIT, pools)
+
+    const samples: Record<string, { rps: number[]; p99: number[] }> = {};
+    for (let round = 0; round < ROUNDS; round++)
+      for (const [name, url] of Object.entries(targets)) {
+        const s = (samples[name] ??= { rps: [], p99: [] });
+        s.rps.push(wrk(url, 50).rps);
+        s.p99.push(wrk(url, 1).p99);
+        log(`round ${round + 1} ${name}: ${s.rps.at(-1)} rps, p99 ${s.p99.at(-1)} ms at 1 connection`);
+      }
+    const rps = (n: string) => Math.round(median(samples[n]?.rps ?? []));
+    const p99 = (n: string) => median(samples[n]?.p99 ?? []);
+    writeResult({
+      scenario: "gateway-warm",
+      method:
+        `wrk 4.1 (1 thread) for ${SECONDS} s per sample against one Node backend process on a pod address: direct, ` +
+        `nginx 1.22 (1 worker, keepalive upstream) and the gateway (1 process), ${ROUNDS} alternating rounds; ` +
+        "rps at 50 connections, p99 at 1 connection; medians of the rounds. All on the same 2 cores.",
+      metrics: {
+        direct_rps: rps("direct"),
+        nginx_rps: rps("nginx"),
+        gateway_rps: rps("gateway"),
+        ratio_gateway_vs_nginx_rps: Math.round((rps("gateway") / rps("nginx")) * 100) / 100,
+        added_p99_ms: Math.round((p99("gateway") - p99("direct")) * 1000) / 1000,
+      },
+      goals: { ratio_gateway_vs_nginx_rps: ">= 0.7", added_p99_ms: "<= 1" },
+    });
+  } finally {
+    for (const c of children) c.stdin?.end();
+    await stack.close();
+  }
+}
+
+async function podIp(stack: Awaited<ReturnType<typeof gatewayStack>>): Promise<string> {
+  const { CoreV1Api } = await import("@kubernetes/client-node");
+  const pods = await stack.kc
+    .makeApiClient(CoreV1Api)
+    .listNamespacedPod({ namespace: "org-bench", labelSelector: "app.kubernetes.io/instance=warm" });
+  return pods.items.find((p) => p.status?.phase === "Running")?.status?.podIP ?? "";
+}

@@ -1,0 +1,74 @@
+// What the gateway scenarios share: a control plane, the operator, the gateway, an org and a
+// tiny template, all torn down by close().
+import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { startControlPlane } from "../test/cluster/controlplane.ts";
+import { startGateway } from "../test/cluster/gateway-process.ts";
+import { installCrds } from "../test/cluster/install.ts";
+import { startOperator } from "../test/cluster/operator-process.ts";
+
+const A = "atrium.dev/v1alpha1";
+
+export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<string, string> = {}) {
+  const cp = await startControlPlane({ log });
+  installCrds(cp);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  await objects.create({
+    apiVersion: A,
+    kind: "AppTemplate",
+    metadata: { name: "echo" },
+    spec: {
+      displayName: "Echo",
+      category: "Development",
+      image: "traefik/whoami",
+      versions: ["v1.10"],
+      defaultVersion: "v1.10",
+      ports: [{ name: "http", containerPort: 8080 }],
+    },
+  } as never);
+  const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "bench", leaseNamespace: "atrium-system" });
+  const gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: gatewayEnv });
+  await objects.create({
+    apiVersion: A,
+    kind: "Organization",
+    metadata: { name: "bench" },
+    spec: { displayName: "Bench" },
+  } as never);
+  for (;;) {
+    const ok = await objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: "org-bench" } }).then(
+      () => true,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const read = async (name: string) =>
+    (await objects.read({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: "org-bench" } })) as any;
+  const install = (name: string, idle: Record<string, string>) =>
+    objects.create({
+      apiVersion: A,
+      kind: "AppInstance",
+      metadata: { name, namespace: "org-bench" },
+      spec: { template: "echo", idle },
+    } as never);
+  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check().catch(() => false))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    kc,
+    gateway,
+    read,
+    install,
+    waitFor,
+    async close() {
+      await gateway.kill();
+      await operator.kill();
+      await cp.stop();
+    },
+  };
+}
