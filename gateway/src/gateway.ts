@@ -6,6 +6,7 @@ import { connect, type Socket } from "node:net";
 import type { AppInstance } from "@atrium/crds";
 import { errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { Agent, type Dispatcher } from "undici";
 import { ActivityTracker } from "./activity.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
@@ -81,22 +82,35 @@ export function createGateway(options: {
     log,
     onWrite: () => metrics.activityWrites.inc(),
   });
-  const upstream = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  // undici's pool: markedly less per-request overhead than node:http's client.
+  const upstream = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipelining: 1 });
   const wakes = new Map<string, Promise<Target>>();
   const held = new Map<string, number>();
   let roundRobin = 0;
 
-  /** A ready endpoint of the app's Service on its `http` port, from the EndpointSlice cache. */
-  const readyEndpoint = (app: App): Target | undefined => {
+  // Ready endpoints per Service (`namespace/name`), rebuilt when one of its slices changes, so
+  // a request costs a map lookup however many apps there are.
+  const endpoints = new Map<string, Target[]>();
+  slices.on((change) => {
+    const namespace = change.object.metadata.namespace as string;
+    const service = change.object.metadata.labels?.["kubernetes.io/service-name"];
+    if (!service) return;
     const ready: Target[] = [];
-    for (const slice of slices.inNamespace(app.metadata.namespace as string)) {
-      if (slice.metadata.labels?.["kubernetes.io/service-name"] !== app.metadata.name) continue;
+    for (const slice of slices.inNamespace(namespace)) {
+      if (slice.metadata.labels?.["kubernetes.io/service-name"] !== service) continue;
       const port = slice.ports?.find((p) => p.name === "http")?.port;
       if (!port) continue;
       for (const e of slice.endpoints ?? [])
         if (e.conditions?.ready !== false) for (const a of e.addresses) ready.push({ host: a, port });
     }
-    return ready.length ? ready[roundRobin++ % ready.length] : undefined;
+    if (ready.length) endpoints.set(`${namespace}/${service}`, ready);
+    else endpoints.delete(`${namespace}/${service}`);
+  });
+
+  /** A ready endpoint of the app's Service on its `http` port. */
+  const readyEndpoint = (app: App): Target | undefined => {
+    const ready = endpoints.get(`${app.metadata.namespace}/${app.metadata.name}`);
+    return ready ? ready[roundRobin++ % ready.length] : undefined;
   };
 
   const canConnect = (t: Target) =>
@@ -203,6 +217,7 @@ export function createGateway(options: {
       : remote;
     headers["x-forwarded-host"] = req.headers.host;
     headers["x-forwarded-proto"] = (req.headers["x-forwarded-proto"] as string) ?? "http";
+    for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
     return headers;
   };
 
@@ -250,32 +265,27 @@ export function createGateway(options: {
       }
       const { target } = resolved;
       const end = metrics.proxyDuration.startTimer();
-      await new Promise<void>((done, fail) => {
-        const upstreamReq = request(
-          {
-            host: target.host,
-            port: target.port,
-            method: req.method,
-            path: resolved.route.path,
-            headers: forwardedHeaders(req),
-            agent: upstream,
-          },
-          (upstreamRes) => {
-            end();
-            metrics.requests.inc({ ...labels, code: String(upstreamRes.statusCode) });
-            const headers = { ...upstreamRes.headers };
-            for (const h of HOP_BY_HOP) delete headers[h];
-            res.writeHead(upstreamRes.statusCode ?? 502, headers);
-            upstreamRes.pipe(res);
-            upstreamRes.on("end", done);
-            upstreamRes.on("error", fail);
-            res.on("close", done);
-          },
-        );
-        upstreamReq.on("error", fail);
-        req.on("aborted", () => upstreamReq.destroy());
-        req.pipe(upstreamReq);
-      });
+      const aborted = new AbortController();
+      res.on("close", () => aborted.abort());
+      const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+      await upstream.stream(
+        {
+          origin: `http://${target.host}:${target.port}`,
+          path: resolved.route.path,
+          method: (req.method ?? "GET") as Dispatcher.HttpMethod,
+          headers: forwardedHeaders(req) as Record<string, string | string[]>,
+          body: hasBody ? req : undefined,
+          signal: aborted.signal,
+        },
+        ({ statusCode, headers }) => {
+          end();
+          metrics.requests.inc({ ...labels, code: String(statusCode) });
+          const out = { ...headers };
+          for (const h of HOP_BY_HOP) delete out[h];
+          res.writeHead(statusCode, out as Record<string, string | string[]>);
+          return res;
+        },
+      );
     } catch (error) {
       sendError(res, error, labels);
     } finally {
@@ -344,7 +354,7 @@ export function createGateway(options: {
       await activity.stop();
       apps.stop();
       slices.stop();
-      upstream.destroy();
+      await upstream.close();
     },
   };
 }

@@ -201,6 +201,15 @@ describe("scale to zero", () => {
     await stopped("ws");
   });
 
+  it("streams a server-sent event response as it is written", async () => {
+    const res = await get("ws", "/stream");
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain("data: tick");
+    await reader.cancel();
+  });
+
   it("keeps the stop deadline across gateway and operator restarts", async () => {
     await installApp("durable", "echo", "20s", 8080);
     expect((await get("durable")).status).toBe(200);
