@@ -67,10 +67,12 @@ http { access_log off;
       await stack.waitFor(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
     for (const url of Object.values(targets)) wrk(url, 10); // warm-up (JIT, pools)
 
-    const samples: Record<string, { rps: number[]; p99: number[] }> = {};
+    const samples: Record<string, { rps: number[]; p99: number[] }> = Object.fromEntries(
+      Object.keys(targets).map((name) => [name, { rps: [], p99: [] }]),
+    );
     for (let round = 0; round < ROUNDS; round++)
       for (const [name, url] of Object.entries(targets)) {
-        const s = (samples[name] ??= { rps: [], p99: [] });
+        const s = samples[name] as { rps: number[]; p99: number[] };
         s.rps.push(wrk(url, 50).rps);
         s.p99.push(wrk(url, 1).p99);
         log(`round ${round + 1} ${name}: ${s.rps.at(-1)} rps, p99 ${s.p99.at(-1)} ms at 1 connection`);

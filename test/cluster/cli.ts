@@ -9,8 +9,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symli
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ControlPlane, kubectlIn, processesUsing, startControlPlane } from "./controlplane.ts";
-import { installCatalog, installCrds } from "./install.ts";
 import { startGateway } from "./gateway-process.ts";
+import { installCatalog, installCrds } from "./install.ts";
 import { startOperator } from "./operator-process.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

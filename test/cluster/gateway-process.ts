@@ -1,5 +1,6 @@
 // The real gateway (gateway/src/main.ts) as its own process.
 import { fileURLToPath } from "node:url";
+import { GATEWAY_NODE_FLAGS } from "../../gateway/src/node-flags.ts";
 import { startNodeProcess } from "./node-process.ts";
 import { freePorts } from "./ports.ts";
 
@@ -12,6 +13,7 @@ export async function startGateway(options: { kubeconfig: string; env?: Record<s
   const proc = await startNodeProcess({
     name: "gateway",
     main: MAIN,
+    nodeFlags: process.env.ATRIUM_GATEWAY_NODE_FLAGS?.split(" ").filter(Boolean) ?? GATEWAY_NODE_FLAGS,
     admin: `http://127.0.0.1:${adminPort}`,
     env: {
       KUBECONFIG: options.kubeconfig,
