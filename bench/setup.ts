@@ -2,6 +2,7 @@
 // tiny template, all torn down by close().
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { startControlPlane } from "../test/cluster/controlplane.ts";
+import { echoTemplate } from "../test/cluster/fake-pods.ts";
 import { startGateway } from "../test/cluster/gateway-process.ts";
 import { installCrds } from "../test/cluster/install.ts";
 import { startOperator } from "../test/cluster/operator-process.ts";
@@ -14,19 +15,7 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  await objects.create({
-    apiVersion: A,
-    kind: "AppTemplate",
-    metadata: { name: "echo" },
-    spec: {
-      displayName: "Echo",
-      category: "Development",
-      image: "traefik/whoami",
-      versions: ["v1.10"],
-      defaultVersion: "v1.10",
-      ports: [{ name: "http", containerPort: 8080 }],
-    },
-  } as never);
+  await objects.create(echoTemplate() as never);
   const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "bench", leaseNamespace: "atrium-system" });
   const gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: gatewayEnv });
   await objects.create({

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { OPERATOR_NODE_FLAGS } from "../../operator/src/node-flags.ts";
 import { startControlPlane } from "../../test/cluster/controlplane.ts";
+import { echoTemplate } from "../../test/cluster/fake-pods.ts";
 import { installCatalog, installCrds } from "../../test/cluster/install.ts";
 import { startOperator } from "../../test/cluster/operator-process.ts";
 import { writeResult } from "../results.ts";
@@ -40,21 +41,7 @@ export async function run() {
     const objects = KubernetesObjectApi.makeApiClient(kc);
     // A template without a volume: what is measured is the operator, not the test cluster's
     // hostPath provisioner (it binds claims one at a time; see BENCH_TEMPLATE to include it).
-    await objects.create({
-      apiVersion: A,
-      kind: "AppTemplate",
-      metadata: { name: "bench-echo" },
-      spec: {
-        displayName: "Echo",
-        category: "Development",
-        image: "traefik/whoami",
-        versions: ["v1.10"],
-        defaultVersion: "v1.10",
-        ports: [{ name: "http", containerPort: 80 }],
-        resources: { cpu: "10m", memory: "16Mi" },
-        runAsUser: 1000,
-      },
-    } as never);
+    await objects.create(echoTemplate("bench-echo", 80) as never);
     const op = await startOperator({ kubeconfig: cp.kubeconfig, id: "bench", leaseNamespace: "atrium-system" });
     await op.waitUntil("leadership", async () => (await op.status()).leader);
 

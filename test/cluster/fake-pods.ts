@@ -4,6 +4,26 @@
 import { createServer, type Server } from "node:http";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 
+/**
+ * A minimal AppTemplate for apps whose pods these servers stand in for: one http port, no
+ * volume, small requests (the benchmarks install a thousand of them).
+ */
+export const echoTemplate = (name = "echo", port = 8080) => ({
+  apiVersion: "atrium.dev/v1alpha1",
+  kind: "AppTemplate",
+  metadata: { name },
+  spec: {
+    displayName: "Echo",
+    category: "Development",
+    image: "traefik/whoami",
+    versions: ["v1.10"],
+    defaultVersion: "v1.10",
+    ports: [{ name: "http", containerPort: port }],
+    resources: { cpu: "10m", memory: "16Mi" },
+    runAsUser: 1000,
+  },
+});
+
 export type FakeApp = { stop(): Promise<void>; servedBy(): string[]; requests: number };
 
 export function serveAppPods(

@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
-import { type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
+import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
 import { installCatalog, installCrds } from "../cluster/install.ts";
 import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
@@ -59,19 +59,7 @@ beforeAll(async () => {
   objects = KubernetesObjectApi.makeApiClient(kc);
   apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
-  await objects.create({
-    apiVersion: A,
-    kind: "AppTemplate",
-    metadata: { name: "echo" },
-    spec: {
-      displayName: "Echo",
-      category: "Development",
-      image: "traefik/whoami",
-      versions: ["v1.10"],
-      defaultVersion: "v1.10",
-      ports: [{ name: "http", containerPort: 8080 }],
-    },
-  } as Obj);
+  await objects.create(echoTemplate() as Obj);
   operator = await startOperator({
     kubeconfig: cp.kubeconfig,
     id: "zero",
