@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,12 +15,38 @@ import { freePorts } from "./ports.ts";
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
 /**
- * Pod IPs for KWOK's fake pods. EndpointSlices refuse loopback addresses, so the range is a
- * normal private one that the harness routes to the loopback device (the kernel's "AnyIP"):
- * a test can then serve real HTTP at a fake pod's address, as if the pod ran.
+ * Pod IPs for KWOK's fake pods. EndpointSlices refuse loopback addresses, so pods get addresses
+ * from 198.18.0.0/15 (reserved for benchmarking, RFC 2544), which the harness routes to the
+ * loopback device (the kernel's "AnyIP"): a test can then serve real HTTP at a fake pod's
+ * address. Each control plane claims its own /20 of it, so clusters running side by side
+ * (the shared one, private ones, benchmarks) never hand out the same address.
  */
-export const POD_CIDR = "10.244.0.1/16";
-const POD_ROUTE = "10.244.0.0/16";
+const POD_RANGE = "198.18.0.0/15";
+const POD_SLOTS = 32; // /20s in the /15
+const SLOT_LOCK_PORT = 40999;
+
+/** Claims a free /20 by binding a lock socket inside it; the claim ends with the socket. */
+async function claimPodCidr(): Promise<{ cidr: string; release: () => void }> {
+  const slotBase = (slot: number) => {
+    const third = slot * 16;
+    return { second: 18 + Math.floor(third / 256), third: third % 256 };
+  };
+  const first = Math.floor(Math.random() * POD_SLOTS);
+  for (let i = 0; i < POD_SLOTS; i++) {
+    const slot = (first + i) % POD_SLOTS;
+    const { second, third } = slotBase(slot);
+    const server = createServer();
+    const claimed = await new Promise<boolean | "unroutable">((resolve) => {
+      server.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "EADDRNOTAVAIL" ? "unroutable" : false));
+      server.listen(SLOT_LOCK_PORT, `198.${second}.${third + 15}.254`, () => resolve(true));
+    });
+    const cidr = `198.${second}.${third}.1/20`;
+    if (claimed === true) return { cidr, release: () => server.close() };
+    // Without the route (not root) no address is local: nothing to serve, so nothing to lock.
+    if (claimed === "unroutable") return { cidr, release: () => {} };
+  }
+  throw new Error(`all ${POD_SLOTS} pod address ranges in ${POD_RANGE} are in use`);
+}
 export const NODE_IP = "127.41.0.1";
 const SERVICE_CIDR = "10.96.0.0/16"; // room for a Service per app in the 1,000-app benchmark
 const SERVICE_IP = "10.96.0.1";
@@ -64,6 +91,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const log = options.log ?? (() => {});
   const binDir = ensureBinaries(log);
   routePodsLocally(log);
+  const pods = await claimPodCidr();
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "atrium-cluster-"));
   // A folder we made is ours to delete; ATRIUM_KEEP_CLUSTER=1 keeps it (logs) for debugging.
   const removeDir = !options.dir && process.env.ATRIUM_KEEP_CLUSTER !== "1";
@@ -111,6 +139,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await entry.exited;
     }
     if (removeDir) rmSync(dir, { recursive: true, force: true });
+    pods.release();
   };
   /** Fails fast with the component's log tail if it died while we wait for it. */
   const waitFor = async (what: string, entry: Running, ready: () => Promise<boolean>, timeoutMs = 60_000) => {
@@ -197,7 +226,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--kubeconfig=${kubeconfig}`,
       "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-      `--cidr=${POD_CIDR}`,
+      `--cidr=${pods.cidr}`,
       `--node-ip=${NODE_IP}`,
       `--server-address=127.0.0.1:${kwokPort}`,
       `--config=${join(dir, "kwok.yaml")}`,
@@ -226,6 +255,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw error;
   }
+  log(`Pods get addresses from ${pods.cidr}`);
 
   writeFileSync(join(dir, "pids.json"), JSON.stringify(Object.fromEntries(running.map((r) => [r.name, r.child.pid]))));
   return {
@@ -254,9 +284,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 /** Makes every pod address local (needs root, as CI has); without it pod IPs cannot be served. */
 function routePodsLocally(log: (m: string) => void) {
   try {
-    execFileSync("ip", ["route", "replace", "local", POD_ROUTE, "dev", "lo", "table", "local"], { stdio: "pipe" });
+    execFileSync("ip", ["route", "replace", "local", POD_RANGE, "dev", "lo", "table", "local"], { stdio: "pipe" });
   } catch (error) {
-    log(`Could not route ${POD_ROUTE} to loopback (${String(error).split("\n")[0]}); pod IPs will not be servable`);
+    log(`Could not route ${POD_RANGE} to loopback (${String(error).split("\n")[0]}); pod IPs will not be servable`);
   }
 }
 

@@ -1,6 +1,6 @@
 // Stands in for the containers KWOK does not run: serves real HTTP (and WebSocket upgrades)
 // at the IP of every running pod of an app, so requests through the gateway reach a server
-// that exists only while the pod does. Pod addresses are local (see POD_CIDR).
+// that exists only while the pod does. Pod addresses are local (see claimPodCidr in controlplane.ts).
 import { createServer, type Server } from "node:http";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 
@@ -71,8 +71,11 @@ export function serveAppPods(
       socket.on("data", (d) => socket.write(d));
     });
     servers.set(ip, server);
+    // An address can still be held by the server of a pod that just went away: forget this
+    // attempt and let the next poll try again.
+    server.on("error", () => servers.delete(ip));
     if (options.startDelayMs) await new Promise((r) => setTimeout(r, options.startDelayMs));
-    await new Promise<void>((resolve) => server.listen(options.port, ip, resolve));
+    if (!stopped) server.listen(options.port, ip);
   };
   void (async () => {
     while (!stopped) {

@@ -40,7 +40,7 @@ describe("KWOK", () => {
     });
     for (const pod of pods) {
       expect(pod.spec?.nodeName).toMatch(/^kwok-node-/);
-      expect(pod.status?.podIP).toMatch(/^10\.244\./);
+      expect(pod.status?.podIP).toMatch(/^198\.1[89]\./);
     }
     const deployment = await until("the Deployment to be available", async () => {
       const d = await apps.readNamespacedDeployment({ name: "web", namespace });

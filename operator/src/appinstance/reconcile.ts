@@ -45,9 +45,11 @@ const startedAt = (app: App, now: Date) =>
     : isoSeconds(now);
 const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
-export const reconcileAppInstance =
-  (deps: Deps) =>
-  async (key: string): Promise<Outcome> => {
+export const reconcileAppInstance = (deps: Deps) => {
+  // The last stop or wake announced per app (uid -> "Stopped@<activity>" / "Waking@<activity>"):
+  // the cache can lag our own status write, and a transition must be counted once.
+  const announced = new Map<string, string>();
+  return async (key: string): Promise<Outcome> => {
     const { caches } = deps;
     const app = caches.appInstances.get(key) as App | undefined;
     // Deleted: owner references let the garbage collector remove the children (a Retain
@@ -107,10 +109,18 @@ export const reconcileAppInstance =
       }).catch(() => undefined);
       throw error;
     }
-    await report(deps, app, { replicas, version, url: appUrl(app, deps.config.baseDomain), idle, startedAt: started });
+    await report(deps, app, {
+      replicas,
+      version,
+      url: appUrl(app, deps.config.baseDomain),
+      idle,
+      startedAt: started,
+      announced,
+    });
     // Come back at the deadline: it is re-checked then against the activity seen by then.
     return idle.requeueAfterMs !== undefined ? { requeueAfterMs: idle.requeueAfterMs + 50 } : undefined;
   };
+};
 
 function decodeSecret(secret: KubeObject | undefined): Record<string, string> {
   const data = (secret?.data ?? {}) as Record<string, string>;
@@ -124,6 +134,7 @@ type ReportInput = {
   url?: string;
   idle?: IdleState;
   startedAt?: string;
+  announced?: Map<string, string>;
 };
 
 async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome> {
@@ -152,12 +163,20 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
   const before = findCondition(app.status?.conditions, "Ready");
   const after = findCondition(full.conditions, "Ready");
   if (await writeStatus(deps, R.appInstance, app, full, OWNED_STATUS)) {
-    if (app.status?.phase !== "Stopped" && full.phase === "Stopped") {
+    const uid = app.metadata.uid ?? "";
+    // Keyed by what the decision rests on, which a stale cached copy shares with the fresh one.
+    const stop = `Stopped@${app.status?.lastActivity ?? app.status?.startedAt}`;
+    const wake = `Waking@${app.status?.lastActivity}`;
+    if (app.status?.phase !== "Stopped" && full.phase === "Stopped" && input.announced?.get(uid) !== stop) {
+      input.announced?.set(uid, stop);
       deps.metrics.appStops.inc({ reason: input.idle?.stopReason ?? "Unknown" });
       deps.record(app, "Normal", "Stopped", idle.fields.stoppedReason ?? "Scaled to zero");
     } else if (app.status?.phase === "Stopped" && full.phase === "Starting") {
-      deps.metrics.appStarts.inc();
-      deps.record(app, "Normal", "Waking", "Traffic arrived; starting the app");
+      if (input.announced?.get(uid) !== wake) {
+        input.announced?.set(uid, wake);
+        deps.metrics.appStarts.inc();
+        deps.record(app, "Normal", "Waking", "Traffic arrived; starting the app");
+      }
     } else if (before?.reason !== after?.reason && after) {
       const type =
         after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
