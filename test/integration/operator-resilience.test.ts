@@ -60,6 +60,40 @@ afterAll(async () => {
 });
 
 describe("operator resilience", () => {
+  // Here, not in operator.test.ts: this cluster runs nothing else, so every write counted is
+  // this test's (the shared cluster has other files creating objects meanwhile).
+  it("makes no writes when it reconciles an unchanged app again", async () => {
+    const op = await operatorFor("quiet", unique("lease"));
+    await op.waitUntil("leadership", async () => (await op.status()).leader);
+    const org = unique("quiet");
+    await createOrg(org);
+    await orgReady(org);
+    await createApp(`org-${org}`, "steady");
+    await until("Running", async () =>
+      (await read("AppInstance", "steady", `org-${org}`)).status?.phase === "Running" ? true : undefined,
+    );
+    await op.settled();
+    const writes = await op.objectWrites();
+    const reconciles = await op.reconciles("AppInstance");
+    for (let i = 0; i < 3; i++)
+      await objects.patch(
+        {
+          apiVersion: A,
+          kind: "AppInstance",
+          metadata: { name: "steady", namespace: `org-${org}`, labels: { touch: `${i}` } },
+        },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        "application/merge-patch+json" as never,
+      );
+    await op.waitUntil("3 more reconciles", async () => (await op.reconciles("AppInstance")) >= reconciles + 3);
+    await op.settled();
+    expect(await op.objectWrites()).toBe(writes);
+    await op.kill();
+  });
+
   it("converges after being killed mid-reconcile, including changes made while it was down", async () => {
     const lease = unique("lease");
     let op = await operatorFor("crash-1", lease);
