@@ -289,14 +289,17 @@ export class KubeClient {
         for await (const line of lines) {
           arm();
           if (!line) continue;
-          const event = JSON.parse(line) as { type: string; object: any };
+          const event = JSON.parse(line) as {
+            type: string;
+            object: { code?: number; reason?: string; message?: string };
+          };
           if (event.type === "ERROR")
             throw new KubeError(
               event.object?.code ?? 500,
               event.object?.reason ?? "WatchError",
               event.object?.message ?? "watch error",
             );
-          onEvent(event as WatchEvent<T>);
+          onEvent(event as unknown as WatchEvent<T>);
         }
       } catch (error) {
         if (!aborted) throw error;

@@ -1,7 +1,6 @@
 // What every reconciler works with: the API client, the informer caches, an event recorder.
 import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
-import type { Informer, KubeClient, KubeObject, Logger } from "@atrium/kube";
-import { keyOf, type ResourceType } from "@atrium/kube";
+import { type Informer, type KubeClient, type KubeObject, keyOf, type Logger, type ResourceType } from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";

@@ -2,8 +2,7 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
-import type { Logger } from "@atrium/kube";
-import { type Change, Informer, KubeClient, type KubeObject, R } from "@atrium/kube";
+import { type Change, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
@@ -17,6 +16,7 @@ import { Controller } from "./runtime/controller.ts";
 import { eventRecorder } from "./runtime/events.ts";
 import { LeaderElector } from "./runtime/leader.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
+import type { Outcome } from "./runtime/queue.ts";
 
 export type OperatorOptions = {
   kc: KubeConfig;
@@ -71,7 +71,7 @@ export function createOperator(options: OperatorOptions) {
     record: eventRecorder(client, FIELD_MANAGER, log),
     now: () => new Date(),
   };
-  const controller = (kind: string, reconcile: (d: Deps) => (key: string) => Promise<any>, concurrency = 4) =>
+  const controller = (kind: string, reconcile: (d: Deps) => (key: string) => Promise<Outcome>, concurrency = 4) =>
     new Controller(kind, reconcile(deps), { metrics, log, concurrency });
   const controllers = {
     organization: controller("Organization", reconcileOrganization),
@@ -88,9 +88,9 @@ export function createOperator(options: OperatorOptions) {
   };
   const toOrg = to(controllers.organization);
   const toApp = to(controllers.appInstance);
-  const orgOf = (ch: Change<any>) =>
+  const orgOf = (ch: Change<KubeObject>) =>
     ch.object.metadata.labels?.[LABEL_ORG] ?? orgOfNamespace(ch.object.metadata.namespace);
-  const appOf = (ch: Change<any>) => {
+  const appOf = (ch: Change<KubeObject>) => {
     const instance = ch.object.metadata.labels?.[LABEL_INSTANCE];
     return instance ? `${ch.object.metadata.namespace}/${instance}` : undefined;
   };

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type AppInstance, type AppTemplate, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
-import type { KubeObject } from "@atrium/kube";
-import { errorMessage, R } from "@atrium/kube";
+import { errorMessage, type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
 import { type ConditionInput, findCondition, setConditions } from "../runtime/conditions.ts";

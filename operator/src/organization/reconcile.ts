@@ -1,6 +1,5 @@
 import { namespaceFor, type Organization } from "@atrium/crds";
-import type { KubeObject } from "@atrium/kube";
-import { R } from "@atrium/kube";
+import { type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { FINALIZER } from "../labels.ts";
 import { findCondition, isSubset, jsonEqual, setCondition } from "../runtime/conditions.ts";

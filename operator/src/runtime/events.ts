@@ -1,8 +1,7 @@
 // Kubernetes Events for notable transitions (what `kubectl describe` and `kubectl events` show).
 // Reconcilers emit them only when something changed, never on every pass.
 import { randomBytes } from "node:crypto";
-import type { KubeClient, KubeObject } from "@atrium/kube";
-import { errorMessage, type Logger, R } from "@atrium/kube";
+import { errorMessage, type KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 
 export type EventType = "Normal" | "Warning";
 export type Recorder = (object: KubeObject, type: EventType, reason: string, message: string) => void;
