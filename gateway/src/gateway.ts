@@ -4,7 +4,7 @@
 import { createServer, Agent as HttpAgent, type IncomingMessage, request, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { AppInstance } from "@atrium/crds";
-import { errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -35,13 +35,13 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
       .split(",")
       .filter(Boolean),
   },
-  flushIntervalMs: Number(env.ATRIUM_GATEWAY_FLUSH_INTERVAL_MS ?? 60_000),
-  wakeTimeoutMs: Number(env.ATRIUM_GATEWAY_WAKE_TIMEOUT_MS ?? 60_000),
-  maxHeldPerApp: Number(env.ATRIUM_GATEWAY_MAX_HELD ?? 1000),
+  flushIntervalMs: envNumber(env, "ATRIUM_GATEWAY_FLUSH_INTERVAL_MS", 60_000, 100),
+  wakeTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_WAKE_TIMEOUT_MS", 60_000, 100),
+  maxHeldPerApp: envNumber(env, "ATRIUM_GATEWAY_MAX_HELD", 1000, 1),
   startingPage: env.ATRIUM_GATEWAY_STARTING_PAGE !== "false",
-  retryAfterSeconds: Number(env.ATRIUM_GATEWAY_RETRY_AFTER_S ?? 5),
+  retryAfterSeconds: envNumber(env, "ATRIUM_GATEWAY_RETRY_AFTER_S", 5, 1),
   maxHeaderBytes: 16 * 1024,
-  maxBodyBytes: Number(env.ATRIUM_GATEWAY_MAX_BODY_BYTES ?? 100 * 1024 * 1024),
+  maxBodyBytes: envNumber(env, "ATRIUM_GATEWAY_MAX_BODY_BYTES", 100 * 1024 * 1024, 0),
 });
 
 type Target = { host: string; port: number };

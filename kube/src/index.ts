@@ -1,5 +1,6 @@
 export * from "./backoff.ts";
 export * from "./client.ts";
+export * from "./env.ts";
 export * from "./informer.ts";
 export * from "./log.ts";
 export * from "./resources.ts";

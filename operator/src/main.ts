@@ -8,7 +8,7 @@
 //   ATRIUM_BASE_DOMAIN, ATRIUM_GATEWAY_NAMESPACE   see config.ts
 import { createServer } from "node:http";
 import { hostname } from "node:os";
-import { errorMessage, jsonLogger } from "@atrium/kube";
+import { envNumber, errorMessage, jsonLogger } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
 import { defaultConfig } from "./config.ts";
 import { createOperator } from "./operator.ts";
@@ -27,7 +27,7 @@ const operator = createOperator({
   log,
   identity: env.ATRIUM_OPERATOR_ID ?? `${hostname()}-${process.pid}`,
   leaseNamespace: env.ATRIUM_OPERATOR_NAMESPACE ?? "atrium-system",
-  leaseDurationMs: Number(env.ATRIUM_LEASE_DURATION_MS ?? 15_000),
+  leaseDurationMs: envNumber(env, "ATRIUM_LEASE_DURATION_MS", 15_000, 1000),
 });
 
 const [host, port] = (env.ATRIUM_OPERATOR_ADDR ?? "0.0.0.0:8080").split(":") as [string, string];
