@@ -197,6 +197,9 @@ export function createGateway(options: {
           `${reason?.reason ?? "Failed"}: ${reason?.message ?? "the app cannot run"}`,
         );
       }
+      // Pinned at zero by its owners: waking it would only hold the request until it times out.
+      if (app.spec.idle?.policy === "Stopped")
+        throw new HttpError(503, "App is stopped", `${route.app} was stopped by its owners (idle policy Stopped)`);
       // A health check must not wake an app: it is told the app is stopped.
       if (excluded) throw new HttpError(503, "App is stopped", `${route.app} is stopped and starts on the next visit`);
       if (allowStartingPage && config.startingPage && wantsHtml(req.method, req.headers.accept)) {

@@ -172,6 +172,23 @@ describe("scale to zero", () => {
     }
   });
 
+  it("answers at once for an app its owners stopped, without waking it", async () => {
+    await objects.create({
+      apiVersion: A,
+      kind: "AppInstance",
+      metadata: { name: "parked", namespace: NS },
+      spec: { template: "echo", idle: { policy: "Stopped" } },
+    } as Obj);
+    await stopped("parked");
+    const started = Date.now();
+    const res = await get("parked");
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain("stopped by its owners");
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await replicas("parked")).toBe(0);
+    expect((await read("parked")).status.stoppedReason).toContain("spec.idle.policy: Stopped");
+  });
+
   it("keeps an app up while a WebSocket is open", async () => {
     await installApp("ws", "echo", "3s", 8080);
     const socket = connect(gateway.port, "127.0.0.1");
