@@ -68,8 +68,3 @@ export function resourcePath(t: ResourceType, namespace?: string, name?: string,
 /** The cache key of an object: `namespace/name`, or `name` when cluster-scoped. */
 export const keyOf = (o: { metadata?: { name?: string; namespace?: string } }) =>
   o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata?.name ?? "");
-
-export const splitKey = (key: string): { namespace?: string; name: string } => {
-  const slash = key.indexOf("/");
-  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-};

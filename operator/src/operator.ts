@@ -2,7 +2,7 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
-import { type Change, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import { type Change, Informer, KubeClient, type KubeObject, keyOf, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
@@ -102,7 +102,7 @@ export function createOperator(options: OperatorOptions) {
     to(controllers.orgRole)(ch.key);
     if (ch.type === "deleted" || ch.object.spec?.builtIn) toOrg(orgOf(ch)); // restore built-ins
     for (const m of caches.members.inNamespace(ch.object.metadata.namespace ?? ""))
-      if (m.spec.role === ch.object.metadata.name) to(controllers.member)(`${m.metadata.namespace}/${m.metadata.name}`);
+      if (m.spec.role === ch.object.metadata.name) to(controllers.member)(keyOf(m));
   });
   caches.members.on((ch) => {
     to(controllers.member)(ch.key);
@@ -113,8 +113,7 @@ export function createOperator(options: OperatorOptions) {
   });
   caches.appTemplates.on((ch) => {
     to(controllers.appTemplate)(ch.key);
-    for (const app of caches.appInstances.list((a) => a.spec.template === ch.key))
-      toApp(`${app.metadata.namespace}/${app.metadata.name}`);
+    for (const app of caches.appInstances.list((a) => a.spec.template === ch.key)) toApp(keyOf(app));
   });
   caches.appInstances.on((ch) => {
     toApp(ch.key);
@@ -124,24 +123,29 @@ export function createOperator(options: OperatorOptions) {
     c.on((ch) => toApp(appOf(ch)));
 
   const informers = Object.values(caches) as Informer[];
+  const leaseDurationMs = options.leaseDurationMs ?? 15_000;
   const elector = new LeaderElector(client, {
     namespace: options.leaseNamespace,
     name: "atrium-operator",
     identity: options.identity,
-    leaseDurationMs: options.leaseDurationMs ?? 15_000,
-    renewDeadlineMs: Math.round((options.leaseDurationMs ?? 15_000) * (2 / 3)),
-    retryPeriodMs: Math.max(500, Math.round((options.leaseDurationMs ?? 15_000) / 7.5)),
+    // client-go's proportions: renew deadline 10 s and retry 2 s for a 15 s lease.
+    leaseDurationMs,
+    renewDeadlineMs: Math.round(leaseDurationMs * (2 / 3)),
+    retryPeriodMs: Math.max(500, Math.round(leaseDurationMs / 7.5)),
     log,
   });
 
   const startLeading = () => {
     leading = true;
     metrics.leader.set(1);
-    for (const o of caches.organizations.list()) toOrg(o.metadata.name);
-    for (const r of caches.orgRoles.list()) to(controllers.orgRole)(`${r.metadata.namespace}/${r.metadata.name}`);
-    for (const m of caches.members.list()) to(controllers.member)(`${m.metadata.namespace}/${m.metadata.name}`);
-    for (const t of caches.appTemplates.list()) to(controllers.appTemplate)(t.metadata.name);
-    for (const a of caches.appInstances.list()) toApp(`${a.metadata.namespace}/${a.metadata.name}`);
+    const everything: [{ list(): KubeObject[] }, Controller][] = [
+      [caches.organizations, controllers.organization],
+      [caches.orgRoles, controllers.orgRole],
+      [caches.members, controllers.member],
+      [caches.appTemplates, controllers.appTemplate],
+      [caches.appInstances, controllers.appInstance],
+    ];
+    for (const [cache, controller] of everything) for (const o of cache.list()) to(controller)(keyOf(o));
   };
 
   return {
@@ -180,7 +184,6 @@ export function createOperator(options: OperatorOptions) {
     },
     queues: () =>
       Object.fromEntries(Object.values(controllers).map((c) => [c.kind, c.queue.depth])) as Record<string, number>,
-    idle: () => Promise.all(Object.values(controllers).map((c) => c.queue.idle())),
   };
 }
 
