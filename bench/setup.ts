@@ -6,6 +6,7 @@ import { echoTemplate } from "../test/cluster/fake-pods.ts";
 import { startGateway } from "../test/cluster/gateway-process.ts";
 import { installCrds } from "../test/cluster/install.ts";
 import { startOperator } from "../test/cluster/operator-process.ts";
+import { until } from "../test/cluster/until.ts";
 
 const A = "atrium.dev/v1alpha1";
 
@@ -24,14 +25,9 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
     metadata: { name: "bench" },
     spec: { displayName: "Bench" },
   } as never);
-  for (;;) {
-    const ok = await objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: "org-bench" } }).then(
-      () => true,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await until("the org namespace", () =>
+    objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: "org-bench" } }),
+  );
   const read = async (name: string) =>
     (await objects.read({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: "org-bench" } })) as any;
   const install = (name: string, idle: Record<string, string>) =>
@@ -41,19 +37,11 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
       metadata: { name, namespace: "org-bench" },
       spec: { template: "echo", idle },
     } as never);
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
   return {
     kc,
     gateway,
     read,
     install,
-    waitFor,
     async close() {
       await gateway.kill();
       await operator.kill();

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "../../test/cluster/ports.ts";
+import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
 
@@ -32,11 +33,10 @@ export async function run() {
   const children: ReturnType<typeof spawn>[] = [];
   try {
     await stack.install("warm", { policy: "AlwaysOn" });
-    let ip = "";
-    await stack.waitFor("a pod address", async () => {
-      ip = (await stack.read("warm")).status?.phase === "Running" ? await podIp(stack) : "";
-      return Boolean(ip);
-    });
+    const ip = await until(
+      "a pod address",
+      async () => ((await stack.read("warm")).status?.phase === "Running" && (await podIp(stack))) || undefined,
+    );
     // The backend: its own process, so it does not share an event loop with anything measured.
     const backend = `require("http").createServer((q,s)=>s.end("ok")).listen(8080,"${ip}")`;
     children.push(spawn("bash", [LEASH, process.execPath, "-e", backend], { stdio: ["pipe", "inherit", "inherit"] }));
@@ -64,7 +64,7 @@ http { access_log off;
       gateway: `${stack.gateway.url}/apps/bench/warm/`,
     };
     for (const url of Object.values(targets))
-      await stack.waitFor(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
+      await until(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
     for (const url of Object.values(targets)) wrk(url, 10); // warm-up (JIT, pools)
 
     const samples: Record<string, { rps: number[]; p99: number[] }> = Object.fromEntries(

@@ -8,6 +8,7 @@ import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { echoTemplate } from "../../test/cluster/fake-pods.ts";
 import { installCatalog, installCrds } from "../../test/cluster/install.ts";
 import { startOperator } from "../../test/cluster/operator-process.ts";
+import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 
 const ORGS = Number(process.env.BENCH_ORGS ?? 50);
@@ -54,14 +55,9 @@ export async function run() {
     // An app needs its org's namespace; create each org's apps as soon as it exists.
     await pool(orgs, 10, async (org) => {
       const ns = `org-${org}`;
-      for (;;) {
-        const exists = await objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }).then(
-          () => true,
-          () => false,
-        );
-        if (exists) break;
-        await sleep(100);
-      }
+      await until(`namespace ${ns}`, () =>
+        objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }),
+      );
       await pool(
         Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`),
         5,

@@ -2,6 +2,7 @@
 // backend's answer through the gateway. The fake pod's server starts as soon as KWOK reports
 // the pod Running (polled every 50 ms), so the figure is the wake path itself.
 import { serveAppPods } from "../../test/cluster/fake-pods.ts";
+import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
 
@@ -18,11 +19,7 @@ export async function run() {
     const url = `${stack.gateway.url}/apps/bench/sleepy/`;
     const samples: number[] = [];
     for (let i = 0; i < WAKES; i++) {
-      await stack.waitFor(
-        "the app to stop",
-        async () => (await stack.read("sleepy")).status?.phase === "Stopped",
-        60_000,
-      );
+      await until("the app to stop", async () => (await stack.read("sleepy")).status?.phase === "Stopped", 60_000);
       const started = performance.now();
       const res = await fetch(url);
       samples.push(performance.now() - started); // headers arrived: the first byte

@@ -5,6 +5,7 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { until } from "./until.ts";
 
 const LEASH = fileURLToPath(new URL("./leash.sh", import.meta.url));
 
@@ -43,14 +44,8 @@ export async function startNodeProcess(options: {
     }
     return sum;
   };
-  const waitUntil = async (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (await check().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what} (log: ${logFile})`);
-  };
+  const waitUntil = (what: string, check: () => Promise<boolean>, timeoutMs = 60_000) =>
+    until(`${what} (log: ${logFile})`, check, timeoutMs);
   const proc = {
     logFile,
     pid,

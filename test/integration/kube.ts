@@ -49,18 +49,4 @@ export const unique = (prefix: string) =>
 
 export type Obj = KubernetesObject & { spec?: unknown };
 
-/** Polls `check` until it returns a value (not undefined), or fails naming what it waited for. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${lastError}` : ""}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+export { until } from "../cluster/until.ts";
