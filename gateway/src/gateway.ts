@@ -179,8 +179,11 @@ export function createGateway(options: {
   type Resolved = { route: Route; key: string; target: Target; excluded: boolean } | { starting: string };
 
   /** Route, access to the app's state, activity, and (if needed) the wake: shared by HTTP and upgrades. */
-  const resolve = async (req: IncomingMessage, allowStartingPage: boolean): Promise<Resolved> => {
-    const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
+  const resolve = async (
+    req: IncomingMessage,
+    route: Route | undefined,
+    allowStartingPage: boolean,
+  ): Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = `org-${route.org}/${route.app}`;
     const app = apps.get(key);
@@ -251,7 +254,7 @@ export function createGateway(options: {
     metrics.inFlight.inc();
     let key: string | undefined;
     try {
-      const resolved = await resolve(req, true);
+      const resolved = await resolve(req, route, true);
       if ("starting" in resolved) {
         metrics.requests.inc({ ...labels, code: "503" });
         res.writeHead(503, {
@@ -311,7 +314,7 @@ export function createGateway(options: {
   server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     try {
-      const resolved = await resolve(req, false);
+      const resolved = await resolve(req, routeOf(req.headers.host, req.url ?? "/", config.baseDomain), false);
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       const upstreamSocket = connect(target.port, target.host, () => {
