@@ -43,8 +43,13 @@ crds: deps
 	node crds/src/generate.ts
 
 deps: node_modules/.atrium-installed
-node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json test/package.json
+node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json api/package.json test/package.json
 	npm ci --no-audit --no-fund
+	touch $@
+# The Prisma clients for api/src/db (git-ignored), regenerated when a schema changes.
+deps: api/src/db/generated/sqlite/client.ts api/src/db/generated/postgresql/client.ts
+api/src/db/generated/%/client.ts: api/prisma/%/schema.prisma api/prisma/%/prisma.config.ts node_modules/.atrium-installed
+	prisma generate --config api/prisma/$*/prisma.config.ts >/dev/null
 	touch $@
 
 ## bench: run the benchmark scenarios (SCENARIO=name for one); results in bench/results/

@@ -49,6 +49,18 @@ export type Member = {
   status?: MemberStatus;
 };
 
+/**
+ * A member's phase from what the API records: deactivated wins; joined means active; an
+ * invitation past its expiry is expired; anything else is still invited.
+ */
+export function memberPhase(member: Member, now: Date): MemberPhase {
+  if (member.spec.active === false) return "Deactivated";
+  if (member.status?.joinedAt) return "Active";
+  const expires = member.status?.invitationExpiresAt;
+  if (expires && Date.parse(expires) <= now.getTime()) return "Expired";
+  return "Invited";
+}
+
 export const memberKind: KindDefinition = {
   kind: "Member",
   plural: "members",

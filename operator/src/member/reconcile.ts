@@ -1,20 +1,8 @@
-import type { Member, MemberPhase } from "@atrium/crds";
+import { type Member, memberPhase } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { type Deps, type Obj, writeStatus } from "../deps.ts";
 import { setCondition } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
-
-/**
- * A member's phase from what the API records: deactivated wins; joined means active; an
- * invitation past its expiry is expired; anything else is still invited.
- */
-export function memberPhase(member: Member, now: Date): MemberPhase {
-  if (member.spec.active === false) return "Deactivated";
-  if (member.status?.joinedAt) return "Active";
-  const expires = member.status?.invitationExpiresAt;
-  if (expires && Date.parse(expires) <= now.getTime()) return "Expired";
-  return "Invited";
-}
 
 export const reconcileMember =
   (deps: Deps) =>

@@ -1,6 +1,5 @@
-import type { Member } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
-import { memberPhase } from "./reconcile.ts";
+import { type Member, memberPhase } from "./kinds/member.ts";
 
 const now = new Date("2026-06-01T00:00:00Z");
 const member = (spec: Partial<Member["spec"]>, status: Member["status"] = {}): Member => ({

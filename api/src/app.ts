@@ -1,0 +1,211 @@
+// The API as an Express app: middleware order, authentication, the route modules, errors.
+// main.ts builds the real dependencies; tests build the same app against a real cluster.
+import type { KubeClient } from "@atrium/kube";
+import express, { type Request, type RequestHandler, type Response } from "express";
+import { AuditLog, clientIp } from "./audit/audit.ts";
+import { KeyStore } from "./auth/keystore.ts";
+import type { OidcClient } from "./auth/oidc.ts";
+import { actorIn, type Principal } from "./auth/principal.ts";
+import { RateLimiter } from "./auth/ratelimit.ts";
+import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, Sessions } from "./auth/sessions.ts";
+import { type Directory, mayAct } from "./authz/directory.ts";
+import type { ApiConfig } from "./config.ts";
+import type { Database } from "./db/index.ts";
+import { parseCookies } from "./http/cookies.ts";
+import { ApiError, errorMiddleware, forbidden, notFound, tooManyRequests, unauthenticated } from "./http/errors.ts";
+import { openApiDocument } from "./http/openapi.ts";
+import { mount, type Route } from "./http/route.ts";
+import { securityHeaders } from "./http/security.ts";
+import type { Mailer } from "./mail/mailer.ts";
+import type { ApiMetrics } from "./metrics.ts";
+import { apiKeyRoutes } from "./routes/apikeys.ts";
+import { auditRoutes } from "./routes/audit.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { forwardAuthRoutes } from "./routes/forward-auth.ts";
+import { invitationRoutes } from "./routes/invitations.ts";
+import { meRoutes } from "./routes/me.ts";
+import { memberRoutes } from "./routes/members.ts";
+import { roleRoutes } from "./routes/roles.ts";
+
+declare module "express-serve-static-core" {
+  interface Request {
+    principal?: Principal;
+    /** The raw session cookie, for logout. */
+    sessionCookie?: string;
+  }
+}
+
+export type Logger = (message: string, fields?: Record<string, unknown>) => void;
+
+export type ApiDeps = {
+  config: ApiConfig;
+  db: Database;
+  kube: KubeClient;
+  directory: Directory;
+  mailer: Mailer;
+  oidc: OidcClient | undefined;
+  log: Logger;
+  metrics: ApiMetrics;
+  now?: () => number;
+};
+
+/** What route modules get: the dependencies plus the services built on them. */
+export type Services = ApiDeps & {
+  now: () => number;
+  sessions: Sessions;
+  keys: KeyStore;
+  limiter: RateLimiter;
+  audit: AuditLog;
+};
+
+export function allRoutes(s: Services): Route[] {
+  return [
+    ...authRoutes(s),
+    ...meRoutes(s),
+    ...memberRoutes(s),
+    ...invitationRoutes(s),
+    ...roleRoutes(s),
+    ...apiKeyRoutes(s),
+    ...auditRoutes(s),
+    ...forwardAuthRoutes(s),
+  ];
+}
+
+export function createApi(deps: ApiDeps) {
+  const now = deps.now ?? Date.now;
+  const s: Services = {
+    ...deps,
+    now,
+    sessions: new Sessions(deps.db, { ttlMs: deps.config.sessionTtlMs, now }),
+    keys: new KeyStore(deps.db, deps.config.peppers, { now }),
+    limiter: new RateLimiter(now),
+    audit: new AuditLog(deps.db, deps.log),
+  };
+  const routes = allRoutes(s);
+  const document = openApiDocument(routes);
+  const app = express();
+  app.disable("x-powered-by");
+  if (deps.config.trustProxy) app.set("trust proxy", deps.config.trustProxy);
+  app.use(requestLog(s));
+  app.use(securityHeaders(deps.config.secureCookies));
+  app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
+  app.get("/readyz", (_req, res) => {
+    const ready = deps.directory.synced();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "caches not synced" });
+  });
+  app.get("/metrics", async (_req, res) => {
+    deps.metrics.policyRebuilds.set(deps.directory.authorizer.rebuilds);
+    res.setHeader("content-type", deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
+  });
+  app.get("/api/openapi.json", (_req, res) => void res.json(document));
+  app.use("/api", express.json({ limit: "256kb" }));
+  app.use("/api", authenticate(s));
+  const router = express.Router();
+  mount(router, routes, {
+    actorIn: (principal, org) => actorIn(deps.directory, principal, org),
+    audit: (e) => s.audit.record({ ...e, ip: clientIp(e.req) }),
+  });
+  app.use(router);
+  app.use("/api", (_req, _res, next) => next(notFound("Route")));
+  app.use(errorMiddleware(deps.log));
+  return { app, services: s, routes, document };
+}
+
+/** Who is calling: a Bearer API key or a session cookie (with its CSRF token on writes). */
+function authenticate(s: Services): RequestHandler {
+  return (req, res, next) => {
+    resolve(s, req, res).then(
+      (principal) => {
+        req.principal = principal;
+        next();
+      },
+      (e) => next(e),
+    );
+  };
+}
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+async function resolve(s: Services, req: Request, res: Response): Promise<Principal | undefined> {
+  const authorization = req.headers.authorization;
+  if (authorization) {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!m) throw unauthenticated("Authorization must be: Bearer <API key>");
+    return keyPrincipal(s, m[1] as string, res);
+  }
+  const cookie = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+  if (!cookie) return undefined;
+  const session = await s.sessions.lookup(cookie);
+  if (!session) return undefined;
+  req.sessionCookie = cookie;
+  if (!SAFE.has(req.method) && !csrfMatches(session.csrfToken, req.get(CSRF_HEADER)))
+    throw forbidden(`Missing or wrong ${CSRF_HEADER} header (GET /api/me returns the token)`);
+  return { kind: "session", ...session };
+}
+
+const KEY_FAILURES = {
+  malformed: "The API key is malformed",
+  unknown: "The API key is not valid",
+  revoked: "The API key was revoked",
+  expired: "The API key has expired",
+};
+
+async function keyPrincipal(s: Services, secret: string, res: Response): Promise<Principal> {
+  const key = await s.keys.verify(secret);
+  s.metrics.keyVerifications.inc({ result: typeof key === "string" ? key : "ok" });
+  if (typeof key === "string") throw unauthenticated(KEY_FAILURES[key]);
+  const member = s.directory.memberByEmail(key.org, key.email);
+  if (!member || member.metadata.name !== key.memberName || !mayAct(member))
+    throw unauthenticated("The API key is disabled: its member was deactivated or removed");
+  const limit = s.config.keyLimits[key.type];
+  const d = s.limiter.take(`key:${key.id}`, limit);
+  res.setHeader("ratelimit-limit", String(d.limit));
+  res.setHeader("ratelimit-remaining", String(d.remaining));
+  res.setHeader("ratelimit-reset", String(d.resetS));
+  res.setHeader("ratelimit-policy", `${limit.limit};w=${Math.round(limit.windowMs / 1000)}`);
+  if (!d.allowed) {
+    s.metrics.rateLimited.inc({ limit: key.type });
+    throw tooManyRequests(
+      d.retryAfterS,
+      `Rate limit of ${limit.limit} requests per ${limit.windowMs / 1000} s for ${key.type} keys`,
+    );
+  }
+  return {
+    kind: "apikey",
+    keyId: key.id,
+    keyType: key.type,
+    org: key.org,
+    email: key.email,
+    memberName: key.memberName,
+    scopes: key.scopes,
+  };
+}
+
+/** One JSON line per request, and the request metrics. */
+function requestLog(s: Services): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? "unmatched" : req.path);
+      s.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      s.metrics.duration.observe({ method: req.method, route }, seconds);
+      if (req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics") return;
+      s.log("request", {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Math.round(seconds * 10_000) / 10,
+        actor: req.principal
+          ? req.principal.kind === "session"
+            ? req.principal.email
+            : `apikey:${req.principal.keyId}`
+          : undefined,
+      });
+    });
+    next();
+  };
+}
+
+export { ApiError };

@@ -1,0 +1,52 @@
+// The audit log: every write through the API, allowed or not, with who, what, where and how
+// it ended. Writes are queued and never fail the request they describe; a failure to record
+// is logged.
+import type { Request } from "express";
+import { actorName, type Principal } from "../auth/principal.ts";
+import type { Database } from "../db/index.ts";
+
+export type AuditEntry = {
+  org: string | undefined;
+  principal: Principal | undefined;
+  action: string;
+  target: string | undefined;
+  result: "success" | "denied" | "error";
+  status: number;
+  ip: string | undefined;
+  detail?: Record<string, unknown>;
+};
+
+export class AuditLog {
+  private readonly db: Database;
+  private readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(db: Database, log: (message: string, fields?: Record<string, unknown>) => void) {
+    this.db = db;
+    this.log = log;
+  }
+
+  record(e: AuditEntry): void {
+    const data = {
+      org: e.org ?? null,
+      actor: actorName(e.principal),
+      actorType: e.principal ? (e.principal.kind === "session" ? "user" : "apikey") : "anonymous",
+      action: e.action,
+      target: e.target ?? null,
+      result: e.result,
+      status: e.status,
+      ip: e.ip ?? null,
+      detail: e.detail ? JSON.stringify(e.detail) : null,
+    };
+    this.pending = this.pending
+      .then(() => this.db.prisma.auditEvent.create({ data }))
+      .catch((err) => this.log("Audit write failed", { action: e.action, error: String(err) }));
+  }
+
+  /** Resolves when every queued entry is written (tests, shutdown). */
+  flushed(): Promise<void> {
+    return this.pending.then(() => undefined);
+  }
+}
+
+export const clientIp = (req: Request) => req.ip ?? req.socket.remoteAddress;

@@ -1,0 +1,95 @@
+// API key verification. The key id (public, inside the key) finds the row; the stored HMAC is
+// compared in constant time. Rows are cached for at most `maxAgeMs` (default 500 ms): a hit
+// costs one HMAC, and a revocation in the database reaches every replica within that age plus
+// one read, well inside a second. Last-used times are written at most once a minute per key.
+import { timingSafeEqual } from "node:crypto";
+import type { Database } from "../db/index.ts";
+import { hashKey, type Peppers, parseKey } from "./keyformat.ts";
+import type { KeyType } from "./principal.ts";
+
+export type KeyRow = {
+  id: string;
+  org: string;
+  name: string;
+  type: string;
+  hashVersion: number;
+  hash: string;
+  scopes: string;
+  createdBy: string;
+  memberName: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+};
+
+export type VerifiedKey = {
+  id: string;
+  type: KeyType;
+  org: string;
+  email: string;
+  memberName: string;
+  scopes: string[];
+};
+
+export type KeyFailure = "malformed" | "unknown" | "revoked" | "expired";
+
+type Cached = { row: KeyRow | null; at: number; lastUsedWrite: number };
+
+export class KeyStore {
+  private readonly cache = new Map<string, Cached>();
+  private readonly db: Database;
+  private readonly peppers: Peppers;
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
+
+  constructor(db: Database, peppers: Peppers, options: { maxAgeMs?: number; now?: () => number } = {}) {
+    this.db = db;
+    this.peppers = peppers;
+    this.maxAgeMs = options.maxAgeMs ?? 500;
+    this.now = options.now ?? Date.now;
+  }
+
+  async verify(secret: string): Promise<VerifiedKey | KeyFailure> {
+    const parsed = parseKey(secret);
+    if (!parsed) return "malformed";
+    const entry = await this.row(parsed.id);
+    const row = entry.row;
+    if (!row || row.type !== parsed.type) return "unknown";
+    const expected = Buffer.from(row.hash, "hex");
+    const actual = Buffer.from(hashKey(this.peppers, row.hashVersion, secret), "hex");
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return "unknown";
+    if (row.revokedAt) return "revoked";
+    if (row.expiresAt && row.expiresAt.getTime() <= this.now()) return "expired";
+    this.touch(entry, row.id);
+    return {
+      id: row.id,
+      type: row.type as KeyType,
+      org: row.org,
+      email: row.createdBy,
+      memberName: row.memberName,
+      scopes: JSON.parse(row.scopes) as string[],
+    };
+  }
+
+  /** Forgets a key at once on this replica (others notice within maxAgeMs). */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  private async row(id: string): Promise<Cached> {
+    const hit = this.cache.get(id);
+    if (hit && this.now() - hit.at < this.maxAgeMs) return hit;
+    const row = (await this.db.prisma.apiKey.findUnique({ where: { id } })) as KeyRow | null;
+    const entry = { row, at: this.now(), lastUsedWrite: hit?.lastUsedWrite ?? row?.lastUsedAt?.getTime() ?? 0 };
+    this.cache.set(id, entry);
+    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
+    return entry;
+  }
+
+  private touch(entry: Cached, id: string): void {
+    const now = this.now();
+    if (now - entry.lastUsedWrite < 60_000) return;
+    entry.lastUsedWrite = now;
+    this.db.prisma.apiKey.update({ where: { id }, data: { lastUsedAt: new Date(now) } }).catch(() => {});
+  }
+}

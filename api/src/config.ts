@@ -1,0 +1,89 @@
+// Settings from the environment, checked at start: a malformed value stops the API with a
+// message naming the variable rather than running with a surprise.
+
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { envNumber } from "@atrium/kube";
+import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
+import type { KeyType } from "./auth/principal.ts";
+import { type Limit, parseLimit } from "./auth/ratelimit.ts";
+
+export type ApiConfig = {
+  addr: string;
+  /** Where browsers reach the API: the base of redirect and invitation links. */
+  publicUrl: string;
+  /** Where the console is served; login returns there by default. */
+  consoleUrl: string;
+  databaseUrl: string;
+  oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  peppers: Peppers;
+  keyLimits: Record<KeyType, Limit>;
+  invitationLimit: Limit;
+  invitationTtlMs: number;
+  /** The longest lifetime an API key may be given. */
+  maxKeyLifetimeDays: number;
+  sessionTtlMs: number;
+  secureCookies: boolean;
+  /** Behind a load balancer: take the client address from X-Forwarded-For (Express "trust proxy"). */
+  trustProxy: string | undefined;
+};
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+export const dataDir = (env: NodeJS.ProcessEnv) => env.ATRIUM_DATA_DIR ?? join(repoRoot, ".atrium");
+
+/**
+ * Without ATRIUM_KEY_PEPPERS a development pepper is made once and kept in the data dir, so
+ * keys survive restarts; production sets the variable from a Secret (see the Helm chart).
+ */
+function peppersFrom(env: NodeJS.ProcessEnv): Peppers {
+  if (env.ATRIUM_KEY_PEPPERS) return parsePeppers(env.ATRIUM_KEY_PEPPERS);
+  const file = join(dataDir(env), "key-pepper");
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `1:${randomBytes(32).toString("base64url")}\n`, { mode: 0o600 });
+  }
+  return parsePeppers(readFileSync(file, "utf8"));
+}
+
+function limitFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): Limit {
+  try {
+    return parseLimit(env[name] ?? fallback);
+  } catch (e) {
+    throw new Error(`${name}: ${(e as Error).message}`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const addr = env.ATRIUM_API_ADDR ?? "127.0.0.1:8080";
+  const publicUrl = (env.ATRIUM_PUBLIC_URL ?? `http://${addr.replace("0.0.0.0", "127.0.0.1")}`).replace(/\/$/, "");
+  const issuer = env.ATRIUM_OIDC_ISSUER;
+  return {
+    addr,
+    publicUrl,
+    consoleUrl: (env.ATRIUM_CONSOLE_URL ?? publicUrl).replace(/\/$/, ""),
+    databaseUrl: env.ATRIUM_DATABASE_URL ?? `file:${join(dataDir(env), "atrium.db")}`,
+    oidc: issuer
+      ? {
+          issuer,
+          clientId: env.ATRIUM_OIDC_CLIENT_ID ?? "atrium",
+          clientSecret: env.ATRIUM_OIDC_CLIENT_SECRET ?? "",
+        }
+      : undefined,
+    smtpUrl: env.ATRIUM_SMTP_URL,
+    mailFrom: env.ATRIUM_MAIL_FROM ?? "Atrium <no-reply@atrium.localhost>",
+    peppers: peppersFrom(env),
+    keyLimits: {
+      STANDARD: limitFrom(env, "ATRIUM_RATE_STANDARD", "600/1m"),
+      AI_AGENT: limitFrom(env, "ATRIUM_RATE_AI_AGENT", "120/1m"),
+    },
+    invitationLimit: limitFrom(env, "ATRIUM_RATE_INVITATIONS", "30/1h"),
+    invitationTtlMs: envNumber(env, "ATRIUM_INVITATION_TTL_HOURS", 7 * 24, 1) * 3_600_000,
+    maxKeyLifetimeDays: envNumber(env, "ATRIUM_KEY_MAX_DAYS", 365, 1),
+    sessionTtlMs: envNumber(env, "ATRIUM_SESSION_TTL_HOURS", 7 * 24, 1) * 3_600_000,
+    secureCookies: publicUrl.startsWith("https:"),
+    trustProxy: env.ATRIUM_TRUST_PROXY,
+  };
+}

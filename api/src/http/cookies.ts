@@ -1,0 +1,32 @@
+// Cookie parsing and setting: two small functions instead of a dependency.
+
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i < 1) continue;
+    const name = part.slice(0, i).trim();
+    if (out.has(name)) continue; // the first is the most specific path
+    try {
+      out.set(name, decodeURIComponent(part.slice(i + 1).trim()));
+    } catch {
+      // A malformed value is ignored, as browsers do.
+    }
+  }
+  return out;
+}
+
+export type CookieOptions = { httpOnly?: boolean; secure: boolean; maxAgeS?: number; path?: string };
+
+export function cookie(name: string, value: string, o: CookieOptions): string {
+  return [
+    `${name}=${encodeURIComponent(value)}`,
+    `Path=${o.path ?? "/"}`,
+    "SameSite=Lax",
+    o.httpOnly === false ? "" : "HttpOnly",
+    o.secure ? "Secure" : "",
+    o.maxAgeS === undefined ? "" : `Max-Age=${o.maxAgeS}`,
+  ]
+    .filter(Boolean)
+    .join("; ");
+}

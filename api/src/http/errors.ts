@@ -1,0 +1,65 @@
+// Every failure the API reports is an ApiError; one middleware turns it into the one error
+// body clients see: { error: { code, message, fields? } }. Anything else is a 500 whose
+// details go to the log, never to the client.
+import type { ErrorRequestHandler } from "express";
+
+export type FieldError = { path: string; message: string };
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { fields?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = options.fields;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const badRequest = (message: string, fields?: FieldError[]) =>
+  new ApiError(400, "invalid_request", message, { fields });
+export const invalidField = (path: string, message: string) =>
+  new ApiError(422, "validation_failed", message, { fields: [{ path, message }] });
+export const unauthenticated = (message = "Log in or send an API key") =>
+  new ApiError(401, "unauthenticated", message, { headers: { "www-authenticate": 'Bearer realm="atrium"' } });
+export const forbidden = (message: string) => new ApiError(403, "forbidden", message);
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+export const conflict = (message: string) => new ApiError(409, "conflict", message);
+export const tooManyRequests = (retryAfterS: number, message = "Too many requests") =>
+  new ApiError(429, "rate_limited", message, { headers: { "retry-after": String(retryAfterS) } });
+
+export const errorBody = (e: ApiError) => ({
+  error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) },
+});
+
+export const errorMiddleware =
+  (log: (message: string, fields?: Record<string, unknown>) => void): ErrorRequestHandler =>
+  (err, req, res, _next) => {
+    const known = toApiError(err);
+    if (!known) {
+      log("Unhandled error", { method: req.method, path: req.path, error: String(err?.stack ?? err) });
+      res.status(500).json({ error: { code: "internal", message: "Internal error" } });
+      return;
+    }
+    for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
+    res.status(known.status).json(errorBody(known));
+  };
+
+/** Express's own errors (bad JSON, body too large) carry a status; they become ApiErrors too. */
+function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  const e = err as { status?: number; type?: string; message?: string };
+  if (e?.type === "entity.parse.failed") return badRequest("The body is not valid JSON");
+  if (e?.type === "entity.too.large") return new ApiError(413, "too_large", "The body is too large");
+  if (e?.status && e.status >= 400 && e.status < 500)
+    return new ApiError(e.status, "invalid_request", String(e.message));
+  return undefined;
+}

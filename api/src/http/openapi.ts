@@ -1,0 +1,126 @@
+// The OpenAPI 3.1 document, generated from the route table. TypeBox schemas are JSON Schema
+// (2020-12 compatible), which OpenAPI 3.1 embeds as they are.
+import type { TSchema } from "@sinclair/typebox";
+import type { Route } from "./route.ts";
+
+const ErrorBody = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        fields: {
+          type: "array",
+          items: {
+            type: "object",
+            required: ["path", "message"],
+            properties: { path: { type: "string" }, message: { type: "string" } },
+          },
+        },
+      },
+    },
+  },
+};
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid parameters",
+  401: "Not logged in, or the API key is not valid",
+  403: "Not allowed",
+  404: "Not found (or not visible to the caller)",
+  409: "Conflicts with the current state",
+  413: "Body too large",
+  422: "Invalid body; `fields` names each problem",
+  429: "Rate limited; see Retry-After",
+};
+
+/** TypeBox adds symbols and its own keys; OpenAPI wants plain JSON Schema. */
+const plain = (schema: TSchema) => JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
+
+const openApiPath = (path: string) => path.replace(/:([A-Za-z]+)/g, "{$1}");
+
+function parameters(r: Route) {
+  const out: unknown[] = [];
+  for (const [location, schema] of [
+    ["path", r.params],
+    ["query", r.query],
+  ] as const) {
+    if (!schema) continue;
+    const s = plain(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    for (const [name, prop] of Object.entries(s.properties ?? {})) {
+      const { description, ...propSchema } = prop;
+      out.push({
+        name,
+        in: location,
+        required: location === "path" || (s.required ?? []).includes(name),
+        ...(description ? { description } : {}),
+        schema: propSchema,
+      });
+    }
+  }
+  return out;
+}
+
+function errorStatuses(r: Route): number[] {
+  const set = new Set<number>(r.errors ?? []);
+  if (r.params || r.query) set.add(400);
+  if (r.body) set.add(422);
+  if (r.auth !== "public") set.add(401);
+  if (r.permission || r.auth === "session") set.add(403);
+  if (r.path.includes(":org")) set.add(404);
+  return [...set].sort();
+}
+
+export function openApiDocument(routes: readonly Route[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const operation: Record<string, unknown> = {
+      summary: r.summary,
+      operationId: `${r.method}${r.path.replace(/[/:{}-]+(\w)/g, (_m, c: string) => c.toUpperCase())}`,
+      tags: [r.tag],
+      ...(r.permission ? { "x-atrium-permission": r.permission } : {}),
+      security: r.auth === "public" ? [] : r.auth === "session" ? [{ session: [] }] : [{ session: [] }, { apiKey: [] }],
+      parameters: parameters(r),
+      ...(r.body
+        ? { requestBody: { required: true, content: { "application/json": { schema: plain(r.body) } } } }
+        : {}),
+      responses: {
+        [String(r.response.status)]: {
+          description: r.response.description ?? "OK",
+          ...(r.response.schema ? { content: { "application/json": { schema: plain(r.response.schema) } } } : {}),
+        },
+        ...Object.fromEntries(
+          errorStatuses(r).map((status) => [
+            String(status),
+            {
+              description: ERROR_TEXT[status] ?? "Error",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+            },
+          ]),
+        ),
+      },
+    };
+    const path = openApiPath(r.path);
+    paths[path] = { ...paths[path], [r.method]: operation };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Atrium API",
+      version: "v1alpha1",
+      description: "Organizations, members, roles, API keys and the audit log of an Atrium installation.",
+    },
+    servers: [{ url: "/" }],
+    components: {
+      schemas: { Error: ErrorBody },
+      securitySchemes: {
+        session: { type: "apiKey", in: "cookie", name: "atrium_session" },
+        apiKey: { type: "http", scheme: "bearer", description: "atr_sk_… or atr_ai_… API key" },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,186 @@
+// Login through the organization's OpenID Connect provider (authorization code + PKCE),
+// server-side sessions, logout. A person's identity (issuer + subject) links to a user by
+// verified email, and through the email to their Member objects in each organization.
+import { memberPhase } from "@atrium/crds";
+import { Type } from "@sinclair/typebox";
+import type { Request, Response } from "express";
+import type { Services } from "../app.ts";
+import { clientIp } from "../audit/audit.ts";
+import type { OidcIdentity } from "../auth/oidc.ts";
+import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
+import { normalizeEmail } from "../authz/directory.ts";
+import { cookie } from "../http/cookies.ts";
+import { ApiError, badRequest } from "../http/errors.ts";
+import { route } from "../http/route.ts";
+import { applyMemberStatus } from "./member-status.ts";
+
+const PENDING_LOGIN_MS = 10 * 60_000;
+
+/** Only paths on this site: an open redirect would turn login into a phishing tool. */
+export function safeReturnTo(value: string | undefined): string {
+  if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return "/";
+  return value;
+}
+
+/** The user for an identity: known identity first, else a user with the same verified email. */
+async function userFor(s: Services, id: OidcIdentity) {
+  const email = normalizeEmail(id.email);
+  const identity = await s.db.prisma.identity.findUnique({
+    where: { issuer_subject: { issuer: id.issuer, subject: id.subject } },
+    include: { user: true },
+  });
+  const now = new Date(s.now());
+  if (identity) {
+    return s.db.prisma.user.update({
+      where: { id: identity.userId },
+      data: { name: id.name, emailVerified: id.emailVerified, lastLoginAt: now },
+    });
+  }
+  const existing = await s.db.prisma.user.findUnique({ where: { email } });
+  if (existing && !id.emailVerified)
+    throw new ApiError(
+      403,
+      "email_unverified",
+      "Your provider has not verified this email address, so it cannot be linked",
+    );
+  const user =
+    existing ??
+    (await s.db.prisma.user.create({
+      data: { email, name: id.name || email, emailVerified: id.emailVerified, createdAt: now, lastLoginAt: now },
+    }));
+  await s.db.prisma.identity.create({
+    data: { issuer: id.issuer, subject: id.subject, userId: user.id, createdAt: now },
+  });
+  if (existing)
+    return s.db.prisma.user.update({ where: { id: user.id }, data: { lastLoginAt: now, emailVerified: true } });
+  return user;
+}
+
+/**
+ * Members declared with kubectl (no invitation on record: the documented way to bootstrap the
+ * first Admin) join at their first login with a verified email; members who joined get their
+ * last login recorded. Invited members join through their invitation link instead.
+ */
+async function recordLogin(s: Services, email: string, verified: boolean) {
+  const at = new Date(s.now()).toISOString();
+  for (const org of s.directory.orgsOf(email)) {
+    const m = s.directory.memberByEmail(org, email);
+    if (!m || m.spec.active === false) continue;
+    if (m.status?.joinedAt) {
+      await applyMemberStatus(s, m, { lastLoginAt: at });
+      continue;
+    }
+    if (!verified || memberPhase(m, new Date(s.now())) !== "Invited") continue;
+    const invited = await s.db.prisma.invitation.count({ where: { org, memberName: m.metadata.name } });
+    if (invited === 0) await applyMemberStatus(s, m, { joinedAt: at, lastLoginAt: at });
+  }
+}
+
+function setSessionCookies(s: Services, res: Response, session: string, csrf: string) {
+  const secure = s.config.secureCookies;
+  const maxAgeS = Math.floor(s.config.sessionTtlMs / 1000);
+  res.append("set-cookie", cookie(SESSION_COOKIE, session, { secure, maxAgeS }));
+  // Readable by the console's script, which echoes it in X-CSRF-Token.
+  res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false }));
+}
+
+function clearSessionCookies(s: Services, res: Response) {
+  const secure = s.config.secureCookies;
+  res.append("set-cookie", cookie(SESSION_COOKIE, "", { secure, maxAgeS: 0 }));
+  res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
+}
+
+const oidcOf = (s: Services) => {
+  if (!s.oidc) throw new ApiError(503, "login_unavailable", "Login is not configured (ATRIUM_OIDC_ISSUER)");
+  return s.oidc;
+};
+
+export const authRoutes = (s: Services) => [
+  route({
+    method: "get",
+    path: "/api/auth/login",
+    summary: "Start a login at the identity provider",
+    tag: "auth",
+    auth: "public",
+    query: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 2000 })) }),
+    response: { status: 302, schema: null, description: "To the identity provider" },
+    errors: [503],
+    handler: async ({ query, res }) => {
+      const { url, pending } = await oidcOf(s).beginLogin();
+      const now = s.now();
+      await s.db.prisma.pendingLogin.deleteMany({ where: { expiresAt: { lt: new Date(now) } } });
+      await s.db.prisma.pendingLogin.create({
+        data: {
+          id: pending.state,
+          codeVerifier: pending.codeVerifier,
+          nonce: pending.nonce,
+          returnTo: safeReturnTo(query.returnTo),
+          createdAt: new Date(now),
+          expiresAt: new Date(now + PENDING_LOGIN_MS),
+        },
+      });
+      res.redirect(302, url);
+    },
+  }),
+  route({
+    method: "get",
+    path: "/api/auth/callback",
+    summary: "Where the identity provider returns: starts a session",
+    tag: "auth",
+    auth: "public",
+    query: Type.Object(
+      { state: Type.String({ minLength: 1, maxLength: 200 }) },
+      { additionalProperties: Type.String({ maxLength: 4000 }) },
+    ),
+    response: { status: 302, schema: null, description: "Back to where the login started" },
+    errors: [403, 503],
+    audit: "auth.login",
+    handler: async ({ query, req, res, setTarget }) => {
+      const oidc = oidcOf(s);
+      const pending = await s.db.prisma.pendingLogin.findUnique({ where: { id: query.state } });
+      if (pending) await s.db.prisma.pendingLogin.delete({ where: { id: pending.id } }).catch(() => {});
+      if (!pending || pending.expiresAt.getTime() <= s.now())
+        throw badRequest("This login has expired or was already used: start again");
+      const identity = await oidc.completeLogin(new URL(req.originalUrl, s.config.publicUrl), {
+        state: pending.id,
+        codeVerifier: pending.codeVerifier,
+        nonce: pending.nonce,
+      });
+      const user = await userFor(s, identity);
+      setTarget(`user/${user.email}`);
+      await recordLogin(s, user.email, identity.emailVerified);
+      await endSession(s, req);
+      const session = await s.sessions.create(user.id, { ip: clientIp(req), userAgent: req.get("user-agent") });
+      req.principal = {
+        kind: "session",
+        sessionId: "",
+        userId: user.id,
+        email: user.email,
+        name: user.name,
+        csrfToken: session.csrfToken,
+      };
+      setSessionCookies(s, res, session.cookie, session.csrfToken);
+      res.redirect(
+        302,
+        pending.returnTo.startsWith("/api/") ? pending.returnTo : `${s.config.consoleUrl}${pending.returnTo}`,
+      );
+    },
+  }),
+  route({
+    method: "post",
+    path: "/api/auth/logout",
+    summary: "End the session",
+    tag: "auth",
+    auth: "session",
+    response: { status: 204, schema: null },
+    audit: "auth.logout",
+    handler: async ({ req, res }) => {
+      await endSession(s, req);
+      clearSessionCookies(s, res);
+    },
+  }),
+];
+
+async function endSession(s: Services, req: Request) {
+  if (req.sessionCookie) await s.sessions.destroy(req.sessionCookie);
+}

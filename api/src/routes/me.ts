@@ -1,0 +1,65 @@
+// The caller: who they are, and the organizations they can switch between.
+import { memberPhase } from "@atrium/crds";
+import { Type } from "@sinclair/typebox";
+import type { Services } from "../app.ts";
+import { mayAct } from "../authz/directory.ts";
+import { route } from "../http/route.ts";
+
+const Me = Type.Object({
+  kind: Type.Union([Type.Literal("session"), Type.Literal("apikey")]),
+  email: Type.String(),
+  name: Type.String(),
+  csrfToken: Type.Union([Type.String(), Type.Null()], { description: "Send as X-CSRF-Token on writes" }),
+});
+
+const OrgEntry = Type.Object({
+  name: Type.String(),
+  displayName: Type.String(),
+  role: Type.String(),
+  roleDisplayName: Type.String(),
+  status: Type.String(),
+  canAct: Type.Boolean(),
+});
+
+export const meRoutes = (s: Services) => [
+  route({
+    method: "get",
+    path: "/api/me",
+    summary: "The caller",
+    tag: "me",
+    auth: "any",
+    response: { status: 200, schema: Me },
+    handler: async ({ principal }) =>
+      principal.kind === "session"
+        ? { kind: "session", email: principal.email, name: principal.name, csrfToken: principal.csrfToken }
+        : { kind: "apikey", email: principal.email, name: `API key ${principal.keyId}`, csrfToken: null },
+  }),
+  route({
+    method: "get",
+    path: "/api/me/organizations",
+    summary: "Organizations the caller belongs to (for switching)",
+    tag: "me",
+    auth: "any",
+    response: { status: 200, schema: Type.Object({ items: Type.Array(OrgEntry) }) },
+    handler: async ({ principal }) => {
+      const orgs = principal.kind === "apikey" ? [principal.org] : s.directory.orgsOf(principal.email);
+      const now = new Date(s.now());
+      const items = orgs.flatMap((org) => {
+        const m = s.directory.memberByEmail(org, principal.email);
+        if (!m) return [];
+        const role = s.directory.role(org, m.spec.role);
+        return [
+          {
+            name: org,
+            displayName: s.directory.organization(org)?.spec.displayName ?? org,
+            role: m.spec.role,
+            roleDisplayName: role?.spec.displayName ?? m.spec.role,
+            status: memberPhase(m, now),
+            canAct: mayAct(m),
+          },
+        ];
+      });
+      return { items };
+    },
+  }),
+];

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { safeReturnTo } from "./auth.ts";
+import { accessDecision } from "./forward-auth.ts";
+import { memberNameFor } from "./views.ts";
+
+describe("safeReturnTo", () => {
+  it.each([
+    [undefined, "/"],
+    ["/orgs/acme", "/orgs/acme"],
+    ["/api/invitations/accept?token=x", "/api/invitations/accept?token=x"],
+    ["https://evil.example/", "/"],
+    ["//evil.example/", "/"],
+    ["/\\evil.example", "/"],
+    ["javascript:alert(1)", "/"],
+  ])("%s → %s", (input, expected) => expect(safeReturnTo(input)).toBe(expected));
+});
+
+describe("accessDecision", () => {
+  const member = { role: "member", canAccess: true };
+  it.each([
+    ["Public", undefined, undefined, true],
+    ["Members", undefined, undefined, false],
+    ["Members", undefined, member, true],
+    ["Members", undefined, { role: "viewer", canAccess: false }, false],
+    ["Roles", ["manager"], member, false],
+    ["Roles", ["manager", "member"], member, true],
+  ] as const)("%s %j for %j → %s", (policy, roles, caller, allowed) => {
+    const access = { policy, ...(roles ? { roles: [...roles] } : {}) };
+    expect(accessDecision(access, caller).allowed).toBe(allowed);
+  });
+  it("defaults to Members when the app names no policy", () => {
+    expect(accessDecision(undefined, undefined).allowed).toBe(false);
+  });
+});
+
+describe("memberNameFor", () => {
+  it("is readable, valid as a Kubernetes name, and the same for the same address", () => {
+    const name = memberNameFor("Jane.Doe+work@Example.com");
+    expect(name).toMatch(/^jane-doe-work-[0-9a-f]{8}$/);
+    expect(memberNameFor(" jane.doe+work@example.com ")).toBe(name);
+    expect(memberNameFor("jane.doe+work@example.org")).not.toBe(name);
+    expect(memberNameFor("___@x.example")).toMatch(/^member-[0-9a-f]{8}$/);
+  });
+});

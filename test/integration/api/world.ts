@@ -1,0 +1,141 @@
+// A world for the API tests: the real operator, an OIDC provider, an SMTP capture server, the
+// API on a real database, and two organizations with one declared member per built-in role,
+// each logged in through the provider (the documented bootstrap: declared members join at
+// their first login with a verified email).
+import { BUILT_IN_ROLES, namespaceFor } from "@atrium/crds";
+import { KubeClient, R } from "@atrium/kube";
+import { KubeConfig } from "@kubernetes/client-node";
+import { type ApiStack, type Caller, call, startApi } from "../../cluster/api-stack.ts";
+import { loginWithOidc } from "../../cluster/oidc-login.ts";
+import { type OidcProviderHandle, startOidcProvider } from "../../cluster/oidc-provider.ts";
+import { type OperatorProcess, startOperator } from "../../cluster/operator-process.ts";
+import { freePorts } from "../../cluster/ports.ts";
+import { createDatabase, type Postgres, startPostgres } from "../../cluster/postgres.ts";
+import { type SmtpCapture, startSmtpCapture } from "../../cluster/smtp-capture.ts";
+import { until } from "../../cluster/until.ts";
+import { unique } from "../kube.ts";
+
+export const ROLES = ["admin", "co-admin", "manager", "member", "viewer"] as const;
+export type RoleName = (typeof ROLES)[number];
+if (BUILT_IN_ROLES.map((r) => r.name).join() !== ROLES.join())
+  throw new Error("the built-in roles changed: update ROLES");
+
+export type World = Awaited<ReturnType<typeof startWorld>>;
+
+export async function startWorld(options: {
+  kubeconfig: string;
+  provider: "sqlite" | "postgresql";
+  env?: Record<string, string>;
+}) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(options.kubeconfig);
+  const kube = new KubeClient(kc, { fieldManager: "atrium-test" });
+  const stops: Array<() => Promise<unknown> | unknown> = [];
+  let postgres: Postgres | undefined;
+  try {
+    const operator: OperatorProcess = await startOperator({
+      kubeconfig: options.kubeconfig,
+      id: "api-tests",
+      leaseNamespace: unique("atrium-lease"),
+    });
+    stops.push(() => operator.kill());
+    const smtp: SmtpCapture = await startSmtpCapture();
+    stops.push(() => smtp.stop());
+    const [port] = (await freePorts(1)) as [number];
+    const oidc: OidcProviderHandle = await startOidcProvider({
+      clients: [
+        {
+          clientId: "atrium",
+          clientSecret: "atrium-test-secret",
+          redirectUris: [`http://127.0.0.1:${port}/api/auth/callback`],
+        },
+      ],
+      users: [],
+    });
+    stops.push(() => oidc.stop());
+    let databaseUrl: string | undefined;
+    if (options.provider === "postgresql") {
+      postgres = await startPostgres();
+      stops.push(() => postgres?.stop());
+      databaseUrl = await createDatabase(postgres.url, "atrium_api");
+    }
+    const api: ApiStack = await startApi({
+      kubeconfig: options.kubeconfig,
+      port,
+      oidcIssuer: oidc.issuer,
+      smtpUrl: smtp.url,
+      quiet: true,
+      env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ...options.env },
+      ...(databaseUrl ? { databaseUrl } : {}),
+    });
+    stops.unshift(() => api.stop());
+
+    /** An organization with its namespace and built-in roles in place (the operator's work). */
+    const createOrg = async (prefix: string) => {
+      const name = unique(prefix);
+      await kube.create(R.organization, {
+        metadata: { name },
+        spec: { displayName: `Org ${name}` },
+      } as never);
+      await until(`built-in roles of ${name}`, async () => api.directory.rolesOf(name).length === ROLES.length, 60_000);
+      return name;
+    };
+
+    /** A member declared directly (kubectl style); `login` makes them join. */
+    const declareMember = async (org: string, email: string, role: string) => {
+      const name = email.replace(/[^a-z0-9]+/g, "-");
+      const created = await kube.create(R.member, {
+        metadata: { name, namespace: namespaceFor(org) },
+        spec: { email, role, displayName: email.split("@")[0] },
+      } as never);
+      await api.directory.observed(created as never);
+      return name;
+    };
+
+    const login = async (email: string, returnTo?: string): Promise<Required<Pick<Caller, "cookie" | "csrf">>> => {
+      oidc.addUser({ email, name: `Test ${email}` });
+      const result = await loginWithOidc({ apiBase: api.base, email, ...(returnTo ? { returnTo } : {}) });
+      const me = await call(api.base, { cookie: result.cookieHeader }, "GET", "/api/me");
+      if (me.status !== 200) throw new Error(`login of ${email} failed: ${me.status} ${JSON.stringify(me.body)}`);
+      return { cookie: result.cookieHeader, csrf: me.body.csrfToken };
+    };
+
+    const orgA = await createOrg("api-a");
+    const orgB = await createOrg("api-b");
+    const people = {} as Record<
+      RoleName,
+      Required<Pick<Caller, "cookie" | "csrf">> & { email: string; member: string }
+    >;
+    for (const role of ROLES) {
+      const email = `${role}@${orgA}.example`;
+      const member = await declareMember(orgA, email, role);
+      people[role] = { ...(await login(email)), email, member };
+    }
+    const outsiderEmail = `admin@${orgB}.example`;
+    await declareMember(orgB, outsiderEmail, "admin");
+    const outsider = { ...(await login(outsiderEmail)), email: outsiderEmail };
+
+    return {
+      api,
+      kube,
+      smtp,
+      oidc,
+      operator,
+      orgA,
+      orgB,
+      people,
+      outsider,
+      createOrg,
+      declareMember,
+      login,
+      call: <T = any>(who: Caller, method: string, path: string, body?: unknown) =>
+        call<T>(api.base, who, method, path, body),
+      async stop() {
+        for (const stop of stops) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await Promise.resolve(stop()).catch(() => {});
+    throw error;
+  }
+}
