@@ -10,6 +10,7 @@ import { freePorts } from "../../test/cluster/ports.ts";
 import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
+import { wrk } from "../wrk.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -17,14 +18,11 @@ const LEASH = fileURLToPath(new URL("../../test/cluster/leash.sh", import.meta.u
 const log = (m: string) => console.log(`[gateway-warm] ${m}`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-/** wrk's Requests/sec and 99th percentile latency (ms). */
-function wrk(url: string, connections: number): { rps: number; p99: number } {
-  const out = execFileSync("wrk", ["-t1", `-c${connections}`, `-d${SECONDS}s`, "--latency", url], { encoding: "utf8" });
-  const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
-  const m = out.match(/\s99%\s+([\d.]+)(us|ms|s)/);
-  const p99 = m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 }[m[2] as "ms"] ?? 1) : Number.NaN;
-  if (out.includes("Non-2xx") || out.includes("Socket errors")) log(`warning from wrk for ${url}:\n${out}`);
-  return { rps, p99 };
+/** wrk with one thread, warning when anything but 2xx came back. */
+async function load(url: string, connections: number): Promise<{ rps: number; p99: number }> {
+  const r = await wrk(url, { connections, seconds: SECONDS });
+  if (r.non2xx) log(`warning from wrk for ${url}: non-2xx answers or socket errors`);
+  return r;
 }
 
 export async function run() {
@@ -65,7 +63,7 @@ http { access_log off;
     };
     for (const url of Object.values(targets))
       await until(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
-    for (const url of Object.values(targets)) wrk(url, 10); // warm-up (JIT, pools)
+    for (const url of Object.values(targets)) await load(url, 10); // warm-up (JIT, pools)
 
     const samples: Record<string, { rps: number[]; p99: number[] }> = Object.fromEntries(
       Object.keys(targets).map((name) => [name, { rps: [], p99: [] }]),
@@ -73,8 +71,8 @@ http { access_log off;
     for (let round = 0; round < ROUNDS; round++)
       for (const [name, url] of Object.entries(targets)) {
         const s = samples[name] as { rps: number[]; p99: number[] };
-        s.rps.push(wrk(url, 50).rps);
-        s.p99.push(wrk(url, 1).p99);
+        s.rps.push((await load(url, 50)).rps);
+        s.p99.push((await load(url, 1)).p99);
         log(`round ${round + 1} ${name}: ${s.rps.at(-1)} rps, p99 ${s.p99.at(-1)} ms at 1 connection`);
       }
     const rps = (n: string) => Math.round(median(samples[n]?.rps ?? []));

@@ -47,7 +47,7 @@ export class Directory {
     });
     const changed = (o: KubeObject) => {
       const org = o.metadata.namespace ? orgOfNamespace(o.metadata.namespace) : o.metadata.name;
-      if (org) void this.refresh(org);
+      if (org) this.scheduleRefresh(org);
     };
     this.organizations.on((c) => changed(c.object));
     this.roles.on((c) => changed(c.object));
@@ -75,6 +75,21 @@ export class Directory {
 
   synced(): boolean {
     return this.informers().every((i) => i.hasSynced);
+  }
+
+  private readonly scheduled = new Set<string>();
+
+  /**
+   * Watch events come in bursts (a bulk import, a relist): one rebuild per org per turn of the
+   * event loop, not one per event, keeps a 10,000-member org from rebuilding 10,000 times.
+   */
+  private scheduleRefresh(org: string): void {
+    if (this.scheduled.has(org)) return;
+    this.scheduled.add(org);
+    setImmediate(() => {
+      this.scheduled.delete(org);
+      void this.refresh(org);
+    });
   }
 
   /** Rebuilds one org's indexes and policy from the caches. */
