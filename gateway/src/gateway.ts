@@ -7,6 +7,7 @@ import type { AppInstance } from "@atrium/crds";
 import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
+import { ForwardAuth, stripAtriumCredentials } from "./forward-auth.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
@@ -25,6 +26,12 @@ export type GatewayConfig = {
   retryAfterSeconds: number;
   maxHeaderBytes: number;
   maxBodyBytes: number;
+  /**
+   * The Atrium API, asked whether a caller may open an app that is not Public (forward-auth).
+   * Unset: no access check (development only; main.ts warns).
+   */
+  authUrl: string | undefined;
+  authCacheMs: number;
 };
 
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
@@ -42,6 +49,8 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   retryAfterSeconds: envNumber(env, "ATRIUM_GATEWAY_RETRY_AFTER_S", 5, 1),
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: envNumber(env, "ATRIUM_GATEWAY_MAX_BODY_BYTES", 100 * 1024 * 1024, 0),
+  authUrl: env.ATRIUM_GATEWAY_AUTH_URL || undefined,
+  authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
 });
 
 type Target = { host: string; port: number };
@@ -84,6 +93,9 @@ export function createGateway(options: {
   // node:http's client: in gateway-warm it added about half the p99 latency of undici's
   // promise-based stream() at one connection, for about 20 % less throughput.
   const upstream = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  const auth = config.authUrl
+    ? new ForwardAuth({ url: config.authUrl, cacheMs: config.authCacheMs, timeoutMs: 5000 })
+    : undefined;
   const wakes = new Map<string, Promise<Target>>();
   const held = new Map<string, number>();
   let roundRobin = 0;
@@ -176,7 +188,23 @@ export function createGateway(options: {
     }
   };
 
-  type Resolved = { route: Route; key: string; target: Target; excluded: boolean } | { starting: string };
+  type Resolved =
+    | { route: Route; key: string; target: Target; excluded: boolean; user: string | undefined }
+    | { starting: string };
+
+  /** The app's access policy, decided by the API; before anything else, a wake included. */
+  const authorize = async (req: IncomingMessage, route: Route, app: App): Promise<string | undefined> => {
+    if (!auth || (app.spec.access?.policy ?? "Members") === "Public") return undefined;
+    const answer = await auth.check(route.org, route.app, req.headers);
+    if (answer.status === 401) throw new HttpError(401, "Log in first", `Log in to Atrium to open ${route.app}`);
+    if (answer.status === 403)
+      throw new HttpError(403, "Not allowed", `Your role in ${route.org} may not open ${route.app}`);
+    if (answer.status === 404)
+      throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
+    if (answer.status >= 300)
+      throw new HttpError(502, "Cannot check access", "The Atrium API did not answer; try again");
+    return answer.user;
+  };
 
   /** Route, access to the app's state, activity, and (if needed) the wake: shared by HTTP and upgrades. */
   const resolve = async (
@@ -188,6 +216,7 @@ export function createGateway(options: {
     const key = `org-${route.org}/${route.app}`;
     const app = apps.get(key);
     if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
+    const user = await authorize(req, route, app);
     const own = { paths: app.spec.idle?.excludePaths ?? [], userAgents: app.spec.idle?.excludeUserAgents ?? [] };
     const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, own);
     let target = readyEndpoint(app);
@@ -211,12 +240,13 @@ export function createGateway(options: {
       }
       target = await hold(key, app);
     }
-    return { route, key, target, excluded };
+    return { route, key, target, excluded, user };
   };
 
-  const forwardedHeaders = (req: IncomingMessage) => {
+  const forwardedHeaders = (req: IncomingMessage, user: string | undefined) => {
     const headers: Record<string, string | string[] | undefined> = { ...req.headers };
     for (const h of HOP_BY_HOP) delete headers[h];
+    stripAtriumCredentials(headers, user);
     const remote = req.socket.remoteAddress ?? "";
     headers["x-forwarded-for"] = req.headers["x-forwarded-for"]
       ? `${req.headers["x-forwarded-for"]}, ${remote}`
@@ -278,7 +308,7 @@ export function createGateway(options: {
             port: target.port,
             method: req.method,
             path: resolved.route.path,
-            headers: forwardedHeaders(req),
+            headers: forwardedHeaders(req, resolved.user),
             agent: upstream,
           },
           (upstreamRes) => {
@@ -318,7 +348,7 @@ export function createGateway(options: {
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       const upstreamSocket = connect(target.port, target.host, () => {
-        const headers = forwardedHeaders(req);
+        const headers = forwardedHeaders(req, resolved.user);
         headers.connection = "Upgrade";
         headers.upgrade = req.headers.upgrade;
         const lines = [`${req.method} ${route.path} HTTP/1.1`];

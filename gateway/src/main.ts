@@ -12,7 +12,10 @@ const log = jsonLogger("atrium-gateway");
 const metrics = gatewayMetrics();
 const kc = new KubeConfig();
 kc.loadFromDefault();
-const gateway = createGateway({ kc, config: defaultGatewayConfig(env), log, metrics });
+const config = defaultGatewayConfig(env);
+if (!config.authUrl)
+  log("Access policies are NOT enforced: set ATRIUM_GATEWAY_AUTH_URL to the Atrium API (development only)");
+const gateway = createGateway({ kc, config, log, metrics });
 const split = (addr: string) => addr.split(":") as [string, string];
 
 const [adminHost, adminPort] = split(env.ATRIUM_GATEWAY_ADMIN_ADDR ?? "0.0.0.0:9091");

@@ -32,7 +32,7 @@ export function serveAppPods(
     namespace: string;
     app: string;
     port: number;
-    body?: (ip: string, path: string) => string;
+    body?: (ip: string, path: string, headers: import("node:http").IncomingHttpHeaders) => string;
     startDelayMs?: number;
   },
 ): FakeApp {
@@ -61,7 +61,9 @@ export function serveAppPods(
         req.on("close", () => clearInterval(t));
         return;
       }
-      res.end(options.body ? options.body(ip, req.url ?? "/") : `hello from ${options.app} at ${ip}${req.url}`);
+      res.end(
+        options.body ? options.body(ip, req.url ?? "/", req.headers) : `hello from ${options.app} at ${ip}${req.url}`,
+      );
     });
     // A WebSocket-style upgrade: answer 101 and echo what arrives.
     server.on("upgrade", (_req, socket) => {

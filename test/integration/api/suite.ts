@@ -2,8 +2,11 @@
 // api-sqlite.test.ts and api-postgres.test.ts.
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Caller, call, startApi } from "../../cluster/api-stack.ts";
+import { echoTemplate, serveAppPods } from "../../cluster/fake-pods.ts";
+import { startGateway } from "../../cluster/gateway-process.ts";
 import { loginWithOidc } from "../../cluster/oidc-login.ts";
 import { until } from "../../cluster/until.ts";
 import { MATRIX } from "./matrix.ts";
@@ -445,6 +448,46 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
       expect(await ask(w.people.member, "no-such-app")).toBe(404);
       const allowed = await w.call(w.people.manager, "GET", `/api/forward-auth/${org}/fa-managers`);
       expect(allowed.headers.get("x-atrium-user")).toBe(w.people.manager.email);
+    });
+  });
+
+  describe(`the gateway enforces access through forward-auth (${provider})`, () => {
+    it("401 without a login, 403 for a role without apps:access, the app for a member, without Atrium's credentials", async () => {
+      const cluster = inject("cluster");
+      const org = w.orgA;
+      const template = `echo-${provider}`;
+      await w.kube.create(R.appTemplate, echoTemplate(template) as never).catch(() => {});
+      await w.kube.create(R.appInstance, {
+        metadata: { name: "wiki", namespace: namespaceFor(org) },
+        spec: { template, access: { policy: "Members" }, idle: { policy: "AlwaysOn" } },
+      } as never);
+      const kc = new KubeConfig();
+      kc.loadFromFile(cluster.kubeconfig);
+      const pods = serveAppPods(kc, {
+        namespace: namespaceFor(org),
+        app: "wiki",
+        port: 8080,
+        body: (_ip, _path, headers) => JSON.stringify({ user: headers["x-atrium-user"], cookie: headers.cookie ?? "" }),
+      });
+      const gateway = await startGateway({
+        kubeconfig: cluster.kubeconfig,
+        env: { ATRIUM_GATEWAY_AUTH_URL: w.api.base },
+      });
+      try {
+        const open = (who: Caller) =>
+          fetch(`${gateway.url}/apps/${org}/wiki/`, {
+            headers: who.cookie ? { cookie: `${who.cookie}; theme=dark` } : {},
+          });
+        await until("the app served to a member", async () => (await open(w.people.member)).status === 200, 60_000);
+        expect((await open({})).status).toBe(401);
+        expect((await open(w.people.viewer)).status).toBe(403);
+        expect((await open(w.outsider)).status).toBe(403);
+        const seen = (await (await open(w.people.member)).json()) as { user: string; cookie: string };
+        expect(seen).toEqual({ user: w.people.member.email, cookie: "theme=dark" });
+      } finally {
+        await gateway.kill();
+        await pods.stop();
+      }
     });
   });
 
