@@ -16,14 +16,22 @@ describe("ForwardAuth", () => {
   it("asks the API once per caller and app within the cache time", async () => {
     let now = 0;
     const api = fakeApi([204, 403]);
-    const auth = new ForwardAuth({ url: "http://api/", cacheMs: 5000, timeoutMs: 100, now: () => now, fetch: api.fetch });
+    const auth = new ForwardAuth({
+      url: "http://api/",
+      cacheMs: 5000,
+      timeoutMs: 100,
+      now: () => now,
+      fetch: api.fetch,
+    });
     const headers = { cookie: "atrium_session=s1", authorization: undefined };
     const answers = await Promise.all([auth.check("acme", "wiki", headers), auth.check("acme", "wiki", headers)]);
     expect(answers).toEqual([
       { status: 204, user: "a@x.example" },
       { status: 204, user: "a@x.example" },
     ]);
-    expect(api.calls).toEqual([{ url: "http://api/api/forward-auth/acme/wiki", headers: { cookie: "atrium_session=s1" } }]);
+    expect(api.calls).toEqual([
+      { url: "http://api/api/forward-auth/acme/wiki", headers: { cookie: "atrium_session=s1" } },
+    ]);
     now = 4999;
     await auth.check("acme", "wiki", headers);
     expect(api.calls).toHaveLength(1);
