@@ -8,9 +8,11 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startApiProcess } from "./api-process.ts";
 import { type ControlPlane, kubectlIn, processesUsing, startControlPlane } from "./controlplane.ts";
 import { startGateway } from "./gateway-process.ts";
 import { installCatalog, installCrds } from "./install.ts";
+import { DEMO_USERS, startOidcProvider } from "./oidc-provider.ts";
 import { startOperator } from "./operator-process.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -113,13 +115,34 @@ async function dev() {
   log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
   const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "dev", leaseNamespace: "atrium-system" });
   log(`Operator running (log: ${operator.logFile})`);
-  const gateway = await startGateway({ kubeconfig: cp.kubeconfig });
+  seedDemo(cp);
+  // A development identity provider with the demo users, and the API on the embedded SQLite file.
+  const apiPort = Number(process.env.ATRIUM_API_PORT ?? 8080);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const idp = await startOidcProvider({
+    port: Number(process.env.ATRIUM_OIDC_PORT ?? 5556),
+    clients: [{ clientId: "atrium", clientSecret: "atrium-dev-secret", redirectUris: [`${apiUrl}/api/auth/callback`] }],
+    users: DEMO_USERS,
+  });
+  const api = await startApiProcess({
+    kubeconfig: cp.kubeconfig,
+    port: apiPort,
+    env: {
+      ATRIUM_OIDC_ISSUER: idp.issuer,
+      ATRIUM_OIDC_CLIENT_ID: "atrium",
+      ATRIUM_OIDC_CLIENT_SECRET: "atrium-dev-secret",
+    },
+  });
+  log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; log: ${api.logFile})`);
+  log(`Log in at ${apiUrl}/api/auth/login as ${DEMO_USERS.map((u) => u.email).join(", ")} (password "demo")`);
+  const gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: { ATRIUM_GATEWAY_AUTH_URL: apiUrl } });
   log(`Gateway at ${gateway.url}/apps/<org>/<app>/ (log: ${gateway.logFile})`);
   stopOnSignals(cp, () => {
     void gateway.kill();
+    void api.kill();
+    void idp.stop();
     void operator.kill();
   });
-  seedDemo(cp);
   printUsage({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true });
   log("Atrium runs; press Ctrl-C to stop it.");
 }
@@ -130,7 +153,19 @@ function seedDemo(cp: ControlPlane) {
   kubectl("apply", "-f", join(EXAMPLES, "organization.yaml"));
   kubectl("wait", "--for=condition=Ready", "--timeout=60s", "organization/acme");
   for (const kind of ["orgrole", "member", "appinstance"]) kubectl("apply", "-f", join(EXAMPLES, `${kind}.yaml`));
-  log("Seeded organization acme with a custom role, a member and an app (kubectl get atrium -A)");
+  // One member per built-in role for the demo users: declared members join at their first
+  // login with a verified email (the documented bootstrap of a first Admin).
+  const roles = ["admin", "co-admin", "manager", "member", "viewer"];
+  const members = DEMO_USERS.map((u, i) => ({
+    apiVersion: "atrium.dev/v1alpha1",
+    kind: "Member",
+    metadata: { name: u.email.split("@")[0], namespace: "org-acme" },
+    spec: { email: u.email, displayName: u.name, role: roles[i] },
+  }));
+  kubectlIn(cp.binDir, cp.kubeconfig, "apply", "-f", "-").stdin(
+    JSON.stringify({ apiVersion: "v1", kind: "List", items: members }),
+  );
+  log("Seeded organization acme: a custom role, an app, and a member per built-in role (kubectl get atrium -A)");
 }
 
 function printUsage(state: State) {
