@@ -20,6 +20,9 @@
 // prompt come alone, GET /interaction/<uid> grants it and redirects.
 // test/cluster/oidc-login.ts drives this page without a browser.
 //
+// Everything lives in memory (sessions, codes, grants) and the signing and cookie keys are made at
+// each start: a restarted IdP has forgotten its sessions, which only means logging in again.
+//
 // CLI (`node test/cluster/oidc-provider.ts`): a dev IdP with the demo users (password "demo") on
 // ATRIUM_OIDC_PORT (default 5556), client atrium / atrium-dev-secret, redirect URI
 // ATRIUM_OIDC_REDIRECT (default http://127.0.0.1:8080/api/auth/callback).
@@ -75,6 +78,7 @@ type ProviderInstance = {
     options?: { mergeWithLastSubmission?: boolean },
   ): Promise<void>;
   Grant: { new (init: { accountId: string; clientId: string }): Grant; find(id: string): Promise<Grant | undefined> };
+  Client: { find(id: string): Promise<unknown> };
   on(event: string, listener: (...args: any[]) => void): void;
 };
 const ProviderClass = Provider as new (issuer: string, configuration: Record<string, unknown>) => ProviderInstance;
@@ -151,9 +155,12 @@ export async function startOidcProvider(opts: {
   let provider: ProviderInstance;
   try {
     provider = createProvider(issuer, opts, accounts);
+    // oidc-provider checks a static client's metadata on first use; fail here instead.
+    for (const c of opts.clients) await provider.Client.find(c.clientId);
   } catch (error) {
     server.close();
-    throw error;
+    const description = (error as { error_description?: string }).error_description;
+    throw description ? new Error(`oidc-provider: ${(error as Error).message}: ${description}`) : error;
   }
   const onError = opts.onError ?? ((error: Error) => console.error(`[oidc-provider] ${error.stack ?? error}`));
   provider.on("server_error", (_ctx: unknown, error: Error) => onError(error));

@@ -49,6 +49,8 @@ export async function startSmtpCapture(opts: { host?: string } = {}): Promise<Sm
     disabledCommands: ["AUTH", "STARTTLS"],
     logger: false,
     size: 10 * 1024 * 1024,
+    // stop() waits this long for clients that keep their connection (a pooled mailer not closed).
+    closeTimeout: 2000,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -3,7 +3,7 @@
 // means opening the link and logging in with that same verified email.
 import { createHash, randomBytes } from "node:crypto";
 import { DEFAULT_ROLE, type Member, memberPhase, namespaceFor } from "@atrium/crds";
-import { isConflict, R } from "@atrium/kube";
+import { isConflict, KubeError, R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
@@ -132,6 +132,11 @@ export const invitationRoutes = (s: Services) => [
         } as MemberObj);
       } catch (e) {
         if (isConflict(e)) throw conflict(`${body.email} is already a member or invited`);
+        // The apiserver parses addresses (Go's net/mail) more strictly than the schema: a@b..com.
+        const refusal =
+          e instanceof KubeError && e.code === 422 ? (e.details as { causes?: { field?: string }[] }) : {};
+        if (refusal?.causes?.some((c) => c.field === "spec.email"))
+          throw invalidField("/body/email", "must be an email address");
         throw e;
       }
       return issueInvitation(s, org, created, actor);
