@@ -127,6 +127,43 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
     });
   });
 
+  describe(`roles (${provider})`, () => {
+    it("deletes a role in use only with a reassignment, and lists member counts", async () => {
+      const org = w.orgA;
+      const admin = w.people.admin;
+      const created = await w.call(admin, "POST", `/api/orgs/${org}/roles`, {
+        name: "support",
+        displayName: "Support",
+        level: 30,
+        permissions: ["members:view", "apps:view"],
+      });
+      expect(created.status).toBe(201);
+      expect((await w.call(admin, "POST", `/api/orgs/${org}/roles`, { ...created.body, name: "support" })).status).toBe(
+        422,
+      );
+      const holder = await w.declareMember(org, `support-${Date.now()}@x.example`, "support");
+      const roles = await w.call(admin, "GET", `/api/orgs/${org}/roles`);
+      // Highest rank first: the custom role at level 30 sits between Member (40) and Viewer (20).
+      expect(roles.body.items.map((r: { name: string }) => r.name).slice(0, 6)).toEqual([
+        "admin",
+        "co-admin",
+        "manager",
+        "member",
+        "support",
+        "viewer",
+      ]);
+      expect(roles.body.items.find((r: { name: string }) => r.name === "support").memberCount).toBe(1);
+      const inUse = await w.call(admin, "DELETE", `/api/orgs/${org}/roles/support`);
+      expect(inUse.status).toBe(409);
+      expect(inUse.body.error.message).toContain("reassignTo");
+      expect((await w.call(admin, "DELETE", `/api/orgs/${org}/roles/support?reassignTo=nope`)).status).toBe(422);
+      expect((await w.call(admin, "DELETE", `/api/orgs/${org}/roles/support?reassignTo=viewer`)).status).toBe(204);
+      expect(w.api.directory.member(org, holder)?.spec.role).toBe("viewer");
+      expect(w.api.directory.role(org, "support")).toBeUndefined();
+      expect((await w.call(admin, "DELETE", `/api/orgs/${org}/roles/admin`)).status).toBe(403);
+    });
+  });
+
   describe(`decisions follow the custom resources (${provider})`, () => {
     it("a role change made with kubectl shows in decisions within 1 s", async () => {
       const org = w.orgA;
