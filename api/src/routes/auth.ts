@@ -6,7 +6,7 @@ import { Type } from "@sinclair/typebox";
 import type { Request, Response } from "express";
 import type { Services } from "../app.ts";
 import { clientIp } from "../audit/audit.ts";
-import type { OidcIdentity } from "../auth/oidc.ts";
+import { OidcError, type OidcIdentity } from "../auth/oidc.ts";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
 import { normalizeEmail } from "../authz/directory.ts";
 import { cookie } from "../http/cookies.ts";
@@ -90,6 +90,17 @@ function clearSessionCookies(s: Services, res: Response) {
   res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
 }
 
+/** A failed login in the one error body: the IdP being down is 503, anything else 401. */
+async function asLoginError<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (e) {
+    if (!(e instanceof OidcError)) throw e;
+    const down = e.code === "discovery_failed" || e.code === "provider_unreachable";
+    throw new ApiError(down ? 503 : 401, down ? "login_unavailable" : "login_failed", e.message);
+  }
+}
+
 const oidcOf = (s: Services) => {
   if (!s.oidc) throw new ApiError(503, "login_unavailable", "Login is not configured (ATRIUM_OIDC_ISSUER)");
   return s.oidc;
@@ -106,7 +117,7 @@ export const authRoutes = (s: Services) => [
     response: { status: 302, schema: null, description: "To the identity provider" },
     errors: [503],
     handler: async ({ query, res }) => {
-      const { url, pending } = await oidcOf(s).beginLogin();
+      const { url, pending } = await asLoginError(oidcOf(s).beginLogin());
       const now = s.now();
       await s.db.prisma.pendingLogin.deleteMany({ where: { expiresAt: { lt: new Date(now) } } });
       await s.db.prisma.pendingLogin.create({
@@ -133,7 +144,7 @@ export const authRoutes = (s: Services) => [
       { additionalProperties: Type.String({ maxLength: 4000 }) },
     ),
     response: { status: 302, schema: null, description: "Back to where the login started" },
-    errors: [403, 503],
+    errors: [401, 403, 503],
     audit: "auth.login",
     handler: async ({ query, req, res, setTarget }) => {
       const oidc = oidcOf(s);
@@ -141,11 +152,13 @@ export const authRoutes = (s: Services) => [
       if (pending) await s.db.prisma.pendingLogin.delete({ where: { id: pending.id } }).catch(() => {});
       if (!pending || pending.expiresAt.getTime() <= s.now())
         throw badRequest("This login has expired or was already used: start again");
-      const identity = await oidc.completeLogin(new URL(req.originalUrl, s.config.publicUrl), {
-        state: pending.id,
-        codeVerifier: pending.codeVerifier,
-        nonce: pending.nonce,
-      });
+      const identity = await asLoginError(
+        oidc.completeLogin(new URL(req.originalUrl, s.config.publicUrl), {
+          state: pending.id,
+          codeVerifier: pending.codeVerifier,
+          nonce: pending.nonce,
+        }),
+      );
       const user = await userFor(s, identity);
       setTarget(`user/${user.email}`);
       await recordLogin(s, user.email, identity.emailVerified);

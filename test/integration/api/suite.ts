@@ -302,6 +302,14 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
       expect(new URL(res.headers.get("location") as string).searchParams.get("code_challenge_method")).toBe("S256");
     });
 
+    it("answers a cancelled login with 401 and the one error body", async () => {
+      const email = `cancel-${Date.now()}@x.example`;
+      w.oidc.addUser({ email, name: "C" });
+      await expect(loginWithOidc({ apiBase: w.api.base, email, cancel: true })).rejects.toThrow(
+        /401|login_failed|access_denied/,
+      );
+    });
+
     it("lists the organizations a person can switch between", async () => {
       const orgs = await w.call(w.people.admin, "GET", "/api/me/organizations");
       expect(orgs.body.items).toEqual([expect.objectContaining({ name: w.orgA, role: "admin", canAct: true })]);
