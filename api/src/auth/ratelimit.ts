@@ -6,7 +6,7 @@ export type Limit = { limit: number; windowMs: number };
 export type Decision = { allowed: boolean; limit: number; remaining: number; resetS: number; retryAfterS: number };
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; limit: number; rate: number }>();
   private readonly now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -16,13 +16,15 @@ export class RateLimiter {
   take(key: string, { limit, windowMs }: Limit): Decision {
     const now = this.now();
     const rate = limit / windowMs;
-    const b = this.buckets.get(key) ?? { tokens: limit, at: now };
+    const b = this.buckets.get(key) ?? { tokens: limit, at: now, limit, rate };
     b.tokens = Math.min(limit, b.tokens + (now - b.at) * rate);
     b.at = now;
+    b.limit = limit;
+    b.rate = rate;
     const allowed = b.tokens >= 1;
     if (allowed) b.tokens -= 1;
     this.buckets.set(key, b);
-    if (this.buckets.size > 100_000) this.sweep(now, rate);
+    if (this.buckets.size > 100_000) this.sweep(now);
     const missing = Math.max(0, 1 - b.tokens);
     return {
       allowed,
@@ -33,9 +35,9 @@ export class RateLimiter {
     };
   }
 
-  /** Full buckets carry no state worth keeping. */
-  private sweep(now: number, rate: number): void {
-    for (const [key, b] of this.buckets) if (b.tokens + (now - b.at) * rate >= 1) this.buckets.delete(key);
+  /** Buckets that have refilled carry no state worth keeping. */
+  private sweep(now: number): void {
+    for (const [key, b] of this.buckets) if (b.tokens + (now - b.at) * b.rate >= b.limit) this.buckets.delete(key);
   }
 }
 
