@@ -27,12 +27,13 @@ export class AuditLog {
   }
 
   record(e: AuditEntry): void {
+    // Refused calls carry the raw path: PostgreSQL would refuse the whole record over a NUL.
     const data = {
-      org: e.org ?? null,
+      org: e.org?.replaceAll("\u0000", "\uFFFD") ?? null,
       actor: actorName(e.principal),
       actorType: e.principal ? (e.principal.kind === "session" ? "user" : "apikey") : "anonymous",
       action: e.action,
-      target: e.target ?? null,
+      target: e.target?.replaceAll("\u0000", "\uFFFD") ?? null,
       result: e.result,
       status: e.status,
       ip: e.ip ?? null,

@@ -67,10 +67,14 @@ function parameters(r: Route) {
 function errorStatuses(r: Route): number[] {
   const set = new Set<number>(r.errors ?? []);
   if (r.params || r.query) set.add(400);
-  if (r.body) set.add(422);
-  if (r.auth !== "public") set.add(401);
-  if (r.permission || r.auth === "session") set.add(403);
+  if (r.body) set.add(422).add(413);
+  // Any route: a malformed or revoked Authorization header is refused before routing.
+  set.add(401);
+  // Writes: a session's missing CSRF token; routes with a permission: the role lacks it.
+  if (r.permission || r.auth === "session" || r.method !== "get") set.add(403);
   if (r.path.includes(":org")) set.add(404);
+  // API keys are rate-limited on every route they may call.
+  if (r.auth !== "session") set.add(429);
   return [...set].sort();
 }
 

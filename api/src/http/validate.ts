@@ -30,8 +30,12 @@ export function validate(location: Location, schema: TSchema, input: unknown): u
   Value.Default(schema, value);
   const check = checker(schema);
   if (location !== "body") Value.Clean(schema, value);
-  if (check.Check(value)) return value;
   const fields: FieldError[] = [];
+  if (check.Check(value)) {
+    const nul = nulAt(value, `/${location}`);
+    if (!nul) return value;
+    fields.push({ path: nul, message: "must not contain NUL characters" });
+  }
   const seen = new Set<string>();
   for (const error of check.Errors(value)) {
     const path = `/${location}${error.path}`;
@@ -43,6 +47,17 @@ export function validate(location: Location, schema: TSchema, input: unknown): u
   const status = location === "body" ? 422 : 400;
   const summary = fields.map((f) => `${f.path}: ${f.message}`).join("; ");
   throw new ApiError(status, "validation_failed", `Invalid ${location}: ${summary}`, { fields });
+}
+
+/** The first string holding a NUL character: PostgreSQL can neither store nor compare such text. */
+function nulAt(value: unknown, path: string): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (value && typeof value === "object")
+    for (const [key, item] of Object.entries(value)) {
+      const found = nulAt(item, `${path}/${key}`);
+      if (found) return found;
+    }
+  return undefined;
 }
 
 /** A schema may say in plain words what it expects ("errorMessage"); otherwise TypeBox's message. */

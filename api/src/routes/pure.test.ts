@@ -1,7 +1,9 @@
+import { Type } from "@sinclair/typebox";
 import { describe, expect, it } from "vitest";
+import { validate } from "../http/validate.ts";
 import { safeReturnTo } from "./auth.ts";
 import { accessDecision } from "./forward-auth.ts";
-import { memberNameFor } from "./views.ts";
+import { Email, memberNameFor } from "./views.ts";
 
 describe("safeReturnTo", () => {
   it.each([
@@ -40,5 +42,15 @@ describe("memberNameFor", () => {
     expect(memberNameFor(" jane.doe+work@example.com ")).toBe(name);
     expect(memberNameFor("jane.doe+work@example.org")).not.toBe(name);
     expect(memberNameFor("___@x.example")).toMatch(/^member-[0-9a-f]{8}$/);
+  });
+});
+
+describe("Email", () => {
+  const body = Type.Object({ email: Email });
+  it.each(["a@b.example", "first.last+tag@sub.example.org"])("accepts %s", (email) => {
+    expect(validate("body", body, { email })).toEqual({ email });
+  });
+  it.each(["<a@b.com>", "Ann <a@b.com>", "a@b", "a b@c.com", '"a"@b.com', "a@b,c.com"])("refuses %s", (email) => {
+    expect(() => validate("body", body, { email })).toThrow(/email/);
   });
 });

@@ -14,7 +14,8 @@ export const RoleParams = Type.Object({ org: Name("Organization name"), role: Na
 
 export const Email = Type.String({
   format: "email",
-  pattern: "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+  // No display-name forms ("Ann <a@b.c>") or quoting: the address is compared as it is.
+  pattern: '^[^@\\s<>()\\[\\],;:"]+@[^@\\s<>()\\[\\],;:"]+\\.[^@\\s<>()\\[\\],;:"]+$',
   maxLength: 254,
   errorMessage: "must be an email address",
 });
