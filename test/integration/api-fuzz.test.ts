@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { namespaceFor, PERMISSIONS } from "@atrium/crds";
 import { R } from "@atrium/kube";
-import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { until } from "../cluster/until.ts";
 import { startWorld, type World } from "./api/world.ts";
 
@@ -54,7 +54,6 @@ beforeAll(async () => {
   exe = execFileSync(join(root, "scripts", "ensure-schemathesis.sh"), { encoding: "utf8" }).trim();
   dir = mkdtempSync(join(tmpdir(), "atrium-fuzz-"));
   w = await startWorld({
-    kubeconfig: inject("cluster").kubeconfig,
     provider: process.env.ATRIUM_FUZZ_DB === "postgresql" ? "postgresql" : "sqlite",
     // Thousands of requests from one key, hundreds of invitations: a 429 would hide the answer.
     env: { ATRIUM_RATE_STANDARD: "100000/1m", ATRIUM_RATE_INVITATIONS: "100000/1h" },

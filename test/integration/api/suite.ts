@@ -2,8 +2,7 @@
 // api-sqlite.test.ts and api-postgres.test.ts.
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
-import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Caller, call, startApi } from "../../cluster/api-stack.ts";
 import { echoTemplate, serveAppPods } from "../../cluster/fake-pods.ts";
 import { startGateway } from "../../cluster/gateway-process.ts";
@@ -15,7 +14,7 @@ import { ROLES, type RoleName, startWorld, type World } from "./world.ts";
 export function apiSuite(provider: "sqlite" | "postgresql") {
   let w: World;
   beforeAll(async () => {
-    w = await startWorld({ kubeconfig: inject("cluster").kubeconfig, provider });
+    w = await startWorld({ provider });
   }, 300_000);
   afterAll(() => w?.stop());
 
@@ -335,7 +334,7 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
       expect(list.body.items[0]).toMatchObject({ id: created.body.key.id, status: "active", type: "AI_AGENT" });
 
       const replica = await startApi({
-        kubeconfig: inject("cluster").kubeconfig,
+        kubeconfig: w.kubeconfig,
         databaseUrl: w.api.config.databaseUrl,
         quiet: true,
       });
@@ -411,7 +410,7 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
   describe(`rate limits (${provider})`, () => {
     it("AI_AGENT keys have their own limit, answered 429 with Retry-After and rate-limit headers", async () => {
       const limited = await startApi({
-        kubeconfig: inject("cluster").kubeconfig,
+        kubeconfig: w.kubeconfig,
         databaseUrl: w.api.config.databaseUrl,
         env: { ATRIUM_RATE_AI_AGENT: "3/1m", ATRIUM_RATE_STANDARD: "20/1m" },
         quiet: true,
@@ -446,7 +445,7 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
 
     it("limits invitations per organization (sessions work on any replica)", async () => {
       const limited = await startApi({
-        kubeconfig: inject("cluster").kubeconfig,
+        kubeconfig: w.kubeconfig,
         databaseUrl: w.api.config.databaseUrl,
         env: { ATRIUM_RATE_INVITATIONS: "5/1h" },
         quiet: true,
@@ -498,7 +497,6 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
 
   describe(`the gateway enforces access through forward-auth (${provider})`, () => {
     it("401 without a login, 403 for a role without apps:access, the app for a member, without Atrium's credentials", async () => {
-      const cluster = inject("cluster");
       const org = w.orgA;
       const template = `echo-${provider}`;
       await w.kube.create(R.appTemplate, echoTemplate(template) as never).catch(() => {});
@@ -506,16 +504,14 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
         metadata: { name: "wiki", namespace: namespaceFor(org) },
         spec: { template, access: { policy: "Members" }, idle: { policy: "AlwaysOn" } },
       } as never);
-      const kc = new KubeConfig();
-      kc.loadFromFile(cluster.kubeconfig);
-      const pods = serveAppPods(kc, {
+      const pods = serveAppPods(w.kc, {
         namespace: namespaceFor(org),
         app: "wiki",
         port: 8080,
         body: (_ip, _path, headers) => JSON.stringify({ user: headers["x-atrium-user"], cookie: headers.cookie ?? "" }),
       });
       const gateway = await startGateway({
-        kubeconfig: cluster.kubeconfig,
+        kubeconfig: w.kubeconfig,
         env: { ATRIUM_GATEWAY_AUTH_URL: w.api.base },
       });
       try {

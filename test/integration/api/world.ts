@@ -6,6 +6,8 @@ import { BUILT_IN_ROLES, namespaceFor } from "@atrium/crds";
 import { KubeClient, R } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type ApiStack, type Caller, call, startApi } from "../../cluster/api-stack.ts";
+import { startControlPlane } from "../../cluster/controlplane.ts";
+import { installCrds } from "../../cluster/install.ts";
 import { loginWithOidc } from "../../cluster/oidc-login.ts";
 import { type OidcProviderHandle, startOidcProvider } from "../../cluster/oidc-provider.ts";
 import { type OperatorProcess, startOperator } from "../../cluster/operator-process.ts";
@@ -22,19 +24,24 @@ if (BUILT_IN_ROLES.map((r) => r.name).join() !== ROLES.join())
 
 export type World = Awaited<ReturnType<typeof startWorld>>;
 
-export async function startWorld(options: {
-  kubeconfig: string;
-  provider: "sqlite" | "postgresql";
-  env?: Record<string, string>;
-}) {
-  const kc = new KubeConfig();
-  kc.loadFromFile(options.kubeconfig);
-  const kube = new KubeClient(kc, { fieldManager: "atrium-test" });
+/**
+ * Each world has a control plane of its own: its operator must be the only one reconciling
+ * what it sees (two leaders racing, e.g. on an app's generated Secret, would roll apps twice
+ * and break the operator tests that share the common cluster).
+ */
+export async function startWorld(options: { provider: "sqlite" | "postgresql"; env?: Record<string, string> }) {
   const stops: Array<() => Promise<unknown> | unknown> = [];
   let postgres: Postgres | undefined;
   try {
+    const cp = await startControlPlane();
+    stops.push(() => cp.stop());
+    installCrds(cp);
+    const kubeconfig = cp.kubeconfig;
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const kube = new KubeClient(kc, { fieldManager: "atrium-test" });
     const operator: OperatorProcess = await startOperator({
-      kubeconfig: options.kubeconfig,
+      kubeconfig,
       id: "api-tests",
       leaseNamespace: unique("atrium-lease"),
     });
@@ -60,7 +67,7 @@ export async function startWorld(options: {
       databaseUrl = await createDatabase(postgres.url, "atrium_api");
     }
     const api: ApiStack = await startApi({
-      kubeconfig: options.kubeconfig,
+      kubeconfig,
       port,
       oidcIssuer: oidc.issuer,
       smtpUrl: smtp.url,
@@ -68,7 +75,7 @@ export async function startWorld(options: {
       env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ...options.env },
       ...(databaseUrl ? { databaseUrl } : {}),
     });
-    stops.unshift(() => api.stop());
+    stops.push(() => api.stop());
 
     /** An organization with its namespace and built-in roles in place (the operator's work). */
     const createOrg = async (prefix: string) => {
@@ -116,6 +123,8 @@ export async function startWorld(options: {
     const outsider = { ...(await login(outsiderEmail)), email: outsiderEmail };
 
     return {
+      kubeconfig,
+      kc,
       api,
       kube,
       smtp,
@@ -131,11 +140,11 @@ export async function startWorld(options: {
       call: <T = any>(who: Caller, method: string, path: string, body?: unknown) =>
         call<T>(api.base, who, method, path, body),
       async stop() {
-        for (const stop of stops) await stop();
+        for (const stop of [...stops].reverse()) await stop();
       },
     };
   } catch (error) {
-    for (const stop of stops) await Promise.resolve(stop()).catch(() => {});
+    for (const stop of [...stops].reverse()) await Promise.resolve(stop()).catch(() => {});
     throw error;
   }
 }
