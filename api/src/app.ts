@@ -188,7 +188,8 @@ function requestLog(s: Services): RequestHandler {
     const start = process.hrtime.bigint();
     res.on("finish", () => {
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? "unmatched" : req.path);
+      // The route pattern, never the raw path: label values must stay few.
+      const route = (req.route?.path as string | undefined) ?? "unmatched";
       s.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
       s.metrics.duration.observe({ method: req.method, route }, seconds);
       if (req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics") return;

@@ -193,9 +193,8 @@ export function createGateway(options: {
     | { starting: string };
 
   /** The app's access policy, decided by the API; before anything else, a wake included. */
-  const authorize = async (req: IncomingMessage, route: Route, app: App): Promise<string | undefined> => {
-    if (!auth || (app.spec.access?.policy ?? "Members") === "Public") return undefined;
-    const answer = await auth.check(route.org, route.app, req.headers);
+  const authorize = async (check: ForwardAuth, req: IncomingMessage, route: Route): Promise<string | undefined> => {
+    const answer = await check.check(route.org, route.app, req.headers);
     if (answer.status === 401) throw new HttpError(401, "Log in first", `Log in to Atrium to open ${route.app}`);
     if (answer.status === 403)
       throw new HttpError(403, "Not allowed", `Your role in ${route.org} may not open ${route.app}`);
@@ -216,7 +215,9 @@ export function createGateway(options: {
     const key = `org-${route.org}/${route.app}`;
     const app = apps.get(key);
     if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
-    const user = await authorize(req, route, app);
+    // Only apps that are not Public cost a question to the API (and an await here).
+    const user =
+      auth && (app.spec.access?.policy ?? "Members") !== "Public" ? await authorize(auth, req, route) : undefined;
     const own = { paths: app.spec.idle?.excludePaths ?? [], userAgents: app.spec.idle?.excludeUserAgents ?? [] };
     const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, own);
     let target = readyEndpoint(app);

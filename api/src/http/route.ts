@@ -30,6 +30,8 @@ export type Context<P, Q, B> = {
   res: Response;
   /** What the write acted on, for the audit log ("member/jane", "apikey/AB12…"). */
   setTarget(target: string): void;
+  /** This call did nothing worth recording (it only sent the caller to log in first). */
+  skipAudit(): void;
 };
 
 export type RouteSpec<P extends TSchema | undefined, Q extends TSchema | undefined, B extends TSchema | undefined> = {
@@ -91,8 +93,9 @@ async function run(r: Route, req: Request, res: Response, guard: Guard): Promise
   const org = typeof req.params.org === "string" ? req.params.org : undefined;
   // Refused calls never reach the handler, so the target is first taken from the path.
   let target = defaultTarget(req.params);
+  let skipped = false;
   const audit = (result: "success" | "denied" | "error", status: number) => {
-    if (r.audit) guard.audit({ req, principal, org, action: r.audit, target, result, status });
+    if (r.audit && !skipped) guard.audit({ req, principal, org, action: r.audit, target, result, status });
   };
   try {
     if (r.auth !== "public" && !principal) throw unauthenticated();
@@ -113,6 +116,9 @@ async function run(r: Route, req: Request, res: Response, guard: Guard): Promise
       res,
       setTarget: (t: string) => {
         target = t;
+      },
+      skipAudit: () => {
+        skipped = true;
       },
     } as Context<unknown, unknown, unknown>;
     const body = await r.handler(ctx as never);

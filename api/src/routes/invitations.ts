@@ -196,8 +196,9 @@ export const invitationRoutes = (s: Services) => [
     response: { status: 302, schema: null, description: "To the login, then to the organization in the console" },
     errors: [403, 410],
     audit: "members.accept-invitation",
-    handler: async ({ query, principal, req, res, setTarget }) => {
+    handler: async ({ query, principal, req, res, setTarget, skipAudit }) => {
       if (principal?.kind !== "session") {
+        skipAudit();
         res.redirect(302, `/api/auth/login?returnTo=${encodeURIComponent(req.originalUrl)}`);
         return;
       }
