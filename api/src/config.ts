@@ -27,6 +27,11 @@ export type ApiConfig = {
   maxKeyLifetimeDays: number;
   sessionTtlMs: number;
   secureCookies: boolean;
+  /**
+   * The session cookie's Domain, e.g. atrium.example: browsers then present the session to
+   * apps at <app>.<org>.atrium.example, whose gateway asks forward-auth. Unset: host-only.
+   */
+  cookieDomain: string | undefined;
   /** Behind a load balancer: take the client address from X-Forwarded-For (Express "trust proxy"). */
   trustProxy: string | undefined;
 };
@@ -54,6 +59,14 @@ function limitFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): Limi
   } catch (e) {
     throw new Error(`${name}: ${(e as Error).message}`);
   }
+}
+
+function cookieDomainFrom(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const domain = value.replace(/^\./, "").toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain))
+    throw new Error(`ATRIUM_COOKIE_DOMAIN: "${value}" is not a domain name like atrium.example`);
+  return domain;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
@@ -84,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     maxKeyLifetimeDays: envNumber(env, "ATRIUM_KEY_MAX_DAYS", 365, 1),
     sessionTtlMs: envNumber(env, "ATRIUM_SESSION_TTL_HOURS", 7 * 24, 1) * 3_600_000,
     secureCookies: publicUrl.startsWith("https:"),
+    cookieDomain: cookieDomainFrom(env.ATRIUM_COOKIE_DOMAIN),
     trustProxy: env.ATRIUM_TRUST_PROXY,
   };
 }

@@ -16,12 +16,20 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-export type CookieOptions = { httpOnly?: boolean; secure: boolean; maxAgeS?: number; path?: string };
+export type CookieOptions = {
+  httpOnly?: boolean;
+  secure: boolean;
+  maxAgeS?: number;
+  path?: string;
+  /** Shared with subdomains (the apps behind the gateway) when set; host-only otherwise. */
+  domain?: string | undefined;
+};
 
 export function cookie(name: string, value: string, o: CookieOptions): string {
   return [
     `${name}=${encodeURIComponent(value)}`,
     `Path=${o.path ?? "/"}`,
+    o.domain ? `Domain=${o.domain}` : "",
     "SameSite=Lax",
     o.httpOnly === false ? "" : "HttpOnly",
     o.secure ? "Secure" : "",

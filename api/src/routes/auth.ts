@@ -77,17 +77,17 @@ async function recordLogin(s: Services, email: string, verified: boolean) {
 }
 
 function setSessionCookies(s: Services, res: Response, session: string, csrf: string) {
-  const secure = s.config.secureCookies;
+  const { secureCookies: secure, cookieDomain: domain } = s.config;
   const maxAgeS = Math.floor(s.config.sessionTtlMs / 1000);
-  res.append("set-cookie", cookie(SESSION_COOKIE, session, { secure, maxAgeS }));
+  res.append("set-cookie", cookie(SESSION_COOKIE, session, { secure, maxAgeS, domain }));
   // Readable by the console's script, which echoes it in X-CSRF-Token.
-  res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false }));
+  res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false, domain }));
 }
 
 function clearSessionCookies(s: Services, res: Response) {
-  const secure = s.config.secureCookies;
-  res.append("set-cookie", cookie(SESSION_COOKIE, "", { secure, maxAgeS: 0 }));
-  res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
+  const { secureCookies: secure, cookieDomain: domain } = s.config;
+  res.append("set-cookie", cookie(SESSION_COOKIE, "", { secure, maxAgeS: 0, domain }));
+  res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false, domain }));
 }
 
 /** A failed login in the one error body: the IdP being down is 503, anything else 401. */
