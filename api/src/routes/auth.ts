@@ -80,14 +80,15 @@ function setSessionCookies(s: Services, res: Response, session: string, csrf: st
   const { secureCookies: secure, cookieDomain: domain } = s.config;
   const maxAgeS = Math.floor(s.config.sessionTtlMs / 1000);
   res.append("set-cookie", cookie(SESSION_COOKIE, session, { secure, maxAgeS, domain }));
-  // Readable by the console's script, which echoes it in X-CSRF-Token.
-  res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false, domain }));
+  // Readable by the console's script, which echoes it in X-CSRF-Token; host-only, so the apps
+  // on subdomains never see it even when the session cookie is shared with them.
+  res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false }));
 }
 
 function clearSessionCookies(s: Services, res: Response) {
   const { secureCookies: secure, cookieDomain: domain } = s.config;
   res.append("set-cookie", cookie(SESSION_COOKIE, "", { secure, maxAgeS: 0, domain }));
-  res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false, domain }));
+  res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
 }
 
 /** A failed login in the one error body: the IdP being down is 503, anything else 401. */
