@@ -10,13 +10,12 @@ import { generateKey, hashKey, parsePeppers } from "../../api/src/auth/keyformat
 import { KeyStore } from "../../api/src/auth/keystore.ts";
 import { openDatabase } from "../../api/src/db/index.ts";
 import { writeResult } from "../results.ts";
+import { percentile } from "../stats.ts";
 
 const KEYS = 100;
 const ROUNDS = 20;
 const PER_ROUND = 10_000;
 const log = (m: string) => console.log(`[api-keys] ${m}`);
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] as number;
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), "atrium-bench-keys-"));

@@ -6,6 +6,7 @@ import { BUILT_IN_ROLES, PERMISSIONS } from "@atrium/crds";
 import { newEnforcer, newModelFromString } from "casbin";
 import { Authorizer, type OrgPolicy } from "../../api/src/authz/casbin.ts";
 import { writeResult } from "../results.ts";
+import { percentile } from "../stats.ts";
 
 const ORGS = 200;
 const MEMBERS = 50;
@@ -26,9 +27,6 @@ e = some(where (p.eft == allow))
 [matchers]
 m = g(r.sub, p.sub, r.dom) && r.dom == p.dom && r.act == p.act
 `;
-
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] as number;
 
 function world() {
   const roles = BUILT_IN_ROLES.map((r) => ({ name: r.name, permissions: r.permissions }));

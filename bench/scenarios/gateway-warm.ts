@@ -10,13 +10,13 @@ import { freePorts } from "../../test/cluster/ports.ts";
 import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
+import { median } from "../stats.ts";
 import { wrk } from "../wrk.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LEASH = fileURLToPath(new URL("../../test/cluster/leash.sh", import.meta.url));
 const log = (m: string) => console.log(`[gateway-warm] ${m}`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** wrk with one thread, warning when anything but 2xx came back. */
 async function load(url: string, connections: number): Promise<{ rps: number; p99: number }> {

@@ -11,6 +11,7 @@ import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { installCrds } from "../../test/cluster/install.ts";
 import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
+import { median } from "../stats.ts";
 import { wrk } from "../wrk.ts";
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
@@ -18,7 +19,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = 3;
 const ORG = "bench";
 const log = (m: string) => console.log(`[members-list] ${m}`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** The org's namespace and built-in roles, as the operator would make them (it is not running here). */
 async function seedOrg(kube: KubeClient) {

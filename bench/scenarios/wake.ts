@@ -5,11 +5,10 @@ import { serveAppPods } from "../../test/cluster/fake-pods.ts";
 import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
+import { percentile } from "../stats.ts";
 
 const WAKES = Number(process.env.BENCH_WAKES ?? 30);
 const log = (m: string) => console.log(`[wake] ${m}`);
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] as number;
 
 export async function run() {
   const stack = await gatewayStack(log, { ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "500" });

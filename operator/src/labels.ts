@@ -27,7 +27,3 @@ export const ownerRef = (owner: KubeObject & { kind?: string }): OwnerReference 
   controller: true,
   blockOwnerDeletion: true,
 });
-
-/** The organization a namespaced Atrium object belongs to, from its namespace `org-<name>`. */
-export const orgOfNamespace = (namespace: string | undefined) =>
-  namespace?.startsWith("org-") ? namespace.slice(4) : undefined;

@@ -2,13 +2,14 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
+import { orgOfNamespace } from "@atrium/crds";
 import { type Change, Informer, KubeClient, type KubeObject, keyOf, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
 import type { OperatorConfig } from "./config.ts";
 import type { Caches, Deps } from "./deps.ts";
-import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR, orgOfNamespace } from "./labels.ts";
+import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR } from "./labels.ts";
 import { reconcileMember } from "./member/reconcile.ts";
 import { reconcileOrganization } from "./organization/reconcile.ts";
 import { reconcileOrgRole } from "./orgrole/reconcile.ts";

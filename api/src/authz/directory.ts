@@ -2,7 +2,14 @@
 // (the source of truth), indexed the ways requests ask (member by email, orgs of a person),
 // and the Casbin decision index kept in step with them. Every API replica builds its own, so
 // replicas converge from the watch without a database round trip.
-import { type AppInstance, type Member, namespaceFor, type Organization, type OrgRole } from "@atrium/crds";
+import {
+  type AppInstance,
+  type Member,
+  namespaceFor,
+  type Organization,
+  type OrgRole,
+  orgOfNamespace,
+} from "@atrium/crds";
 import { dropManagedFields, Informer, type KubeClient, type KubeObject, keyOf, R } from "@atrium/kube";
 import { Authorizer, type OrgPolicy } from "./casbin.ts";
 
@@ -11,7 +18,6 @@ export type MemberObj = Obj<Member>;
 export type RoleObj = Obj<OrgRole>;
 export type OrgObj = Obj<Organization>;
 
-const orgOfNamespace = (ns: string | undefined) => (ns?.startsWith("org-") ? ns.slice(4) : undefined);
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 /** A member may act once they joined and while they are active. */

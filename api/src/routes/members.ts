@@ -151,7 +151,10 @@ function firstAfter(sorted: readonly Keyed[], after: Key, sign: number): number 
  * the single event loop and pile up under concurrency.
  */
 export class MemberLists {
-  private readonly cache = new Map<string, { version: number; at: number; sorted: Map<string, Keyed[]> }>();
+  private readonly cache = new Map<
+    string,
+    { version: number; at: number; views: View[]; sorted: Map<string, Keyed[]> }
+  >();
   private readonly s: Pick<Services, "directory" | "now">;
 
   constructor(s: Pick<Services, "directory" | "now">) {
@@ -163,15 +166,15 @@ export class MemberLists {
     const version = this.s.directory.version(org);
     let entry = this.cache.get(org);
     if (!entry || entry.version !== version || now - entry.at > 1000) {
-      entry = { version, at: now, sorted: new Map() };
+      const date = new Date(now);
+      const views = this.s.directory.membersOf(org).map((m) => memberView(this.s.directory, org, m, date));
+      entry = { version, at: now, views, sorted: new Map() };
       this.cache.set(org, entry);
     }
     const key = `${sort}:${order}`;
     let list = entry.sorted.get(key);
     if (!list) {
-      const date = new Date(now);
-      const views = this.s.directory.membersOf(org).map((m) => memberView(this.s.directory, org, m, date));
-      list = sortViews(views, sort, order);
+      list = sortViews(entry.views, sort, order);
       entry.sorted.set(key, list);
     }
     return list;

@@ -16,6 +16,10 @@ import {
 export const MAX_ORG_NAME = 59;
 export const namespaceFor = (org: string) => `org-${org}`;
 
+/** The organization a namespaced Atrium object belongs to, from its namespace `org-<name>`. */
+export const orgOfNamespace = (namespace: string | undefined) =>
+  namespace?.startsWith("org-") ? namespace.slice(4) : undefined;
+
 export const OrganizationSpec = Type.Object({
   displayName: DisplayName(),
   description: Type.Optional(Description()),

@@ -2,9 +2,9 @@
 // already stored: a Secret for secret settings, a Deployment, a Service and (when the
 // template declares storage) a PersistentVolumeClaim.
 import { createHash } from "node:crypto";
-import { type AppInstance, type AppTemplate, HTTP_PORT_NAME } from "@atrium/crds";
+import { type AppInstance, type AppTemplate, HTTP_PORT_NAME, orgOfNamespace } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
-import { LABEL_INSTANCE, LABEL_NAME, managedLabels, orgOfNamespace, ownerRef } from "../labels.ts";
+import { LABEL_INSTANCE, LABEL_NAME, managedLabels, ownerRef } from "../labels.ts";
 
 type App = AppInstance & KubeObject;
 
