@@ -1,6 +1,6 @@
 // The API as an Express app: middleware order, authentication, the route modules, errors.
 // main.ts builds the real dependencies; tests build the same app against a real cluster.
-import type { KubeClient } from "@atrium/kube";
+import type { KubeClient, Logger } from "@atrium/kube";
 import express, { type Request, type RequestHandler, type Response } from "express";
 import { AuditLog, clientIp } from "./audit/audit.ts";
 import { KeyStore } from "./auth/keystore.ts";
@@ -34,8 +34,6 @@ declare module "express-serve-static-core" {
     sessionCookie?: string;
   }
 }
-
-export type Logger = (message: string, fields?: Record<string, unknown>) => void;
 
 export type ApiDeps = {
   config: ApiConfig;

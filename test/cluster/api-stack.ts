@@ -1,20 +1,14 @@
-// The API wired to real parts for tests, benchmarks and `make dev`: the control plane's
-// apiserver (with the real operator), a real database (SQLite file or PostgreSQL), a real
-// OIDC provider and a real SMTP capture server. The API runs in this process so tests can
-// also look at its internals (the Casbin index, the audit queue).
+// The API wired to real parts for tests and benchmarks, assembled exactly as api/src/main.ts
+// does it: a real apiserver, a real database (SQLite file or PostgreSQL), a real OIDC provider
+// and SMTP server when given. The API runs in this process so tests can also look at its
+// internals (the Casbin index, the audit queue). `make dev` runs main.ts (api-process.ts).
 import { mkdtempSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeClient } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
-import { type ApiDeps, createApi } from "../../api/src/app.ts";
-import { createOidcClient } from "../../api/src/auth/oidc.ts";
-import { Directory } from "../../api/src/authz/directory.ts";
-import { type ApiConfig, loadConfig } from "../../api/src/config.ts";
-import { openDatabase } from "../../api/src/db/index.ts";
-import { createMailer } from "../../api/src/mail/mailer.ts";
-import { apiMetrics } from "../../api/src/metrics.ts";
+import { assembleApi } from "../../api/src/assemble.ts";
+import { loadConfig } from "../../api/src/config.ts";
 import { freePorts } from "./ports.ts";
 
 export type ApiStack = Awaited<ReturnType<typeof startApi>>;
@@ -24,56 +18,40 @@ export async function startApi(options: {
   /** Default: a new SQLite file in a temporary folder. */
   databaseUrl?: string;
   smtpUrl?: string;
+  /** An OIDC provider that knows client atrium / atrium-test-secret with this API's callback. */
   oidcIssuer?: string;
-  /** The port the OIDC client was registered with (see reservePort). */
+  /** The port the OIDC client was registered with (default: a free one). */
   port?: number;
   env?: Record<string, string>;
-  config?: Partial<ApiConfig>;
   quiet?: boolean;
 }) {
   const port = options.port ?? ((await freePorts(1))[0] as number);
   const base = `http://127.0.0.1:${port}`;
-  const dir = mkdtempSync(join(tmpdir(), "atrium-api-"));
-  const config: ApiConfig = {
-    ...loadConfig({
-      ATRIUM_DATA_DIR: dir,
-      ATRIUM_API_ADDR: `127.0.0.1:${port}`,
-      ATRIUM_KEY_PEPPERS: "1:test-pepper-not-secret-0123456789",
-      ...options.env,
-    }),
-    ...options.config,
-  };
-  if (options.databaseUrl) config.databaseUrl = options.databaseUrl;
-  const db = await openDatabase(config.databaseUrl);
+  const config = loadConfig({
+    ATRIUM_DATA_DIR: mkdtempSync(join(tmpdir(), "atrium-api-")),
+    ATRIUM_API_ADDR: `127.0.0.1:${port}`,
+    ATRIUM_KEY_PEPPERS: "1:test-pepper-not-secret-0123456789",
+    ...(options.databaseUrl ? { ATRIUM_DATABASE_URL: options.databaseUrl } : {}),
+    ...(options.smtpUrl ? { ATRIUM_SMTP_URL: options.smtpUrl } : {}),
+    ...(options.oidcIssuer
+      ? {
+          ATRIUM_OIDC_ISSUER: options.oidcIssuer,
+          ATRIUM_OIDC_CLIENT_ID: "atrium",
+          ATRIUM_OIDC_CLIENT_SECRET: "atrium-test-secret",
+        }
+      : {}),
+    ...options.env,
+  });
   const kc = new KubeConfig();
   kc.loadFromFile(options.kubeconfig);
-  const kube = new KubeClient(kc, { fieldManager: "atrium-api" });
-  const directory = new Directory(kube);
-  await directory.start();
-  const oidc = options.oidcIssuer
-    ? await createOidcClient({
-        issuer: options.oidcIssuer,
-        clientId: "atrium",
-        clientSecret: "atrium-test-secret",
-        redirectUri: `${base}/api/auth/callback`,
-        allowInsecure: true,
-      })
-    : undefined;
   const logs: Array<Record<string, unknown>> = [];
-  const deps: ApiDeps = {
-    config,
-    db,
-    kube,
-    directory,
-    mailer: createMailer({ url: options.smtpUrl, from: config.mailFrom, log: () => {} }),
-    oidc,
+  const api = await assembleApi(config, kc, {
     log: (message, fields) => {
       logs.push({ message, ...fields });
       if (!options.quiet && message !== "request") console.log(JSON.stringify({ message, ...fields }));
     },
-    metrics: apiMetrics(),
-  };
-  const api = createApi(deps);
+    mailLog: () => {},
+  });
   const server: Server = await new Promise((resolve) => {
     const s = api.app.listen(port, "127.0.0.1", () => resolve(s));
   });
@@ -81,9 +59,9 @@ export async function startApi(options: {
     base,
     port,
     config,
-    db,
-    kube,
-    directory,
+    db: api.db,
+    kube: api.kube,
+    directory: api.directory,
     services: api.services,
     document: api.document,
     logs,
@@ -92,10 +70,7 @@ export async function startApi(options: {
         server.close(resolve);
         server.closeAllConnections();
       });
-      directory.stop();
-      await api.services.audit.flushed();
-      await deps.mailer.close();
-      await db.close();
+      await api.close();
     },
   };
 }

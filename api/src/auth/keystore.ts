@@ -33,7 +33,7 @@ export type VerifiedKey = {
 
 export type KeyFailure = "malformed" | "unknown" | "revoked" | "expired";
 
-type Cached = { row: KeyRow | null; at: number; lastUsedWrite: number };
+type Cached = { row: KeyRow | null; scopes: string[]; at: number; lastUsedWrite: number };
 
 export class KeyStore {
   private readonly cache = new Map<string, Cached>();
@@ -67,7 +67,7 @@ export class KeyStore {
       org: row.org,
       email: row.createdBy,
       memberName: row.memberName,
-      scopes: JSON.parse(row.scopes) as string[],
+      scopes: entry.scopes,
     };
   }
 
@@ -80,7 +80,12 @@ export class KeyStore {
     const hit = this.cache.get(id);
     if (hit && this.now() - hit.at < this.maxAgeMs) return hit;
     const row = (await this.db.prisma.apiKey.findUnique({ where: { id } })) as KeyRow | null;
-    const entry = { row, at: this.now(), lastUsedWrite: hit?.lastUsedWrite ?? row?.lastUsedAt?.getTime() ?? 0 };
+    const entry = {
+      row,
+      scopes: row ? (JSON.parse(row.scopes) as string[]) : [],
+      at: this.now(),
+      lastUsedWrite: hit?.lastUsedWrite ?? row?.lastUsedAt?.getTime() ?? 0,
+    };
     this.cache.set(id, entry);
     if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value as string);
     return entry;
