@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ForwardAuth, stripAtriumCredentials } from "./forward-auth.ts";
+import { ForwardAuth } from "./forward-auth.ts";
 
 function fakeApi(answers: number[]) {
   const calls: Array<{ url: string; headers: Record<string, string> }> = [];
@@ -47,23 +47,5 @@ describe("ForwardAuth", () => {
     expect((await auth.check("acme", "wiki", { cookie: "atrium_session=b" })).status).toBe(401);
     expect((await auth.check("acme", "chat", { cookie: "atrium_session=a" })).status).toBe(502);
     expect((await auth.check("acme", "chat", { cookie: "atrium_session=a" })).status).toBe(204);
-  });
-});
-
-describe("stripAtriumCredentials", () => {
-  it("drops Atrium's cookies and keys, keeps the app's own, and sets the user", () => {
-    const headers: Record<string, string | undefined> = {
-      cookie: "atrium_session=s; app=1; atrium_csrf=c; theme=dark",
-      authorization: "Bearer atr_sk_abcdefghijkl_x",
-      "x-atrium-user": "forged@x.example",
-    };
-    stripAtriumCredentials(headers, "real@x.example");
-    expect(headers).toEqual({ cookie: "app=1; theme=dark", "x-atrium-user": "real@x.example" });
-  });
-
-  it("keeps an app's own Authorization and removes a forged user header", () => {
-    const headers: Record<string, string | undefined> = { authorization: "Basic dTpw", "x-atrium-user": "forged" };
-    stripAtriumCredentials(headers, undefined);
-    expect(headers).toEqual({ authorization: "Basic dTpw" });
   });
 });

@@ -65,22 +65,3 @@ export class ForwardAuth {
 
 const key = (org: string, app: string, cookie: string, authorization: string) =>
   `${org}/${app}\n${cookie}\n${authorization}`;
-
-const ATRIUM_COOKIES = /(?:^|;\s*)atrium_(?:session|csrf)=[^;]*/g;
-
-/**
- * Atrium's own credentials never reach an app: its session cookies are dropped from Cookie,
- * an Atrium API key from Authorization, and X-Atrium-User is set only by the gateway.
- */
-export function stripAtriumCredentials(headers: Record<string, string | string[] | undefined>, user?: string): void {
-  const cookie = headers.cookie;
-  if (typeof cookie === "string" && cookie.includes("atrium_")) {
-    const rest = cookie.replace(ATRIUM_COOKIES, "").replace(/^;\s*/, "").trim();
-    if (rest) headers.cookie = rest;
-    else delete headers.cookie;
-  }
-  const authorization = headers.authorization;
-  if (typeof authorization === "string" && /^Bearer\s+atr_(sk|ai)_/i.test(authorization)) delete headers.authorization;
-  if (user) headers["x-atrium-user"] = user;
-  else delete headers["x-atrium-user"];
-}

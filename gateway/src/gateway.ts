@@ -1,16 +1,18 @@
 // The gateway: the only path to app pods. It routes `<app>.<org>.<domain>` (or
 // /apps/<org>/<app>/) to a ready endpoint of the app's Service, counts activity, and holds the
 // requests for a stopped app while it wakes it, once, however many requests arrive.
-import { createServer, Agent as HttpAgent, type IncomingMessage, request, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { AppInstance } from "@atrium/crds";
 import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
-import { ForwardAuth, stripAtriumCredentials } from "./forward-auth.ts";
+import { ForwardAuth } from "./forward-auth.ts";
+import { requestHead } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
+import { type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
 
 export type GatewayConfig = {
   baseDomain: string;
@@ -53,7 +55,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
 });
 
-type Target = { host: string; port: number };
+type Target = Endpoint;
 type App = AppInstance & KubeObject;
 type Slice = KubeObject & {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -69,9 +71,6 @@ class HttpError extends Error {
     this.title = title;
   }
 }
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection, never forwarded.
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
 export function createGateway(options: {
   kc: KubeConfig;
@@ -90,9 +89,7 @@ export function createGateway(options: {
     log,
     onWrite: () => metrics.activityWrites.inc(),
   });
-  // node:http's client: in gateway-warm it added about half the p99 latency of undici's
-  // promise-based stream() at one connection, for about 20 % less throughput.
-  const upstream = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+  const upstream = new UpstreamPool();
   const auth = config.authUrl
     ? new ForwardAuth({ url: config.authUrl, cacheMs: config.authCacheMs, timeoutMs: 5000 })
     : undefined;
@@ -244,50 +241,70 @@ export function createGateway(options: {
     return { route, key, target, excluded, user };
   };
 
-  const forwardedHeaders = (req: IncomingMessage, user: string | undefined) => {
-    const headers: Record<string, string | string[] | undefined> = { ...req.headers };
-    for (const h of HOP_BY_HOP) delete headers[h];
-    stripAtriumCredentials(headers, user);
-    const remote = req.socket.remoteAddress ?? "";
-    headers["x-forwarded-for"] = req.headers["x-forwarded-for"]
-      ? `${req.headers["x-forwarded-for"]}, ${remote}`
-      : remote;
-    headers["x-forwarded-host"] = req.headers.host;
-    headers["x-forwarded-proto"] = (req.headers["x-forwarded-proto"] as string) ?? "http";
-    for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
-    return headers;
-  };
+  /** Metrics name only apps that exist: any path may name one, and label sets are kept forever. */
+  const known = (route: Route | undefined) => (route && apps.get(`org-${route.org}/${route.app}`) ? route : undefined);
 
-  const sendError = (res: ServerResponse, error: unknown, labels: { org: string; app: string }) => {
+  const sendError = (res: ServerResponse, error: unknown, route: Route | undefined) => {
     const e =
-      error instanceof HttpError
+      error instanceof HttpError || error instanceof UpstreamError
         ? error
         : new HttpError(502, "Bad gateway", `The app did not answer: ${errorMessage(error)}`);
-    metrics.requests.inc({ ...labels, code: String(e.status) });
+    const title = e instanceof HttpError ? e.title : e.status === 413 ? "Request too large" : "Bad gateway";
+    metrics.countRequest(known(route), e.status);
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
     });
-    res.end(errorPage(e.status, e.title, e.message));
+    res.end(errorPage(e.status, title, e.message));
+  };
+
+  /** Sends the request to the app and its response back, streaming both ways. */
+  const proxy = (req: IncomingMessage, res: ServerResponse, to: Extract<Resolved, { target: Target }>) => {
+    const chunked = req.headers["transfer-encoding"] !== undefined;
+    const length = req.headers["content-length"];
+    const method = req.method ?? "GET";
+    const stopTimer = metrics.proxyDuration.startTimer();
+    const head = requestHead(req.rawHeaders, {
+      method,
+      path: to.route.path,
+      remoteAddress: req.socket.remoteAddress ?? "",
+      user: to.user,
+      chunked,
+      fallbackHost: `${to.target.host}:${to.target.port}`,
+    });
+    return upstream.forward(
+      to.target,
+      {
+        head,
+        method,
+        body: chunked || (length !== undefined && length !== "0") ? req : undefined,
+        chunked,
+        maxBodyBytes: config.maxBodyBytes,
+        onResponse: (status) => {
+          stopTimer();
+          metrics.countRequest(to.route, status);
+        },
+      },
+      res,
+    );
   };
 
   const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, async (req, res) => {
     const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
-    const labels = { org: route?.org ?? "", app: route?.app ?? "" };
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
       return sendError(
         res,
         new HttpError(413, "Request too large", `Bodies are limited to ${config.maxBodyBytes} bytes`),
-        labels,
+        route,
       );
-    metrics.inFlight.inc();
+    metrics.inFlight.open();
     let key: string | undefined;
     try {
       const resolved = await resolve(req, route, true);
       if ("starting" in resolved) {
-        metrics.requests.inc({ ...labels, code: "503" });
+        metrics.countRequest(route, 503);
         res.writeHead(503, {
           "content-type": "text/html; charset=utf-8",
           "retry-after": String(config.retryAfterSeconds),
@@ -300,40 +317,11 @@ export function createGateway(options: {
         key = resolved.key;
         activity.opened(key);
       }
-      const { target } = resolved;
-      const end = metrics.proxyDuration.startTimer();
-      await new Promise<void>((done, fail) => {
-        const upstreamReq = request(
-          {
-            host: target.host,
-            port: target.port,
-            method: req.method,
-            path: resolved.route.path,
-            headers: forwardedHeaders(req, resolved.user),
-            agent: upstream,
-          },
-          (upstreamRes) => {
-            end();
-            metrics.requests.inc({ ...labels, code: String(upstreamRes.statusCode) });
-            const headers = { ...upstreamRes.headers };
-            for (const h of HOP_BY_HOP) delete headers[h];
-            res.writeHead(upstreamRes.statusCode ?? 502, headers);
-            upstreamRes.pipe(res);
-            upstreamRes.on("end", done);
-            upstreamRes.on("error", fail);
-            res.on("close", done);
-          },
-        );
-        upstreamReq.on("error", fail);
-        req.on("aborted", () => upstreamReq.destroy());
-        const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-        if (hasBody) req.pipe(upstreamReq);
-        else upstreamReq.end();
-      });
+      await proxy(req, res, resolved);
     } catch (error) {
-      sendError(res, error, labels);
+      sendError(res, error, route);
     } finally {
-      metrics.inFlight.dec();
+      metrics.inFlight.close();
       if (key) activity.closed(key);
     }
   });
@@ -349,25 +337,28 @@ export function createGateway(options: {
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       const upstreamSocket = connect(target.port, target.host, () => {
-        const headers = forwardedHeaders(req, resolved.user);
-        headers.connection = "Upgrade";
-        headers.upgrade = req.headers.upgrade;
-        const lines = [`${req.method} ${route.path} HTTP/1.1`];
-        for (const [k, v] of Object.entries(headers))
-          if (v !== undefined) for (const value of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${value}`);
-        upstreamSocket.write(`${lines.join("\r\n")}\r\n\r\n`);
+        upstreamSocket.write(
+          requestHead(req.rawHeaders, {
+            method: req.method ?? "GET",
+            path: route.path,
+            remoteAddress: req.socket.remoteAddress ?? "",
+            user: resolved.user,
+            upgrade: req.headers.upgrade,
+            fallbackHost: `${target.host}:${target.port}`,
+          }),
+        );
         if (head.length) upstreamSocket.write(head);
         upstreamSocket.pipe(socket);
         socket.pipe(upstreamSocket);
       });
-      metrics.inFlight.inc();
+      metrics.inFlight.open();
       const counted = resolved.excluded ? undefined : resolved.key;
       if (counted) activity.opened(counted);
       let closed = false;
       const close = () => {
         if (closed) return;
         closed = true;
-        metrics.inFlight.dec();
+        metrics.inFlight.close();
         if (counted) activity.closed(counted);
         socket.destroy();
         upstreamSocket.destroy();
@@ -398,7 +389,7 @@ export function createGateway(options: {
       await activity.stop();
       apps.stop();
       slices.stop();
-      upstream.destroy();
+      upstream.close();
     },
   };
 }

@@ -1,18 +1,43 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+// The per-request figures are plain numbers and cached label children: prom-client hashes a
+// label set on every inc(), which showed in gateway-warm.
 export function gatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "atrium_gateway_" });
   const r = { registers: [registry] };
+  const requests = new Counter({
+    name: "atrium_gateway_requests_total",
+    help: "Requests by org, app and status code (org and app empty when the request named no existing app).",
+    labelNames: ["org", "app", "code"],
+    ...r,
+  });
+  const byLabels = new Map<string, Counter.Internal>();
+  let open = 0;
+  new Gauge({
+    name: "atrium_gateway_in_flight",
+    help: "Requests and upgraded connections open.",
+    collect() {
+      this.set(open);
+    },
+    ...r,
+  });
   return {
     registry,
-    requests: new Counter({
-      name: "atrium_gateway_requests_total",
-      help: "Requests by org, app and status code.",
-      labelNames: ["org", "app", "code"],
-      ...r,
-    }),
-    inFlight: new Gauge({ name: "atrium_gateway_in_flight", help: "Requests and upgraded connections open.", ...r }),
+    /** Counts one answered request; app is undefined for requests that named no existing app. */
+    countRequest(app: { org: string; app: string } | undefined, code: number) {
+      const k = `${app?.org}/${app?.app}/${code}`;
+      let child = byLabels.get(k);
+      if (!child) {
+        child = requests.labels(app?.org ?? "", app?.app ?? "", String(code));
+        byLabels.set(k, child);
+      }
+      child.inc();
+    },
+    inFlight: {
+      open: () => void open++,
+      close: () => void open--,
+    },
     proxyDuration: new Histogram({
       name: "atrium_gateway_proxy_duration_seconds",
       help: "Time from request to upstream response headers (warm apps).",

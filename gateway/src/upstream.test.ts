@@ -1,0 +1,277 @@
+// The upstream client against real loopback servers: node:http apps, and raw sockets where an
+// app must misbehave in a way node:http would not.
+import { once } from "node:events";
+import { createServer as createHttpServer, get, type IncomingMessage, request, type Server } from "node:http";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { requestHead } from "./headers.ts";
+import { type Endpoint, type UpstreamError, UpstreamPool } from "./upstream.ts";
+
+const servers: Array<{ close(): unknown }> = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
+
+async function listen<T extends Server | ReturnType<typeof createTcpServer>>(
+  server: T,
+): Promise<Endpoint & { server: T }> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  servers.push({
+    close: () => {
+      (server as Server).closeAllConnections?.();
+      server.close();
+    },
+  });
+  return { host: "127.0.0.1", port: (server.address() as AddressInfo).port, server };
+}
+
+/** An app on node:http that counts the connections it accepted. */
+async function app(handler: Parameters<typeof createHttpServer>[1]) {
+  const server = createHttpServer(handler);
+  const endpoint = await listen(server);
+  let connections = 0;
+  server.on("connection", () => connections++);
+  return { ...endpoint, connections: () => connections };
+}
+
+/** An app on a raw socket: answers each request head with whatever respond() returns. */
+async function rawApp(respond: (n: number, socket: Socket) => string | undefined) {
+  let n = 0;
+  const server = createTcpServer((socket) => {
+    let buffer = "";
+    socket.on("data", (d) => {
+      buffer += d.toString("latin1");
+      while (buffer.includes("\r\n\r\n")) {
+        buffer = buffer.slice(buffer.indexOf("\r\n\r\n") + 4);
+        const answer = respond(n++, socket);
+        if (answer !== undefined) socket.write(answer);
+      }
+    });
+    socket.on("error", () => undefined);
+  });
+  return listen(server);
+}
+
+/** The gateway's side: a server that forwards everything to the endpoint through the pool. */
+async function front(pool: UpstreamPool, to: Endpoint, maxBodyBytes = 1 << 20) {
+  const server = createHttpServer((req, res) => {
+    const chunked = req.headers["transfer-encoding"] !== undefined;
+    const length = req.headers["content-length"];
+    const method = req.method ?? "GET";
+    const head = requestHead(req.rawHeaders, {
+      method,
+      path: req.url ?? "/",
+      remoteAddress: "127.0.0.1",
+      chunked,
+      fallbackHost: `${to.host}:${to.port}`,
+    });
+    const body = chunked || (length !== undefined && length !== "0") ? req : undefined;
+    pool.forward(to, { head, method, body, chunked, maxBodyBytes }, res).catch((e: UpstreamError) => {
+      res.writeHead(e.status, { "content-type": "text/plain" });
+      res.end(e.message);
+    });
+  });
+  const { port } = await listen(server);
+  return `http://127.0.0.1:${port}`;
+}
+
+let pool: UpstreamPool;
+afterEach(() => pool?.close());
+const newPool = (options: ConstructorParameters<typeof UpstreamPool>[0] = {}) => (pool = new UpstreamPool(options));
+
+describe("UpstreamPool", () => {
+  it("forwards status, repeated headers and body, and reuses one kept-alive connection", async () => {
+    const backend = await app((req, res) => {
+      res.setHeader("set-cookie", ["a=1", "b=2"]);
+      res.setHeader("x-seen-forwarded-for", req.headers["x-forwarded-for"] ?? "");
+      res.statusCode = 201;
+      res.end(`hello ${req.url}`);
+    });
+    const url = await front(newPool(), backend);
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${url}/n${i}`);
+      expect(res.status).toBe(201);
+      expect(res.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+      expect(res.headers.get("x-seen-forwarded-for")).toBe("127.0.0.1");
+      expect(await res.text()).toBe(`hello /n${i}`);
+    }
+    expect(backend.connections()).toBe(1);
+    expect(pool.idleCount(backend)).toBe(1);
+  });
+
+  it("streams a large chunked response to a slow reader intact, holding the app back meanwhile", async () => {
+    const block = Buffer.alloc(64 * 1024, "x");
+    const blocks = 1024; // 64 MiB: far more than the sockets between app and client buffer
+    let written = 0;
+    const backend = await app(async (_req, res) => {
+      for (; written < blocks; written++) if (!res.write(block)) await once(res, "drain");
+      res.end("end");
+    });
+    const url = await front(newPool(), backend);
+    const res = await new Promise<IncomingMessage>((resolve) => get(url, resolve));
+    res.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    // Without backpressure the gateway would have read it all into memory by now.
+    expect(written).toBeLessThan(blocks / 2);
+    let size = 0;
+    res.on("data", (d: Buffer) => {
+      size += d.length;
+    });
+    res.resume();
+    await once(res, "end");
+    expect(size).toBe(blocks * block.length + 3);
+    // The connection went back to the pool once the response was through.
+    expect((await fetch(url)).status).toBe(200);
+    expect(backend.connections()).toBe(1);
+  });
+
+  it("reads the next response on a connection whose last client never drained", async () => {
+    const backend = await app((_req, res) => res.end("ok"));
+    const pool = newPool();
+    // A client that went away between a write and its 'close' event: writes report a full
+    // buffer and 'drain' never comes.
+    let congested = true;
+    const server = createHttpServer((req, res) => {
+      if (congested) res.write = () => false;
+      const head = requestHead(req.rawHeaders, { method: "GET", path: "/", remoteAddress: "x", fallbackHost: "h" });
+      void pool.forward(backend, { head, method: "GET", maxBodyBytes: 0 }, res);
+    });
+    const { port } = await listen(server);
+    await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+    congested = false;
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+    expect(await res.text()).toBe("ok");
+    expect(backend.connections()).toBe(1);
+  });
+
+  it("sends request bodies with a length and in chunks", async () => {
+    const backend = await app(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const p of req) parts.push(p as Buffer);
+      res.end(`${req.headers["content-length"] ?? req.headers["transfer-encoding"]}:${Buffer.concat(parts)}`);
+    });
+    const url = await front(newPool(), backend);
+    expect(await (await fetch(url, { method: "POST", body: "abc" })).text()).toBe("3:abc");
+    const chunked = await new Promise<string>((resolve, reject) => {
+      const req = request(`${url}/c`, { method: "PUT" }, async (res) => {
+        let text = "";
+        for await (const p of res) text += p;
+        resolve(text);
+      });
+      req.on("error", reject);
+      req.write("one,");
+      setTimeout(() => req.end("two"), 20);
+    });
+    expect(chunked).toBe("chunked:one,two");
+    expect(backend.connections()).toBe(1);
+  });
+
+  it("refuses a chunked body over the limit with 413", async () => {
+    const backend = await app((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("took it"));
+    });
+    const url = await front(newPool(), backend, 10);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(url, { method: "POST" }, (res) => resolve(res.statusCode ?? 0));
+      req.on("error", reject);
+      req.write("0123456789");
+      req.end("x");
+    });
+    expect(status).toBe(413);
+  });
+
+  it("reads HEAD, 204, 304 and 1xx answers without bodies and keeps the connection usable", async () => {
+    const backend = await rawApp((n) => {
+      const answers = [
+        "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", // HEAD: the length describes a body not sent
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone",
+      ];
+      return answers[n];
+    });
+    const url = await front(newPool(), backend);
+    const head = await fetch(url, { method: "HEAD" });
+    expect([head.status, head.headers.get("content-length")]).toEqual([200, "5"]);
+    expect((await fetch(url)).status).toBe(204);
+    expect((await fetch(url)).status).toBe(304);
+    const last = await fetch(url);
+    expect([last.status, await last.text()]).toEqual([200, "done"]);
+  });
+
+  it("forwards a response whose end is the end of the connection, and does not reuse it", async () => {
+    const backend = await rawApp((_n, socket) => {
+      socket.end("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close");
+      return undefined;
+    });
+    const url = await front(newPool(), backend);
+    expect(await (await fetch(url)).text()).toBe("until close");
+    expect(await (await fetch(url)).text()).toBe("until close");
+    expect(pool.idleCount(backend)).toBe(0);
+  });
+
+  it("retries a GET on a fresh connection when a kept-alive one was closed, but not a POST", async () => {
+    // Each connection answers its first request and drops the second without a word: what a
+    // client meets when the app closes an idle connection just as a request goes out.
+    const perConnection = new WeakMap<Socket, number>();
+    const backend = await rawApp((_n, socket) => {
+      const seen = (perConnection.get(socket) ?? 0) + 1;
+      perConnection.set(socket, seen);
+      if (seen > 1) return void socket.destroy();
+      return "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+    });
+    const url = await front(newPool(), backend);
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(url)).status).toBe(200); // retried on a fresh connection
+    const post = await fetch(url, { method: "POST", body: "x" });
+    expect(post.status).toBe(502);
+    expect(await post.text()).toMatch(/closed the connection|did not answer/);
+  });
+
+  it("answers 502 for an invalid response, oversized headers and a refused connection", async () => {
+    const garbage = await rawApp(() => "HTTP/1.1 2OO OK\r\n\r\n");
+    expect((await fetch(await front(newPool(), garbage))).status).toBe(502);
+    const huge = await rawApp(() => `HTTP/1.1 200 OK\r\nx-big: ${"a".repeat(70_000)}\r\ncontent-length: 0\r\n\r\n`);
+    const res = await fetch(await front(pool, huge));
+    expect([res.status, await res.text()]).toEqual([502, expect.stringContaining("invalid response")]);
+    const closed = await listen(createTcpServer());
+    closed.server.close();
+    await once(closed.server, "close");
+    expect((await fetch(await front(pool, closed))).status).toBe(502);
+  });
+
+  it("cuts the client's response short when the app does, and closes the app's connection when the client leaves", async () => {
+    const cut = await rawApp((_n, socket) => {
+      socket.write("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial");
+      setTimeout(() => socket.destroy(), 20);
+      return undefined;
+    });
+    await expect((await fetch(await front(newPool(), cut))).text()).rejects.toThrow();
+
+    let appSocketClosed = false;
+    const endless = await app((req, res) => {
+      req.socket.on("close", () => {
+        appSocketClosed = true;
+      });
+      res.write("first");
+    });
+    const url = await front(pool, endless);
+    const res = await new Promise<IncomingMessage>((resolve) => get(url, resolve));
+    await once(res, "data");
+    res.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(appSocketClosed).toBe(true);
+    expect(pool.idleCount(endless)).toBe(0);
+  });
+
+  it("closes connections idle longer than the idle timeout", async () => {
+    const backend = await app((_req, res) => res.end("ok"));
+    const url = await front(newPool({ idleTimeoutMs: 100 }), backend);
+    await (await fetch(url)).text();
+    expect(pool.idleCount(backend)).toBe(1);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(pool.idleCount(backend)).toBe(0);
+  });
+});

@@ -1,0 +1,368 @@
+// The gateway's client for app pods: keep-alive connections per endpoint, each response parsed
+// by llhttp (node:http's own parser, HTTPParser from node:_http_common) and written straight to
+// the client's ServerResponse.
+//
+// Why not node:http's client: per request it builds a ClientRequest, a response stream and Agent
+// bookkeeping, which in gateway-warm cost more than the rest of the gateway together (see
+// docs/adr/0005). The parser, the part that must be exact, is the same code node:http trusts;
+// this module adds the pool and the piping.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import { connect, type Socket } from "node:net";
+import { withoutHopByHop } from "./headers.ts";
+
+type Parser = {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  /** Reads straight from the socket's handle, without a JS 'data' event per read. */
+  consume(handle: object): void;
+  unconsume(): void;
+  close(): void;
+  [callback: number]: unknown;
+};
+type ParserClass = {
+  new (): Parser;
+  RESPONSE: number;
+  kLenientNone: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kOnExecute: number;
+};
+type StreamHandle = { readStart(): number; readStop(): number };
+// Internal to node:http, but what its client and server are built on; upstream.test.ts pins
+// the callback signatures this module relies on, so a Node upgrade that changes them fails there.
+const { HTTPParser } = createRequire(import.meta.url)("node:_http_common") as { HTTPParser: ParserClass };
+
+export type Endpoint = { host: string; port: number };
+
+/** The app could not be reached or sent no usable response; status is what the client gets. */
+export class UpstreamError extends Error {
+  readonly status: number;
+  constructor(message: string, status = 502) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export type UpstreamRequest = {
+  /** Request line and headers, as made by requestHead(). */
+  head: string;
+  method: string;
+  /** The client's request when it has a body, streamed to the app as it arrives. */
+  body?: IncomingMessage | undefined;
+  /** The body goes as chunks (its length is unknown). */
+  chunked?: boolean;
+  maxBodyBytes: number;
+  /** Called once the app's response status is known. */
+  onResponse?: ((status: number) => void) | undefined;
+};
+
+export type PoolOptions = {
+  /** Idle connections kept per endpoint. */
+  maxIdle: number;
+  /**
+   * Idle connections are closed after this long: less than an app's own keep-alive timeout
+   * (node:http's default is 5 s), so a request seldom meets a connection the app is closing.
+   */
+  idleTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxHeaderBytes: number;
+};
+
+export const defaultPoolOptions: PoolOptions = {
+  maxIdle: 64,
+  idleTimeoutMs: 4000,
+  connectTimeoutMs: 10_000,
+  maxHeaderBytes: 64 * 1024,
+};
+
+// Requests that may go again on a fresh connection when a kept-alive one turns out closed
+// before any answer (RFC 9110 §9.2.2): safe methods without a body.
+const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+type Exchange = {
+  request: UpstreamRequest;
+  res: ServerResponse;
+  /** The whole request is written (a body included). */
+  sent: boolean;
+  /** Response headers went to the client. */
+  responded: boolean;
+  /** Bytes of the app's answer arrived (a 1xx included). */
+  answered: boolean;
+  /** A 1xx response is being read; the final one follows. */
+  informational: boolean;
+  done(error?: UpstreamError, retryable?: boolean): void;
+};
+
+class Connection {
+  readonly key: string;
+  readonly socket: Socket;
+  idleSince = 0;
+  /** Responses completed on this connection: a reused connection may have been closed by the app. */
+  served = 0;
+  private readonly pool: UpstreamPool;
+  private exchange: Exchange | undefined;
+  private headerParts: string[] = [];
+  private keepAlive = false;
+  private dead = false;
+
+  constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, options: PoolOptions) {
+    this.pool = pool;
+    this.key = key;
+    this.socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    this.socket.setTimeout(options.connectTimeoutMs, () =>
+      this.fail(new UpstreamError(`The app did not accept a connection in ${options.connectTimeoutMs} ms`)),
+    );
+    this.socket.once("connect", () => this.socket.setTimeout(0));
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, options.maxHeaderBytes, HTTPParser.kLenientNone);
+    // Long header lists arrive in parts before the headers are complete (and trailers after the body).
+    parser[HTTPParser.kOnHeaders] = (raw: string[]) => this.headerParts.push(...raw);
+    parser[HTTPParser.kOnHeadersComplete] = (
+      _major: number,
+      _minor: number,
+      raw: string[] | undefined,
+      _method: unknown,
+      _url: unknown,
+      status: number,
+      _message: string,
+      _upgrade: boolean,
+      keepAlive: boolean,
+    ) => this.onHeaders(raw ?? this.headerParts, status, keepAlive);
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.onBody(chunk);
+    parser[HTTPParser.kOnMessageComplete] = () => this.onComplete();
+    parser[HTTPParser.kOnMessageBegin] = () => {
+      if (this.exchange) this.exchange.answered = true;
+    };
+    parser[HTTPParser.kOnExecute] = (result: number | Error) => {
+      if (result instanceof Error)
+        this.fail(new UpstreamError(`The app sent an invalid response (${(result as { code?: string }).code})`));
+    };
+    // The parser reads from the socket's handle itself, as node:http's server does with its
+    // connections: a read costs no Buffer-to-stream 'data' event. Reads then bypass the stream,
+    // so pausing it (backpressure) must stop them at the handle.
+    const handle = (this.socket as unknown as { _handle: StreamHandle })._handle;
+    parser.consume(handle);
+    this.socket.on("pause", () => this.dead || handle.readStop());
+    this.socket.on("resume", () => this.dead || handle.readStart());
+    // An answer without a length ends with the connection.
+    this.socket.on("end", () => {
+      const result = parser.finish();
+      if (result instanceof Error) this.fail(new UpstreamError("The app's response was cut short"));
+      this.fail(new UpstreamError("The app closed the connection before answering"));
+    });
+    this.socket.on("error", (error) => this.fail(new UpstreamError(`The app did not answer: ${error.message}`)));
+    this.socket.on("close", () => {
+      this.fail(new UpstreamError("The app closed the connection before answering"));
+      // Only now, outside the parser's own callbacks and with the handle closed.
+      parser.unconsume();
+      parser.close();
+    });
+    this.socket.on("drain", () => this.exchange?.request.body?.resume());
+  }
+
+  /** Writes one request; its exchange ends through done(). */
+  send(exchange: Exchange): void {
+    this.exchange = exchange;
+    const { request, res } = exchange;
+    res.once("close", () => {
+      // The client left before the app's answer was through: the rest of it cannot be skipped.
+      if (this.exchange === exchange) this.fail(new UpstreamError("The client went away"));
+    });
+    this.socket.write(request.head);
+    const body = request.body;
+    if (!body) {
+      exchange.sent = true;
+      return;
+    }
+    let size = 0;
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > request.maxBodyBytes) {
+        body.pause();
+        return this.fail(new UpstreamError(`Bodies are limited to ${request.maxBodyBytes} bytes`, 413));
+      }
+      if (!chunk.length || this.exchange !== exchange) return;
+      let flushed: boolean;
+      if (request.chunked) {
+        this.socket.cork();
+        this.socket.write(`${chunk.length.toString(16)}\r\n`);
+        this.socket.write(chunk);
+        flushed = this.socket.write("\r\n");
+        this.socket.uncork();
+      } else flushed = this.socket.write(chunk);
+      if (!flushed) body.pause();
+    });
+    body.once("end", () => {
+      if (this.exchange !== exchange) return;
+      if (request.chunked) this.socket.write("0\r\n\r\n");
+      exchange.sent = true;
+    });
+  }
+
+  private onHeaders(raw: string[], status: number, keepAlive: boolean): number {
+    this.headerParts = [];
+    const exchange = this.exchange;
+    if (!exchange) {
+      this.fail(new UpstreamError("The app sent a response nobody asked for"));
+      return 1;
+    }
+    if (status === 101) {
+      this.fail(new UpstreamError("The app switched protocols without being asked"));
+      return 1;
+    }
+    if (status < 200) {
+      exchange.informational = true; // 100 Continue, 103 Early Hints: the final answer follows
+      return 0;
+    }
+    this.keepAlive = keepAlive;
+    exchange.request.onResponse?.(status);
+    try {
+      exchange.res.writeHead(status, withoutHopByHop(raw));
+    } catch (error) {
+      this.fail(new UpstreamError(`The app sent headers that cannot be forwarded: ${(error as Error).message}`));
+      return 1;
+    }
+    exchange.responded = true;
+    return exchange.request.method === "HEAD" ? 1 : 0; // 1: the response has no body
+  }
+
+  private onBody(chunk: Buffer): void {
+    const exchange = this.exchange;
+    if (!exchange || exchange.res.write(chunk)) return;
+    // The client reads slower than the app writes: stop reading from the app until it caught up.
+    this.socket.pause();
+    exchange.res.once("drain", () => {
+      if (this.exchange === exchange) this.socket.resume();
+    });
+  }
+
+  private onComplete(): void {
+    this.headerParts = [];
+    const exchange = this.exchange;
+    if (!exchange) return;
+    if (exchange.informational) {
+      exchange.informational = false;
+      return;
+    }
+    this.exchange = undefined;
+    this.served++;
+    exchange.res.end();
+    // The last write may have paused the app's side for a client that will never drain (one
+    // that went away): the next exchange on this connection must read again.
+    this.socket.resume();
+    // An app may answer before reading the whole body (a 413, say): then the connection is
+    // mid-request and cannot carry another.
+    if (this.keepAlive && exchange.sent) this.pool.release(this);
+    else this.close();
+    exchange.done();
+  }
+
+  /** Ends the connection; an exchange still on it ends with the error. */
+  fail(error: UpstreamError): void {
+    if (this.dead) return;
+    this.close();
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    if (!exchange) return;
+    if (exchange.responded) {
+      // Headers are out: the client can only see the response cut short, as the app cut it.
+      exchange.res.destroy();
+      exchange.done();
+    } else exchange.done(error, this.served > 0 && !exchange.answered && RETRYABLE.has(exchange.request.method));
+  }
+
+  close(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.pool.forget(this);
+    this.socket.destroy();
+  }
+}
+
+/** Keep-alive connections to app endpoints. */
+export class UpstreamPool {
+  private readonly idle = new Map<string, Connection[]>();
+  private readonly options: PoolOptions;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: Partial<PoolOptions> = {}) {
+    this.options = { ...defaultPoolOptions, ...options };
+    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.options.idleTimeoutMs)).unref();
+  }
+
+  /**
+   * Sends the request to the endpoint and the app's response to res. Resolves when the response
+   * is through (or cut short after its headers); rejects with UpstreamError when nothing was
+   * sent to the client yet, so the caller can answer with an error page.
+   */
+  forward(endpoint: Endpoint, request: UpstreamRequest, res: ServerResponse): Promise<void> {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    return new Promise((resolve, reject) => {
+      const attempt = (fresh: boolean) => {
+        const connection = (!fresh && this.take(key)) || new Connection(this, key, endpoint, this.options);
+        connection.send({
+          request,
+          res,
+          sent: false,
+          responded: false,
+          answered: false,
+          informational: false,
+          done: (error, retryable) => {
+            if (!error) resolve();
+            else if (retryable && !request.body) attempt(true);
+            else reject(error);
+          },
+        });
+      };
+      attempt(false);
+    });
+  }
+
+  /** Idle connections per endpoint (for tests and metrics). */
+  idleCount(endpoint: Endpoint): number {
+    return this.idle.get(`${endpoint.host}:${endpoint.port}`)?.length ?? 0;
+  }
+
+  release(connection: Connection): void {
+    let list = this.idle.get(connection.key);
+    if (!list) {
+      list = [];
+      this.idle.set(connection.key, list);
+    }
+    if (list.length >= this.options.maxIdle) connection.close();
+    else {
+      connection.idleSince = Date.now();
+      list.push(connection);
+    }
+  }
+
+  forget(connection: Connection): void {
+    const list = this.idle.get(connection.key);
+    const i = list?.indexOf(connection) ?? -1;
+    if (i >= 0) list?.splice(i, 1);
+    if (list?.length === 0) this.idle.delete(connection.key);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const list of [...this.idle.values()]) for (const c of [...list]) c.close();
+  }
+
+  /** The most recently used idle connection: the one least likely to be closed by the app. */
+  private take(key: string): Connection | undefined {
+    const list = this.idle.get(key);
+    const connection = list?.pop();
+    if (list?.length === 0) this.idle.delete(key);
+    return connection;
+  }
+
+  private sweep(): void {
+    const oldest = Date.now() - this.options.idleTimeoutMs;
+    for (const list of [...this.idle.values()]) for (const c of list.filter((c) => c.idleSince < oldest)) c.close();
+  }
+}
