@@ -62,6 +62,8 @@ type Slice = KubeObject & {
   ports?: { name?: string; port?: number }[];
 };
 
+const NONE: readonly string[] = [];
+
 class HttpError extends Error {
   readonly status: number;
   readonly title: string;
@@ -202,43 +204,60 @@ export function createGateway(options: {
     return answer.user;
   };
 
-  /** Route, access to the app's state, activity, and (if needed) the wake: shared by HTTP and upgrades. */
-  const resolve = async (
+  /**
+   * Route, access, the app's state, activity and (if needed) the wake: shared by HTTP and
+   * upgrades. Synchronous for a running Public app (or with no access check): the common case
+   * costs no promise.
+   */
+  const resolve = (
     req: IncomingMessage,
     route: Route | undefined,
     allowStartingPage: boolean,
-  ): Promise<Resolved> => {
+  ): Resolved | Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = `org-${route.org}/${route.app}`;
     const app = apps.get(key);
     if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
-    // Only apps that are not Public cost a question to the API (and an await here).
-    const user =
-      auth && (app.spec.access?.policy ?? "Members") !== "Public" ? await authorize(auth, req, route) : undefined;
-    const own = { paths: app.spec.idle?.excludePaths ?? [], userAgents: app.spec.idle?.excludeUserAgents ?? [] };
-    const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, own);
-    let target = readyEndpoint(app);
-    if (!target) {
-      if (app.status?.phase === "Failed") {
-        const reason = app.status.conditions?.find((c) => c.type === "Ready");
-        throw new HttpError(
-          502,
-          "App failed",
-          `${reason?.reason ?? "Failed"}: ${reason?.message ?? "the app cannot run"}`,
-        );
-      }
-      // Pinned at zero by its owners: waking it would only hold the request until it times out.
-      if (app.spec.idle?.policy === "Stopped")
-        throw new HttpError(503, "App is stopped", `${route.app} was stopped by its owners (idle policy Stopped)`);
-      // A health check must not wake an app: it is told the app is stopped.
-      if (excluded) throw new HttpError(503, "App is stopped", `${route.app} is stopped and starts on the next visit`);
-      if (allowStartingPage && config.startingPage && wantsHtml(req.method, req.headers.accept)) {
-        void wakeOnce(key, app).catch(() => undefined);
-        return { starting: route.app };
-      }
-      target = await hold(key, app);
+    // Only apps that are not Public cost a question to the API.
+    if (auth && (app.spec.access?.policy ?? "Members") !== "Public")
+      return authorize(auth, req, route).then((user) => place(req, route, key, app, user, allowStartingPage));
+    return place(req, route, key, app, undefined, allowStartingPage);
+  };
+
+  /** Where an allowed request goes: a ready endpoint, a "starting" page, or a held wake. */
+  const place = (
+    req: IncomingMessage,
+    route: Route,
+    key: string,
+    app: App,
+    user: string | undefined,
+    allowStartingPage: boolean,
+  ): Resolved | Promise<Resolved> => {
+    const own = app.spec.idle;
+    const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, {
+      paths: own?.excludePaths ?? NONE,
+      userAgents: own?.excludeUserAgents ?? NONE,
+    });
+    const target = readyEndpoint(app);
+    if (target) return { route, key, target, excluded, user };
+    if (app.status?.phase === "Failed") {
+      const reason = app.status.conditions?.find((c) => c.type === "Ready");
+      throw new HttpError(
+        502,
+        "App failed",
+        `${reason?.reason ?? "Failed"}: ${reason?.message ?? "the app cannot run"}`,
+      );
     }
-    return { route, key, target, excluded, user };
+    // Pinned at zero by its owners: waking it would only hold the request until it times out.
+    if (app.spec.idle?.policy === "Stopped")
+      throw new HttpError(503, "App is stopped", `${route.app} was stopped by its owners (idle policy Stopped)`);
+    // A health check must not wake an app: it is told the app is stopped.
+    if (excluded) throw new HttpError(503, "App is stopped", `${route.app} is stopped and starts on the next visit`);
+    if (allowStartingPage && config.startingPage && wantsHtml(req.method, req.headers.accept)) {
+      void wakeOnce(key, app).catch(() => undefined);
+      return { starting: route.app };
+    }
+    return hold(key, app).then((target) => ({ route, key, target, excluded, user }));
   };
 
   /** Metrics name only apps that exist: any path may name one, and label sets are kept forever. */
@@ -260,8 +279,13 @@ export function createGateway(options: {
     res.end(errorPage(e.status, title, e.message));
   };
 
-  /** Sends the request to the app and its response back, streaming both ways. */
-  const proxy = (req: IncomingMessage, res: ServerResponse, to: Extract<Resolved, { target: Target }>) => {
+  /** Sends the request to the app and its response back, streaming both ways; done() when through. */
+  const proxy = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    to: Extract<Resolved, { target: Target }>,
+    done: (error?: UpstreamError) => void,
+  ) => {
     const chunked = req.headers["transfer-encoding"] !== undefined;
     const length = req.headers["content-length"];
     const method = req.method ?? "GET";
@@ -288,10 +312,11 @@ export function createGateway(options: {
         },
       },
       res,
+      done,
     );
   };
 
-  const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, async (req, res) => {
+  const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
     const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
       return sendError(
@@ -299,32 +324,41 @@ export function createGateway(options: {
         new HttpError(413, "Request too large", `Bodies are limited to ${config.maxBodyBytes} bytes`),
         route,
       );
-    metrics.inFlight.open();
-    let key: string | undefined;
-    try {
-      const resolved = await resolve(req, route, true);
-      if ("starting" in resolved) {
-        metrics.countRequest(route, 503);
-        res.writeHead(503, {
-          "content-type": "text/html; charset=utf-8",
-          "retry-after": String(config.retryAfterSeconds),
-          "cache-control": "no-store",
-        });
-        return void res.end(startingPage(resolved.starting, 2));
-      }
-      // Activity lasts the whole response: SSE and long downloads keep the app awake.
-      if (!resolved.excluded) {
-        key = resolved.key;
-        activity.opened(key);
-      }
-      await proxy(req, res, resolved);
-    } catch (error) {
+    metrics.inFlight.open(); // held requests included
+    const fail = (error: unknown) => {
       sendError(res, error, route);
-    } finally {
+      metrics.inFlight.close();
+    };
+    let resolved: Resolved | Promise<Resolved>;
+    try {
+      resolved = resolve(req, route, true);
+    } catch (error) {
+      return fail(error);
+    }
+    if (resolved instanceof Promise) resolved.then((r) => serve(req, res, route, r), fail);
+    else serve(req, res, route, resolved);
+  });
+
+  const serve = (req: IncomingMessage, res: ServerResponse, route: Route | undefined, resolved: Resolved) => {
+    if ("starting" in resolved) {
+      metrics.countRequest(route, 503);
+      metrics.inFlight.close();
+      res.writeHead(503, {
+        "content-type": "text/html; charset=utf-8",
+        "retry-after": String(config.retryAfterSeconds),
+        "cache-control": "no-store",
+      });
+      return void res.end(startingPage(resolved.starting, 2));
+    }
+    // Activity lasts the whole response: SSE and long downloads keep the app awake.
+    const key = resolved.excluded ? undefined : resolved.key;
+    if (key) activity.opened(key);
+    proxy(req, res, resolved, (error) => {
+      if (error) sendError(res, error, resolved.route);
       metrics.inFlight.close();
       if (key) activity.closed(key);
-    }
-  });
+    });
+  };
   // No request timeout: a held request and a long stream are both legitimate.
   server.requestTimeout = 0;
   server.headersTimeout = 30_000;

@@ -25,13 +25,27 @@ export type Exclusions = { paths: readonly string[]; userAgents: readonly string
  * exactly or as a prefix ending in `*`; a user agent matches as a case-insensitive substring.
  */
 export function isExcluded(path: string, userAgent: string | undefined, ...lists: Exclusions[]): boolean {
-  const bare = path.split("?")[0] ?? path;
-  const ua = (userAgent ?? "").toLowerCase();
+  const query = path.indexOf("?");
+  const bare = query < 0 ? path : path.slice(0, query);
+  let ua: string | undefined;
   for (const list of lists) {
     for (const p of list.paths) if (p.endsWith("*") ? bare.startsWith(p.slice(0, -1)) : bare === p) return true;
-    for (const u of list.userAgents) if (u && ua.includes(u.toLowerCase())) return true;
+    if (!list.userAgents.length) continue;
+    ua ??= (userAgent ?? "").toLowerCase();
+    for (const u of lowerCased(list.userAgents)) if (u && ua.includes(u)) return true;
   }
   return false;
+}
+
+// Exclusion lists live as long as the config or the app object they come from: lower-cased once.
+const lowered = new WeakMap<readonly string[], string[]>();
+function lowerCased(list: readonly string[]): string[] {
+  let lower = lowered.get(list);
+  if (!lower) {
+    lower = list.map((s) => s.toLowerCase());
+    lowered.set(list, lower);
+  }
+  return lower;
 }
 
 /** A browser navigation: gets a "starting" page instead of a held request. */

@@ -67,7 +67,8 @@ async function front(pool: UpstreamPool, to: Endpoint, maxBodyBytes = 1 << 20) {
       fallbackHost: `${to.host}:${to.port}`,
     });
     const body = chunked || (length !== undefined && length !== "0") ? req : undefined;
-    pool.forward(to, { head, method, body, chunked, maxBodyBytes }, res).catch((e: UpstreamError) => {
+    pool.forward(to, { head, method, body, chunked, maxBodyBytes }, res, (e?: UpstreamError) => {
+      if (!e) return;
       res.writeHead(e.status, { "content-type": "text/plain" });
       res.end(e.message);
     });
@@ -135,7 +136,7 @@ describe("UpstreamPool", () => {
     const server = createHttpServer((req, res) => {
       if (congested) res.write = () => false;
       const head = requestHead(req.rawHeaders, { method: "GET", path: "/", remoteAddress: "x", fallbackHost: "h" });
-      void pool.forward(backend, { head, method: "GET", maxBodyBytes: 0 }, res);
+      pool.forward(backend, { head, method: "GET", maxBodyBytes: 0 }, res, () => undefined);
     });
     const { port } = await listen(server);
     await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);

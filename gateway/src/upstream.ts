@@ -296,31 +296,28 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends the request to the endpoint and the app's response to res. Resolves when the response
-   * is through (or cut short after its headers); rejects with UpstreamError when nothing was
-   * sent to the client yet, so the caller can answer with an error page.
+   * Sends the request to the endpoint and the app's response to res. done() comes once the
+   * response is through (or cut short after its headers), or with an UpstreamError when nothing
+   * was sent to the client yet, so the caller can answer with an error page.
    */
-  forward(endpoint: Endpoint, request: UpstreamRequest, res: ServerResponse): Promise<void> {
+  forward(endpoint: Endpoint, request: UpstreamRequest, res: ServerResponse, done: (error?: UpstreamError) => void) {
     const key = `${endpoint.host}:${endpoint.port}`;
-    return new Promise((resolve, reject) => {
-      const attempt = (fresh: boolean) => {
-        const connection = (!fresh && this.take(key)) || new Connection(this, key, endpoint, this.options);
-        connection.send({
-          request,
-          res,
-          sent: false,
-          responded: false,
-          answered: false,
-          informational: false,
-          done: (error, retryable) => {
-            if (!error) resolve();
-            else if (retryable && !request.body) attempt(true);
-            else reject(error);
-          },
-        });
-      };
-      attempt(false);
-    });
+    const attempt = (fresh: boolean) => {
+      const connection = (!fresh && this.take(key)) || new Connection(this, key, endpoint, this.options);
+      connection.send({
+        request,
+        res,
+        sent: false,
+        responded: false,
+        answered: false,
+        informational: false,
+        done: (error, retryable) => {
+          if (error && retryable && !request.body) attempt(true);
+          else done(error);
+        },
+      });
+    };
+    attempt(false);
   }
 
   /** Idle connections per endpoint (for tests and metrics). */
