@@ -55,7 +55,6 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
 });
 
-type Target = Endpoint;
 type App = AppInstance & KubeObject;
 type Slice = KubeObject & {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
@@ -95,18 +94,18 @@ export function createGateway(options: {
   const auth = config.authUrl
     ? new ForwardAuth({ url: config.authUrl, cacheMs: config.authCacheMs, timeoutMs: 5000 })
     : undefined;
-  const wakes = new Map<string, Promise<Target>>();
+  const wakes = new Map<string, Promise<Endpoint>>();
   const held = new Map<string, number>();
   let roundRobin = 0;
 
   // Ready endpoints per Service (`namespace/name`), rebuilt when one of its slices changes, so
   // a request costs a map lookup however many apps there are.
-  const endpoints = new Map<string, Target[]>();
+  const endpoints = new Map<string, Endpoint[]>();
   slices.on((change) => {
     const namespace = change.object.metadata.namespace as string;
     const service = change.object.metadata.labels?.["kubernetes.io/service-name"];
     if (!service) return;
-    const ready: Target[] = [];
+    const ready: Endpoint[] = [];
     for (const slice of slices.inNamespace(namespace)) {
       if (slice.metadata.labels?.["kubernetes.io/service-name"] !== service) continue;
       const port = slice.ports?.find((p) => p.name === "http")?.port;
@@ -119,12 +118,12 @@ export function createGateway(options: {
   });
 
   /** A ready endpoint of the app's Service on its `http` port. */
-  const readyEndpoint = (app: App): Target | undefined => {
+  const readyEndpoint = (app: App): Endpoint | undefined => {
     const ready = endpoints.get(`${app.metadata.namespace}/${app.metadata.name}`);
     return ready ? ready[roundRobin++ % ready.length] : undefined;
   };
 
-  const canConnect = (t: Target) =>
+  const canConnect = (t: Endpoint) =>
     new Promise<boolean>((resolve) => {
       const socket = connect(t.port, t.host);
       const done = (ok: boolean) => {
@@ -137,7 +136,7 @@ export function createGateway(options: {
     });
 
   /** Starts a stopped app once and resolves when an endpoint is ready and accepts connections. */
-  const wakeOnce = (key: string, app: App): Promise<Target> => {
+  const wakeOnce = (key: string, app: App): Promise<Endpoint> => {
     let wake = wakes.get(key);
     if (!wake) {
       metrics.wakes.inc();
@@ -163,7 +162,7 @@ export function createGateway(options: {
   };
 
   /** Holds one request (bounded per app, bounded in time) until the app is awake. */
-  const hold = async (key: string, app: App): Promise<Target> => {
+  const hold = async (key: string, app: App): Promise<Endpoint> => {
     const count = held.get(key) ?? 0;
     if (count >= config.maxHeldPerApp)
       throw new HttpError(503, "App is starting", "Too many requests are waiting for this app; retry shortly");
@@ -188,7 +187,7 @@ export function createGateway(options: {
   };
 
   type Resolved =
-    | { route: Route; key: string; target: Target; excluded: boolean; user: string | undefined }
+    | { route: Route; key: string; target: Endpoint; excluded: boolean; user: string | undefined }
     | { starting: string };
 
   /** The app's access policy, decided by the API; before anything else, a wake included. */
@@ -283,7 +282,7 @@ export function createGateway(options: {
   const proxy = (
     req: IncomingMessage,
     res: ServerResponse,
-    to: Extract<Resolved, { target: Target }>,
+    to: Extract<Resolved, { target: Endpoint }>,
     done: (error?: UpstreamError) => void,
   ) => {
     const chunked = req.headers["transfer-encoding"] !== undefined;

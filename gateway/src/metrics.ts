@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-// The per-request figures are plain numbers and cached label children: prom-client hashes a
-// label set on every inc(), which showed in gateway-warm.
+// Per request: a cached label child for the request count (no label object built per request)
+// and a plain number for requests in flight, read when /metrics is scraped.
 export function gatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "atrium_gateway_" });
