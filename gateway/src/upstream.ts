@@ -57,7 +57,7 @@ export type UpstreamRequest = {
   /** The body goes as chunks (its length is unknown). */
   chunked?: boolean;
   maxBodyBytes: number;
-  /** Called once the app's response status is known. */
+  /** Called once the app's response headers went to the client. */
   onResponse?: ((status: number) => void) | undefined;
 };
 
@@ -220,7 +220,6 @@ class Connection {
       return 0;
     }
     this.keepAlive = keepAlive;
-    exchange.request.onResponse?.(status);
     try {
       exchange.res.writeHead(status, withoutHopByHop(raw));
     } catch (error) {
@@ -228,6 +227,7 @@ class Connection {
       return 1;
     }
     exchange.responded = true;
+    exchange.request.onResponse?.(status);
     return exchange.request.method === "HEAD" ? 1 : 0; // 1: the response has no body
   }
 
