@@ -274,6 +274,8 @@ export function createGateway(options: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
+      // The rest of a refused body is not read (nor forwarded): the connection cannot carry more.
+      ...(e.status === 413 ? { connection: "close" } : {}),
     });
     res.end(errorPage(e.status, title, e.message));
   };

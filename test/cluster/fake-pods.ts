@@ -55,6 +55,25 @@ export function serveAppPods(
     const server = createServer((req, res) => {
       state.requests++;
       res.setHeader("x-served-by", ip);
+      if (req.url?.startsWith("/echo")) {
+        // What the app received: method, framing, body and the gateway's X-Forwarded-* headers.
+        const parts: Buffer[] = [];
+        req.on("data", (d: Buffer) => parts.push(d));
+        req.on("end", () => {
+          const h = req.headers;
+          res.setHeader("content-type", "application/json");
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              length: h["content-length"] ?? null,
+              chunked: h["transfer-encoding"] ?? null,
+              body: Buffer.concat(parts).toString(),
+              forwarded: [h["x-forwarded-for"], h["x-forwarded-host"], h["x-forwarded-proto"]],
+            }),
+          );
+        });
+        return;
+      }
       if (req.url?.startsWith("/stream")) {
         res.writeHead(200, { "content-type": "text/event-stream" });
         const t = setInterval(() => res.write("data: tick\n\n"), 200);

@@ -25,6 +25,7 @@ const fakes: FakeApp[] = [];
 const GATEWAY_ENV = {
   ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "500",
   ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "20000",
+  ATRIUM_GATEWAY_MAX_BODY_BYTES: "65536",
   ATRIUM_BASE_DOMAIN: "atrium.test",
 };
 
@@ -213,6 +214,36 @@ describe("scale to zero", () => {
     const first = new TextDecoder().decode((await reader.read()).value);
     expect(first).toContain("data: tick");
     await reader.cancel();
+  });
+
+  it("passes request bodies with a length and in chunks, and refuses both over the limit", async () => {
+    await installApp("bodies", "echo", "1h", 8080);
+    const url = `${gateway.url}/apps/${ORG}/bodies/echo?x=1`;
+    const stream = (...parts: string[]) =>
+      new ReadableStream({
+        start(c) {
+          for (const p of parts) c.enqueue(new TextEncoder().encode(p));
+          c.close();
+        },
+      });
+    const sized = await (await fetch(url, { method: "POST", body: "hello" })).json();
+    expect(sized).toEqual({
+      method: "POST",
+      length: "5",
+      chunked: null,
+      body: "hello",
+      forwarded: ["127.0.0.1", `127.0.0.1:${gateway.port}`, "http"],
+    });
+    const chunked = await fetch(url, { method: "PUT", body: stream("one,", "two"), duplex: "half" } as RequestInit);
+    expect(await chunked.json()).toMatchObject({ method: "PUT", length: null, chunked: "chunked", body: "one,two" });
+    const big = "x".repeat(70_000);
+    for (const body of [big, stream(big)]) {
+      const res = await fetch(url, { method: "POST", body, duplex: "half" } as RequestInit);
+      expect(res.status).toBe(413);
+      // The rest of a refused body is not read: the connection closes after the answer.
+      expect(res.headers.get("connection")).toBe("close");
+    }
+    expect((await get("bodies")).status).toBe(200);
   });
 
   it("keeps the stop deadline across gateway and operator restarts", async () => {
