@@ -31,12 +31,12 @@ const CHECKS = [
   "response_schema_conformance",
   "content_type_conformance",
   "response_headers_conformance",
+  "unsupported_method",
 ];
 // Not used: positive_data_acceptance and negative_data_rejection flag business rules the
 // schema cannot state (a role that does not exist, an opaque cursor, an unknown invitation
-// token) and TypeBox's lenient query coercion (limit=true is 1); unsupported_method wants
-// 405 where Express answers an unknown method with 404; the stateful phase needs OpenAPI
-// links, which the document has none of.
+// token) and TypeBox's lenient query coercion (limit=true is 1); the stateful phase needs
+// OpenAPI links, which the document has none of.
 
 // Never fuzzed: /api/auth/login and /api/auth/callback are the OIDC browser flow. Login only
 // redirects to the provider (recording a pending login per call); the callback needs the

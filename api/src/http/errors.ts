@@ -32,6 +32,10 @@ export const unauthenticated = (message = "Log in or send an API key") =>
   new ApiError(401, "unauthenticated", message, { headers: { "www-authenticate": 'Bearer realm="atrium"' } });
 export const forbidden = (message: string) => new ApiError(403, "forbidden", message);
 export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+export const methodNotAllowed = (method: string, allowed: readonly string[]) =>
+  new ApiError(405, "method_not_allowed", `${method} is not allowed here; use ${allowed.join(", ")}`, {
+    headers: { allow: allowed.join(", ") },
+  });
 export const conflict = (message: string) => new ApiError(409, "conflict", message);
 export const tooManyRequests = (retryAfterS: number, message = "Too many requests") =>
   new ApiError(429, "rate_limited", message, { headers: { "retry-after": String(retryAfterS) } });

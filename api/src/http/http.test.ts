@@ -1,8 +1,9 @@
 import { Type } from "@sinclair/typebox";
+import express from "express";
 import { describe, expect, it } from "vitest";
-import { ApiError } from "./errors.ts";
+import { ApiError, errorMiddleware } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
-import { route } from "./route.ts";
+import { mount, route } from "./route.ts";
 import { validate } from "./validate.ts";
 
 const Body = Type.Object(
@@ -75,5 +76,41 @@ describe("openApiDocument", () => {
     expect(Object.keys(op.responses)).toEqual(["201", "400", "401", "403", "404", "413", "422"]);
     expect(op.security).toEqual([{ session: [] }]);
     expect(op["x-atrium-permission"]).toBe("apps:install");
+  });
+});
+
+describe("mount", () => {
+  it("answers a known path's other methods with 405 and Allow, and unknown paths fall through", async () => {
+    const ok = { status: 200, schema: Type.Object({ ok: Type.Boolean() }) };
+    const handler = async () => ({ ok: true });
+    const table = [
+      route({ method: "get", path: "/api/things", summary: "List", tag: "t", auth: "public", response: ok, handler }),
+      route({ method: "post", path: "/api/things", summary: "Add", tag: "t", auth: "public", response: ok, handler }),
+    ];
+    const app = express();
+    const router = express.Router();
+    mount(router, table, { actorIn: () => undefined, audit: () => undefined });
+    app.use(router);
+    app.use((_req, res) => void res.status(404).end());
+    app.use(errorMiddleware(() => undefined));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      expect((await fetch(`${base}/api/things`)).status).toBe(200);
+      expect((await fetch(`${base}/api/things`, { method: "HEAD" })).status).toBe(200);
+      const refused = await fetch(`${base}/api/things`, { method: "DELETE" });
+      expect(refused.status).toBe(405);
+      expect(refused.headers.get("allow")).toBe("GET, POST, HEAD");
+      expect(await refused.json()).toEqual({
+        error: { code: "method_not_allowed", message: "DELETE is not allowed here; use GET, POST, HEAD" },
+      });
+      const options = await fetch(`${base}/api/things`, { method: "OPTIONS" });
+      expect(options.status).toBe(200);
+      expect(options.headers.get("allow")).toContain("POST");
+      expect((await fetch(`${base}/api/other`, { method: "DELETE" })).status).toBe(404);
+    } finally {
+      server.close();
+    }
   });
 });

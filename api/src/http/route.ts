@@ -5,7 +5,7 @@ import type { Permission } from "@atrium/crds";
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { NextFunction, Request, Response, Router } from "express";
 import type { Actor, Principal } from "../auth/principal.ts";
-import { ApiError, forbidden, notFound, unauthenticated } from "./errors.ts";
+import { ApiError, forbidden, methodNotAllowed, notFound, unauthenticated } from "./errors.ts";
 import { validate } from "./validate.ts";
 
 export type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -81,10 +81,20 @@ export type Guard = {
 };
 
 export function mount(router: Router, routes: readonly Route[], guard: Guard): void {
+  const methods = new Map<string, string[]>();
   for (const r of routes) {
     router[r.method](r.path, (req: Request, res: Response, next: NextFunction) => {
       run(r, req, res, guard).catch(next);
     });
+    methods.set(r.path, [...(methods.get(r.path) ?? []), r.method.toUpperCase()]);
+  }
+  // A path the table knows, with a method it does not serve: 405 with Allow (RFC 9110
+  // §15.5.6), not 404. OPTIONS goes on to Express's own answer (an Allow list as well).
+  for (const [path, declared] of methods) {
+    const allowed = declared.includes("GET") ? [...declared, "HEAD"] : declared;
+    router.all(path, (req: Request, _res: Response, next: NextFunction) =>
+      next(req.method === "OPTIONS" ? undefined : methodNotAllowed(req.method, allowed)),
+    );
   }
 }
 
