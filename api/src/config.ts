@@ -34,6 +34,15 @@ export type ApiConfig = {
   cookieDomain: string | undefined;
   /** Behind a load balancer: take the client address from X-Forwarded-For (Express "trust proxy"). */
   trustProxy: string | undefined;
+  /** Where apps are served: a login may return to an app (the gateway sends browsers to log in). */
+  apps: AppLocations;
+};
+
+export type AppLocations = {
+  /** The gateway's public URL (ATRIUM_GATEWAY_PUBLIC_URL): anything under its origin. */
+  gatewayUrl: string | undefined;
+  /** ATRIUM_BASE_DOMAIN: hosts <app>.<org>.<base domain>. */
+  baseDomain: string | undefined;
 };
 
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -59,6 +68,12 @@ function limitFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): Limi
   } catch (e) {
     throw new Error(`${name}: ${(e as Error).message}`);
   }
+}
+
+function urlFrom(name: string, value: string): string {
+  const url = URL.parse(value);
+  if (!url || !/^https?:$/.test(url.protocol)) throw new Error(`${name}: "${value}" is not an http(s) URL`);
+  return url.origin;
 }
 
 function cookieDomainFrom(value: string | undefined): string | undefined {
@@ -98,6 +113,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     sessionTtlMs: envNumber(env, "ATRIUM_SESSION_TTL_HOURS", 7 * 24, 1) * 3_600_000,
     secureCookies: publicUrl.startsWith("https:"),
     cookieDomain: cookieDomainFrom(env.ATRIUM_COOKIE_DOMAIN),
+    apps: {
+      gatewayUrl: env.ATRIUM_GATEWAY_PUBLIC_URL
+        ? urlFrom("ATRIUM_GATEWAY_PUBLIC_URL", env.ATRIUM_GATEWAY_PUBLIC_URL)
+        : undefined,
+      baseDomain: env.ATRIUM_BASE_DOMAIN?.toLowerCase() || undefined,
+    },
     trustProxy: env.ATRIUM_TRUST_PROXY,
   };
 }

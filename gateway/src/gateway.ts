@@ -34,6 +34,11 @@ export type GatewayConfig = {
    */
   authUrl: string | undefined;
   authCacheMs: number;
+  /**
+   * The API's login URL as browsers reach it (e.g. https://atrium.example/api/auth/login): a
+   * browser that must log in to open an app is sent there and comes back to the app. Unset: 401.
+   */
+  loginUrl: string | undefined;
 };
 
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
@@ -53,6 +58,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   maxBodyBytes: envNumber(env, "ATRIUM_GATEWAY_MAX_BODY_BYTES", 100 * 1024 * 1024, 0),
   authUrl: env.ATRIUM_GATEWAY_AUTH_URL || undefined,
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
+  loginUrl: env.ATRIUM_GATEWAY_LOGIN_URL || undefined,
 });
 
 type App = AppInstance & KubeObject;
@@ -66,10 +72,12 @@ const NONE: readonly string[] = [];
 class HttpError extends Error {
   readonly status: number;
   readonly title: string;
-  constructor(status: number, title: string, detail: string) {
+  readonly headers: Record<string, string>;
+  constructor(status: number, title: string, detail: string, headers: Record<string, string> = {}) {
     super(detail);
     this.status = status;
     this.title = title;
+    this.headers = headers;
   }
 }
 
@@ -191,8 +199,22 @@ export function createGateway(options: {
     | { starting: string };
 
   /** The app's access policy, decided by the API; before anything else, a wake included. */
-  const authorize = async (check: ForwardAuth, req: IncomingMessage, route: Route): Promise<string | undefined> => {
+  const authorize = async (
+    check: ForwardAuth,
+    req: IncomingMessage,
+    route: Route,
+    allowPages: boolean,
+  ): Promise<string | undefined> => {
     const answer = await check.check(route.org, route.app, req.headers);
+    if (answer.status === 401 && config.loginUrl && allowPages && wantsHtml(req.method, req.headers.accept)) {
+      // A browser: to the login, and back here afterwards (the API accepts only app URLs it knows).
+      const proto = String(req.headers["x-forwarded-proto"] ?? "http")
+        .split(",")[0]
+        ?.trim();
+      const here = `${proto}://${req.headers.host}${req.url}`;
+      const login = `${config.loginUrl}?returnTo=${encodeURIComponent(here)}`;
+      throw new HttpError(302, "Log in first", `Log in to Atrium to open ${route.app}`, { location: login });
+    }
     if (answer.status === 401) throw new HttpError(401, "Log in first", `Log in to Atrium to open ${route.app}`);
     if (answer.status === 403)
       throw new HttpError(403, "Not allowed", `Your role in ${route.org} may not open ${route.app}`);
@@ -211,7 +233,7 @@ export function createGateway(options: {
   const resolve = (
     req: IncomingMessage,
     route: Route | undefined,
-    allowStartingPage: boolean,
+    allowPages: boolean,
   ): Resolved | Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = `org-${route.org}/${route.app}`;
@@ -219,8 +241,8 @@ export function createGateway(options: {
     if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
     // Only apps that are not Public cost a question to the API.
     if (auth && (app.spec.access?.policy ?? "Members") !== "Public")
-      return authorize(auth, req, route).then((user) => place(req, route, key, app, user, allowStartingPage));
-    return place(req, route, key, app, undefined, allowStartingPage);
+      return authorize(auth, req, route, allowPages).then((user) => place(req, route, key, app, user, allowPages));
+    return place(req, route, key, app, undefined, allowPages);
   };
 
   /** Where an allowed request goes: a ready endpoint, a "starting" page, or a held wake. */
@@ -230,7 +252,7 @@ export function createGateway(options: {
     key: string,
     app: App,
     user: string | undefined,
-    allowStartingPage: boolean,
+    allowPages: boolean,
   ): Resolved | Promise<Resolved> => {
     const own = app.spec.idle;
     const excluded = isExcluded(route.path, req.headers["user-agent"], config.exclusions, {
@@ -252,7 +274,7 @@ export function createGateway(options: {
       throw new HttpError(503, "App is stopped", `${route.app} was stopped by its owners (idle policy Stopped)`);
     // A health check must not wake an app: it is told the app is stopped.
     if (excluded) throw new HttpError(503, "App is stopped", `${route.app} is stopped and starts on the next visit`);
-    if (allowStartingPage && config.startingPage && wantsHtml(req.method, req.headers.accept)) {
+    if (allowPages && config.startingPage && wantsHtml(req.method, req.headers.accept)) {
       void wakeOnce(key, app).catch(() => undefined);
       return { starting: route.app };
     }
@@ -276,6 +298,7 @@ export function createGateway(options: {
       ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
       // The rest of a refused body is not read (nor forwarded): the connection cannot carry more.
       ...(e.status === 413 ? { connection: "close" } : {}),
+      ...(e instanceof HttpError ? e.headers : {}),
     });
     res.end(errorPage(e.status, title, e.message));
   };

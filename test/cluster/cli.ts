@@ -119,6 +119,7 @@ async function dev() {
   // A development identity provider with the demo users, and the API on the embedded SQLite file.
   const apiPort = Number(process.env.ATRIUM_API_PORT ?? 8080);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const gatewayPort = Number(process.env.ATRIUM_GATEWAY_PORT ?? 8081);
   const idp = await startOidcProvider({
     port: Number(process.env.ATRIUM_OIDC_PORT ?? 5556),
     clients: [{ clientId: "atrium", clientSecret: "atrium-dev-secret", redirectUris: [`${apiUrl}/api/auth/callback`] }],
@@ -131,11 +132,17 @@ async function dev() {
       ATRIUM_OIDC_ISSUER: idp.issuer,
       ATRIUM_OIDC_CLIENT_ID: "atrium",
       ATRIUM_OIDC_CLIENT_SECRET: "atrium-dev-secret",
+      // Browsers sent to log in by the gateway come back to their app.
+      ATRIUM_GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
     },
   });
   log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; log: ${api.logFile})`);
   log(`Log in at ${apiUrl}/api/auth/login as ${DEMO_USERS.map((u) => u.email).join(", ")} (password "demo")`);
-  const gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: { ATRIUM_GATEWAY_AUTH_URL: apiUrl } });
+  const gateway = await startGateway({
+    kubeconfig: cp.kubeconfig,
+    port: gatewayPort,
+    env: { ATRIUM_GATEWAY_AUTH_URL: apiUrl, ATRIUM_GATEWAY_LOGIN_URL: `${apiUrl}/api/auth/login` },
+  });
   log(`Gateway at ${gateway.url}/apps/<org>/<app>/ (log: ${gateway.logFile})`);
   stopOnSignals(cp, () => {
     void gateway.kill();

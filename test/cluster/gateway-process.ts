@@ -8,8 +8,9 @@ const MAIN = fileURLToPath(new URL("../../gateway/src/main.ts", import.meta.url)
 
 export type GatewayProcess = Awaited<ReturnType<typeof startGateway>>;
 
-export async function startGateway(options: { kubeconfig: string; env?: Record<string, string> }) {
-  const [port, adminPort] = (await freePorts(2)) as [number, number];
+export async function startGateway(options: { kubeconfig: string; port?: number; env?: Record<string, string> }) {
+  const [free, adminPort] = (await freePorts(2)) as [number, number];
+  const port = options.port ?? free;
   const proc = await startNodeProcess({
     name: "gateway",
     main: MAIN,

@@ -24,4 +24,20 @@ describe("cookies", () => {
     expect(loadConfig(env).cookieDomain).toBeUndefined();
     expect(() => loadConfig({ ...env, ATRIUM_COOKIE_DOMAIN: "https://x" })).toThrow(/ATRIUM_COOKIE_DOMAIN/);
   });
+
+  it("takes where apps are served from ATRIUM_GATEWAY_PUBLIC_URL and ATRIUM_BASE_DOMAIN", () => {
+    const env = { ATRIUM_KEY_PEPPERS: "1:0123456789abcdef0123" };
+    const apps = {
+      ATRIUM_GATEWAY_PUBLIC_URL: "https://apps.example:8443/ignored",
+      ATRIUM_BASE_DOMAIN: "Atrium.Example",
+    };
+    expect(loadConfig({ ...env, ...apps }).apps).toEqual({
+      gatewayUrl: "https://apps.example:8443",
+      baseDomain: "atrium.example",
+    });
+    expect(loadConfig(env).apps).toEqual({ gatewayUrl: undefined, baseDomain: undefined });
+    expect(() => loadConfig({ ...env, ATRIUM_GATEWAY_PUBLIC_URL: "apps.example" })).toThrow(
+      /ATRIUM_GATEWAY_PUBLIC_URL/,
+    );
+  });
 });

@@ -9,6 +9,7 @@ import { clientIp } from "../audit/audit.ts";
 import { OidcError, type OidcIdentity } from "../auth/oidc.ts";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
 import { normalizeEmail } from "../authz/directory.ts";
+import type { AppLocations } from "../config.ts";
 import { cookie } from "../http/cookies.ts";
 import { ApiError, badRequest } from "../http/errors.ts";
 import { route } from "../http/route.ts";
@@ -16,10 +17,21 @@ import { applyMemberStatus } from "./member-status.ts";
 
 const PENDING_LOGIN_MS = 10 * 60_000;
 
-/** Only paths on this site: an open redirect would turn login into a phishing tool. */
-export function safeReturnTo(value: string | undefined): string {
-  if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return "/";
-  return value;
+const NO_APPS: AppLocations = { gatewayUrl: undefined, baseDomain: undefined };
+
+/**
+ * Only paths on this site, or an app's own URL (the gateway sends browsers here to log in and
+ * back): an open redirect would turn login into a phishing tool.
+ */
+export function safeReturnTo(value: string | undefined, apps: AppLocations = NO_APPS): string {
+  if (value?.startsWith("/") && !value.startsWith("//") && !value.includes("\\")) return value;
+  const url = value && /^https?:\/\//i.test(value) ? URL.parse(value) : null;
+  if (!url || url.username || url.password) return "/";
+  if (apps.gatewayUrl && url.origin === apps.gatewayUrl) return url.href;
+  const domain = apps.baseDomain;
+  const app = domain && url.hostname.endsWith(`.${domain}`) ? url.hostname.slice(0, -domain.length - 1) : "";
+  if (app.split(".").length === 2) return url.href; // <app>.<org>
+  return "/";
 }
 
 /** The user for an identity: known identity first, else a user with the same verified email. */
@@ -126,7 +138,7 @@ export const authRoutes = (s: Services) => [
           id: pending.state,
           codeVerifier: pending.codeVerifier,
           nonce: pending.nonce,
-          returnTo: safeReturnTo(query.returnTo),
+          returnTo: safeReturnTo(query.returnTo, s.config.apps),
           createdAt: new Date(now),
           expiresAt: new Date(now + PENDING_LOGIN_MS),
         },
@@ -174,10 +186,8 @@ export const authRoutes = (s: Services) => [
         csrfToken: session.csrfToken,
       };
       setSessionCookies(s, res, session.cookie, session.csrfToken);
-      res.redirect(
-        302,
-        pending.returnTo.startsWith("/api/") ? pending.returnTo : `${s.config.consoleUrl}${pending.returnTo}`,
-      );
+      const back = pending.returnTo;
+      res.redirect(302, !back.startsWith("/") || back.startsWith("/api/") ? back : `${s.config.consoleUrl}${back}`);
     },
   }),
   route({

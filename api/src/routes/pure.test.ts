@@ -15,6 +15,24 @@ describe("safeReturnTo", () => {
     ["/\\evil.example", "/"],
     ["javascript:alert(1)", "/"],
   ])("%s → %s", (input, expected) => expect(safeReturnTo(input)).toBe(expected));
+
+  const apps = { gatewayUrl: "http://127.0.0.1:8081", baseDomain: "atrium.example" };
+  it.each([
+    ["http://127.0.0.1:8081/apps/acme/wiki/page?x=1", "http://127.0.0.1:8081/apps/acme/wiki/page?x=1"],
+    ["https://wiki.acme.atrium.example/page", "https://wiki.acme.atrium.example/page"],
+    ["/orgs/acme", "/orgs/acme"],
+    ["http://127.0.0.1:8082/apps/acme/wiki/", "/"],
+    ["https://127.0.0.1:8081/", "/"],
+    ["https://acme.atrium.example/", "/"],
+    ["https://x.wiki.acme.atrium.example/", "/"],
+    ["https://wiki.acme.atrium.example.evil.example/", "/"],
+    ["https://wiki.acme.atrium.example@evil.example/", "/"],
+    ["https://user:pw@wiki.acme.atrium.example/", "/"],
+    ["https://evilatrium.example/", "/"],
+    ["javascript://wiki.acme.atrium.example/%0aalert(1)", "/"],
+  ])("with app locations: %s → %s", (input, expected) => expect(safeReturnTo(input, apps)).toBe(expected));
+  it("accepts no app URL when no app locations are configured", () =>
+    expect(safeReturnTo("https://wiki.acme.atrium.example/")).toBe("/"));
 });
 
 describe("accessDecision", () => {

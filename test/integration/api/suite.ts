@@ -7,14 +7,18 @@ import { type Caller, call, startApi } from "../../cluster/api-stack.ts";
 import { echoTemplate, serveAppPods } from "../../cluster/fake-pods.ts";
 import { startGateway } from "../../cluster/gateway-process.ts";
 import { loginWithOidc } from "../../cluster/oidc-login.ts";
+import { freePorts } from "../../cluster/ports.ts";
 import { until } from "../../cluster/until.ts";
 import { MATRIX } from "./matrix.ts";
 import { ROLES, type RoleName, startWorld, type World } from "./world.ts";
 
 export function apiSuite(provider: "sqlite" | "postgresql") {
   let w: World;
+  // The gateway's port is known before the API starts: a login may return to apps under it.
+  let gatewayPort: number;
   beforeAll(async () => {
-    w = await startWorld({ provider });
+    [gatewayPort] = (await freePorts(1)) as [number];
+    w = await startWorld({ provider, env: { ATRIUM_GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}` } });
   }, 300_000);
   afterAll(() => w?.stop());
 
@@ -496,7 +500,7 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
   });
 
   describe(`the gateway enforces access through forward-auth (${provider})`, () => {
-    it("401 without a login, 403 for a role without apps:access, the app for a member, without Atrium's credentials", async () => {
+    it("401 without a login (browsers: to the login and back), 403 for a role without apps:access, the app for a member, without Atrium's credentials", async () => {
       const org = w.orgA;
       const template = `echo-${provider}`;
       await w.kube.create(R.appTemplate, echoTemplate(template) as never).catch(() => {});
@@ -512,7 +516,8 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
       });
       const gateway = await startGateway({
         kubeconfig: w.kubeconfig,
-        env: { ATRIUM_GATEWAY_AUTH_URL: w.api.base },
+        port: gatewayPort,
+        env: { ATRIUM_GATEWAY_AUTH_URL: w.api.base, ATRIUM_GATEWAY_LOGIN_URL: `${w.api.base}/api/auth/login` },
       });
       try {
         const open = (who: Caller) =>
@@ -525,6 +530,24 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
         expect((await open(w.outsider)).status).toBe(403);
         const seen = (await (await open(w.people.member)).json()) as { user: string; cookie: string };
         expect(seen).toEqual({ user: w.people.member.email, cookie: "theme=dark" });
+
+        // A browser without a login goes to log in, and comes back to the page it asked for.
+        const page = `${gateway.url}/apps/${org}/wiki/docs?x=1`;
+        const browser = await fetch(page, { headers: { accept: "text/html" }, redirect: "manual" });
+        expect(browser.status).toBe(302);
+        const login = browser.headers.get("location") as string;
+        expect(login).toBe(`${w.api.base}/api/auth/login?returnTo=${encodeURIComponent(page)}`);
+        const back = await loginWithOidc({ apiBase: w.api.base, email: w.people.member.email, returnTo: page });
+        expect(back.finalLocation).toBe(page);
+        const after = await fetch(page, { headers: { accept: "text/html", cookie: back.cookieHeader } });
+        expect(after.status).toBe(200);
+        // Only app URLs the API knows: anything else returns to the console.
+        const elsewhere = await loginWithOidc({
+          apiBase: w.api.base,
+          email: w.people.member.email,
+          returnTo: "http://127.0.0.1:1/apps/x/y/",
+        });
+        expect(elsewhere.finalLocation).toBe(`${w.api.config.consoleUrl}/`);
       } finally {
         await gateway.kill();
         await pods.stop();
