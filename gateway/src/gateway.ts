@@ -322,7 +322,7 @@ export function createGateway(options: {
       chunked,
       fallbackHost: `${to.target.host}:${to.target.port}`,
     });
-    return upstream.forward(
+    upstream.forward(
       to.target,
       {
         head,
