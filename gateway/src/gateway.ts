@@ -3,7 +3,7 @@
 // requests for a stopped app while it wakes it, once, however many requests arrive.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
-import type { AppInstance } from "@atrium/crds";
+import { type AppInstance, namespaceFor } from "@atrium/crds";
 import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
@@ -68,6 +68,9 @@ type Slice = KubeObject & {
 };
 
 const NONE: readonly string[] = [];
+
+/** The informer key of the app a route names. */
+const appKey = (route: Route) => `${namespaceFor(route.org)}/${route.app}`;
 
 class HttpError extends Error {
   readonly status: number;
@@ -236,7 +239,7 @@ export function createGateway(options: {
     allowPages: boolean,
   ): Resolved | Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
-    const key = `org-${route.org}/${route.app}`;
+    const key = appKey(route);
     const app = apps.get(key);
     if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
     // Only apps that are not Public cost a question to the API.
@@ -282,7 +285,7 @@ export function createGateway(options: {
   };
 
   /** Metrics name only apps that exist: any path may name one, and label sets are kept forever. */
-  const known = (route: Route | undefined) => (route && apps.get(`org-${route.org}/${route.app}`) ? route : undefined);
+  const known = (route: Route | undefined) => (route && apps.get(appKey(route)) ? route : undefined);
 
   const sendError = (res: ServerResponse, error: unknown, route: Route | undefined) => {
     const e =
