@@ -1,41 +1,14 @@
 // The gateway's client for app pods: keep-alive connections per endpoint, each response parsed
-// by llhttp (node:http's own parser, HTTPParser from node:_http_common) and written straight to
-// the client's ServerResponse.
+// by llhttp (node:http's own parser, see llhttp.ts) and written straight to the client's
+// response.
 //
 // Why not node:http's client: per request it builds a ClientRequest, a response stream and Agent
 // bookkeeping, which in gateway-warm cost more than the rest of the gateway together (see
 // docs/adr/0005). The parser, the part that must be exact, is the same code node:http trusts;
 // this module adds the pool and the piping.
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
 import { withoutHopByHop } from "./headers.ts";
-
-type Parser = {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(data: Buffer): number | Error;
-  finish(): number | Error | undefined;
-  /** Reads straight from the socket's handle, without a JS 'data' event per read. */
-  consume(handle: object): void;
-  unconsume(): void;
-  close(): void;
-  [callback: number]: unknown;
-};
-type ParserClass = {
-  new (): Parser;
-  RESPONSE: number;
-  kLenientNone: number;
-  kOnMessageBegin: number;
-  kOnHeaders: number;
-  kOnHeadersComplete: number;
-  kOnBody: number;
-  kOnMessageComplete: number;
-  kOnExecute: number;
-};
-type StreamHandle = { readStart(): number; readStop(): number };
-// Internal to node:http, but what its client and server are built on; upstream.test.ts pins
-// the callback signatures this module relies on, so a Node upgrade that changes them fails there.
-const { HTTPParser } = createRequire(import.meta.url)("node:_http_common") as { HTTPParser: ParserClass };
+import { HTTPParser, handleOf } from "./llhttp.ts";
 
 export type Endpoint = { host: string; port: number };
 
@@ -48,12 +21,29 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A request body as it arrives from the client (server.ts' RequestBody, or node:http's request). */
+export type BodySource = {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  once(event: "end", listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+};
+
+/** Where the app's response goes (server.ts' Response, or node:http's ServerResponse). */
+export type ResponseSink = {
+  writeHead(status: number, rawHeaders: string[]): unknown;
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  once(event: "close" | "drain", listener: () => void): unknown;
+};
+
 export type UpstreamRequest = {
   /** Request line and headers, as made by requestHead(). */
   head: string;
   method: string;
-  /** The client's request when it has a body, streamed to the app as it arrives. */
-  body?: IncomingMessage | undefined;
+  /** The client's request body when it has one, streamed to the app as it arrives. */
+  body?: BodySource | undefined;
   /** The body goes as chunks (its length is unknown). */
   chunked?: boolean;
   maxBodyBytes: number;
@@ -86,7 +76,7 @@ const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 type Exchange = {
   request: UpstreamRequest;
-  res: ServerResponse;
+  res: ResponseSink;
   /** The whole request is written (a body included). */
   sent: boolean;
   /** Response headers went to the client. */
@@ -145,7 +135,7 @@ class Connection {
     // The parser reads from the socket's handle itself, as node:http's server does with its
     // connections: a read costs no Buffer-to-stream 'data' event. Reads then bypass the stream,
     // so pausing it (backpressure) must stop them at the handle.
-    const handle = (this.socket as unknown as { _handle: StreamHandle })._handle;
+    const handle = handleOf(this.socket);
     parser.consume(handle);
     this.socket.on("pause", () => this.dead || handle.readStop());
     this.socket.on("resume", () => this.dead || handle.readStart());
@@ -300,7 +290,7 @@ export class UpstreamPool {
    * response is through (or cut short after its headers), or with an UpstreamError when nothing
    * was sent to the client yet, so the caller can answer with an error page.
    */
-  forward(endpoint: Endpoint, request: UpstreamRequest, res: ServerResponse, done: (error?: UpstreamError) => void) {
+  forward(endpoint: Endpoint, request: UpstreamRequest, res: ResponseSink, done: (error?: UpstreamError) => void) {
     const key = `${endpoint.host}:${endpoint.port}`;
     const attempt = (fresh: boolean) => {
       const connection = (!fresh && this.take(key)) || new Connection(this, key, endpoint, this.options);

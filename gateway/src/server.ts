@@ -1,0 +1,648 @@
+// The gateway's HTTP/1.1 server: each connection parsed by llhttp (the parser node:http's own
+// server uses, strict, reading straight from the socket's handle) and answered by a small
+// response writer.
+//
+// Why not node:http's server: per request it builds an IncomingMessage and a ServerResponse,
+// two full streams, which cost the gateway more CPU than the rest of the proxying together
+// (docs/adr/0005). Parsing, the part that must be exact with untrusted clients, stays llhttp's;
+// this module owns the framing around it: keep-alive and HTTP/1.0, pipelined requests (answered
+// in order), request bodies with backpressure, Expect: 100-continue, limits and timeouts,
+// upgrades, and response framing (length, chunks, or the connection's end).
+import { EventEmitter } from "node:events";
+import { STATUS_CODES } from "node:http";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { HTTPParser, handleOf, METHODS, type ParseError, type Parser, type StreamHandle } from "./llhttp.ts";
+
+export type ServerOptions = {
+  /** Request line and headers together, at most (431 above). */
+  maxHeaderBytes: number;
+  /** From a request's first byte to the end of its headers, at most (408 after; slow clients). */
+  headersTimeoutMs: number;
+  /**
+   * An idle connection is closed after this long. Above the idle timeouts of the load balancers
+   * usually in front (60 s), so they, not the gateway, close idle connections: no request meets
+   * a connection the gateway is just closing.
+   */
+  keepAliveTimeoutMs: number;
+};
+
+export const defaultServerOptions: ServerOptions = {
+  maxHeaderBytes: 16 * 1024,
+  headersTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+};
+
+/** Header fields by lower-case name; repeated fields joined as node:http joins them. */
+export type Headers = Record<string, string | undefined>;
+
+export type RequestHandler = (req: Request, res: Response) => void;
+/** An Upgrade request; the socket is the handler's, head holds bytes that followed the request. */
+export type UpgradeHandler = (req: Request, socket: Socket, head: Buffer) => void;
+
+export class Request {
+  readonly method: string;
+  readonly url: string;
+  /** "1.1" or "1.0" (llhttp also lets 0.9 and 2.0 request lines through, as node:http does). */
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly headers: Headers;
+  readonly socket: Socket;
+  /** The body, when the request has one (chunks, or a length above 0). */
+  readonly body: RequestBody | undefined;
+  /** The whole request arrived (its body included). */
+  complete: boolean;
+  /** The client allows the connection to stay open after this exchange. */
+  readonly keepAlive: boolean;
+
+  constructor(
+    method: string,
+    url: string,
+    httpVersion: string,
+    rawHeaders: string[],
+    socket: Socket,
+    keepAlive: boolean,
+    connection: Connection,
+  ) {
+    this.method = method;
+    this.url = url;
+    this.httpVersion = httpVersion;
+    this.rawHeaders = rawHeaders;
+    this.headers = headersOf(rawHeaders);
+    this.socket = socket;
+    this.keepAlive = keepAlive;
+    const length = this.headers["content-length"];
+    const hasBody = this.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+    this.body = hasBody ? new RequestBody(connection, this.headers.expect !== undefined) : undefined;
+    this.complete = !hasBody; // without a body, the headers were the whole request
+  }
+}
+
+// Fields a request carries once: node:http keeps the first and drops repeats; the others repeat
+// as lists, joined with ", " (Cookie with "; ").
+const SINGLE = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "user-agent",
+  "authorization",
+  "proxy-authorization",
+  "referer",
+  "from",
+  "if-modified-since",
+  "if-unmodified-since",
+  "max-forwards",
+]);
+
+/** Header fields by lower-case name, from the raw list. */
+export function headersOf(raw: readonly string[]): Headers {
+  const headers: Headers = Object.create(null);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (!SINGLE.has(name)) headers[name] = `${seen}${name === "cookie" ? "; " : ", "}${value}`;
+  }
+  return headers;
+}
+
+/**
+ * A request body as it arrives: 'data' events while flowing, 'end' once it is through. Paused
+ * (as it starts), it keeps what the current read brought and stops reading from the client, so
+ * a body nobody reads yet (a request held while its app wakes) holds at most one read in memory.
+ */
+export class RequestBody extends EventEmitter {
+  private readonly connection: Connection;
+  private buffered: Buffer[] = [];
+  private flowing = false;
+  private ended = false;
+  private endEmitted = false;
+  /** A flush of what was held is due (next tick). */
+  private flushing = false;
+  /** The client waits for "100 Continue" before it sends the body. */
+  private expectsContinue: boolean;
+
+  constructor(connection: Connection, expectsContinue: boolean) {
+    super();
+    this.connection = connection;
+    this.expectsContinue = expectsContinue;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === "data") this.resume();
+    return this;
+  }
+
+  /** Holds chunks back (and the client with them) until resume(). */
+  pause(): this {
+    this.flowing = false;
+    return this;
+  }
+
+  /**
+   * Flows from the next tick on, as node's streams do: a caller that listens for 'data' and
+   * then for 'end' gets both even when the whole body is here already.
+   */
+  resume(): this {
+    if (this.flowing) return this;
+    this.flowing = true;
+    if (this.expectsContinue) {
+      // Asked for only now that somebody reads the body: a request refused before (401, 404)
+      // never makes the client send it.
+      this.expectsContinue = false;
+      this.connection.sendContinue();
+    }
+    if (!this.flushing) {
+      this.flushing = true;
+      process.nextTick(() => this.flush());
+    }
+    return this;
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    while (this.flowing && this.buffered.length) this.emit("data", this.buffered.shift());
+    if (!this.flowing) return;
+    this.emitEndIfDone();
+    this.connection.updateReading();
+  }
+
+  /** Whether reading from the client must stop for this body (it is paused with data held). */
+  get holding(): boolean {
+    return !this.flowing && this.buffered.length > 0;
+  }
+
+  /** From the parser. */
+  push(chunk: Buffer): void {
+    if (this.flowing && !this.flushing && !this.buffered.length) this.emit("data", chunk);
+    else {
+      this.buffered.push(chunk);
+      this.connection.updateReading();
+    }
+  }
+
+  /** From the parser: the body is through. */
+  finish(): void {
+    this.ended = true;
+    if (this.flowing && !this.flushing) this.emitEndIfDone();
+  }
+
+  private emitEndIfDone(): void {
+    if (!this.ended || this.endEmitted || this.buffered.length) return;
+    this.endEmitted = true;
+    this.emit("end");
+  }
+}
+
+// Date for responses that bring none, made at most once a second.
+let dateString = "";
+let dateAt = 0;
+function httpDate(): string {
+  const now = Date.now();
+  if (now - dateAt >= 1000) {
+    dateAt = now - (now % 1000);
+    dateString = new Date(dateAt).toUTCString();
+  }
+  return dateString;
+}
+
+// RFC 9110 §5.1, §5.5: what node:http's server also checks before it writes a header.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * One response. writeHead() takes the status and a raw header list (or an object); the head
+ * goes out with the first body bytes, framed by Content-Length when the headers or end() give
+ * one, else in chunks (HTTP/1.1) or up to the connection's end (HTTP/1.0). 'drain' when a
+ * write that returned false is through; 'close' once, when the response ends or the client left.
+ */
+export class Response extends EventEmitter {
+  headersSent = false;
+  finished = false;
+  private readonly connection: Connection;
+  private readonly request: Request;
+  private status = 200;
+  private headers: readonly string[] = [];
+  private bodyless: boolean;
+  private chunked = false;
+  /** The connection closes after this response. */
+  closes = false;
+  private headWritten = false;
+
+  constructor(connection: Connection, request: Request) {
+    super();
+    this.connection = connection;
+    this.request = request;
+    this.bodyless = request.method === "HEAD";
+  }
+
+  writeHead(status: number, headers: readonly string[] | Record<string, string> = []): this {
+    if (this.headersSent) throw new Error("The response's headers were already sent");
+    const raw = Array.isArray(headers) ? headers : Object.entries(headers).flat();
+    for (let i = 0; i < raw.length; i += 2)
+      if (!TOKEN.test(raw[i] as string) || INVALID_VALUE.test(raw[i + 1] as string))
+        throw new Error(`Invalid header field ${JSON.stringify(raw[i])}`);
+    this.status = status;
+    this.headers = raw;
+    this.headersSent = true;
+    if (status === 204 || status === 304 || status < 200) this.bodyless = true;
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.finished) return false;
+    if (!this.headersSent) this.writeHead(200);
+    if (!this.headWritten) this.writeHeadNow(undefined);
+    if (this.bodyless || !chunk.length) return this.connection.writable();
+    if (!this.chunked) return this.connection.write(chunk);
+    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    this.connection.write(`${size.toString(16)}\r\n`);
+    this.connection.write(chunk);
+    return this.connection.write("\r\n");
+  }
+
+  end(chunk?: Buffer | string): void {
+    if (this.finished) return;
+    if (!this.headersSent) this.writeHead(200);
+    if (!this.headWritten)
+      this.writeHeadNow(chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length);
+    if (chunk?.length) this.write(chunk);
+    if (this.chunked) this.connection.write("0\r\n\r\n");
+    this.finished = true;
+    this.connection.responded(this);
+    this.emit("close");
+  }
+
+  /** Ends the connection (the client sees the response cut short). */
+  destroy(): void {
+    this.connection.destroy();
+  }
+
+  /** From the connection: the client went away before the response ended. */
+  aborted(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.emit("close");
+  }
+
+  /** The status line and headers, framed; length is the whole body's when end() knows it. */
+  private writeHeadNow(length: number | undefined): void {
+    this.headWritten = true;
+    const req = this.request;
+    let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? "Unknown"}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    let closes = !req.keepAlive || !req.complete || this.connection.closing;
+    const raw = this.headers;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      const value = raw[i + 1] as string;
+      if (name.length === 14 && name.toLowerCase() === "content-length") hasLength = true;
+      else if (name.length === 4 && name.toLowerCase() === "date") hasDate = true;
+      else if (name.length === 10 && name.toLowerCase() === "connection") {
+        closes ||= value.toLowerCase() === "close";
+        continue; // written below, from what this connection does
+      } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") continue;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (!hasDate) head += `date: ${httpDate()}\r\n`;
+    if (!this.bodyless && !hasLength) {
+      if (length !== undefined) head += `content-length: ${length}\r\n`;
+      else if (req.httpVersion === "1.1") {
+        this.chunked = true;
+        head += "transfer-encoding: chunked\r\n";
+      } else closes = true; // HTTP/1.0: the body ends with the connection
+    }
+    this.closes = closes;
+    if (closes) head += "connection: close\r\n";
+    else if (req.httpVersion === "1.0") head += "connection: keep-alive\r\n";
+    this.connection.write(`${head}\r\n`, "latin1");
+  }
+}
+
+// What a client gets for a request llhttp refuses, before the connection closes.
+const PARSE_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+};
+
+class Connection {
+  readonly socket: Socket;
+  /** No more requests are read: the connection ends after the responses owed. */
+  closing = false;
+  private readonly server: HttpServer;
+  private readonly parser: Parser;
+  private readonly handle: StreamHandle;
+  /** The request being answered, and requests that arrived behind it (pipelined), in order. */
+  private current: { req: Request; res: Response } | undefined;
+  private readonly queue: Request[] = [];
+  /** The request whose message the parser is in (its body still arriving). */
+  private parsing: Request | undefined;
+  private headerParts: string[] = [];
+  private urlParts = "";
+  private reading = true;
+  private dead = false;
+  /** Closing: what the client still sends is read and dropped. */
+  private draining = false;
+  private upgrading: Request | undefined;
+  private corked = false;
+  /** When the request being parsed began (headers timeout), 0 between requests. */
+  startedAt = 0;
+  /** When the connection last had nothing to do (keep-alive timeout). */
+  idleSince = Date.now();
+
+  constructor(server: HttpServer, socket: Socket) {
+    this.server = server;
+    this.socket = socket;
+    socket.setNoDelay(true);
+    const parser = new HTTPParser();
+    this.parser = parser;
+    parser.initialize(HTTPParser.REQUEST, {}, server.options.maxHeaderBytes, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnMessageBegin] = () => {
+      this.startedAt = Date.now();
+    };
+    // Long header lists arrive in parts before the headers are complete.
+    parser[HTTPParser.kOnHeaders] = (raw: string[], url: string) => {
+      this.headerParts.push(...raw);
+      this.urlParts += url;
+    };
+    parser[HTTPParser.kOnHeadersComplete] = (
+      major: number,
+      minor: number,
+      raw: string[] | undefined,
+      method: number,
+      url: string | undefined,
+      _status: unknown,
+      _message: unknown,
+      upgrade: boolean,
+      keepAlive: boolean,
+    ) => this.onHeaders(major, minor, raw, method, url, upgrade, keepAlive);
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => {
+      if (!this.draining) this.parsing?.body?.push(chunk);
+    };
+    parser[HTTPParser.kOnMessageComplete] = () => {
+      const req = this.parsing;
+      this.parsing = undefined;
+      if (!req) return;
+      req.complete = true;
+      req.body?.finish();
+    };
+    parser[HTTPParser.kOnExecute] = (result: number | ParseError) => this.onExecute(result);
+    this.handle = handleOf(socket);
+    parser.consume(this.handle);
+    for (const [event, listener] of this.listeners) socket.on(event, listener);
+  }
+
+  private readonly listeners: [string, () => void][] = [
+    ["drain", () => this.current?.res.emit("drain")],
+    // The client sent its last byte. With an answer owed, it left (nginx and node:http see it
+    // so too): a long poll or event stream must not keep its app busy for nobody. Otherwise
+    // what was written still goes out.
+    [
+      "end",
+      () => {
+        this.closing = true;
+        if (this.current || this.parsing || this.startedAt) this.destroy();
+        else this.lingerAndClose();
+      },
+    ],
+    ["error", () => this.destroy()],
+    [
+      "close",
+      () => {
+        this.dead = true;
+        this.server.connections.delete(this);
+        this.current?.res.aborted();
+        // Only now, outside the parser's own callbacks and with the handle closed.
+        this.parser.unconsume();
+        this.parser.close();
+      },
+    ],
+  ];
+
+  private onHeaders(
+    major: number,
+    minor: number,
+    raw: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const rawHeaders = raw ?? this.headerParts;
+    this.headerParts = [];
+    const target = url ?? this.urlParts;
+    this.urlParts = "";
+    const req = new Request(
+      METHODS[method] ?? String(method),
+      target,
+      `${major}.${minor}`,
+      rawHeaders,
+      this.socket,
+      keepAlive && !this.closing,
+      this,
+    );
+    this.startedAt = 0;
+    this.parsing = req;
+    if (upgrade) {
+      this.upgrading = req; // handed over once the parser stops (onExecute)
+      return 0;
+    }
+    if (this.closing) return 0; // read, not answered: the connection is on its way out
+    if (major === 1 && minor === 1 && req.headers.host === undefined) {
+      this.refuse(400, "A request must name its Host");
+      return 0;
+    }
+    if (req.headers.expect !== undefined && req.headers.expect.toLowerCase() !== "100-continue") {
+      this.refuse(417, "Only Expect: 100-continue is understood");
+      return 0;
+    }
+    if (this.current) {
+      this.queue.push(req);
+      this.updateReading();
+    } else this.dispatch(req);
+    return 0;
+  }
+
+  /** After each read the parser went through (or failed on). */
+  private onExecute(result: number | ParseError): void {
+    if (result instanceof Error) {
+      const status = PARSE_ERROR_STATUS[result.code ?? ""] ?? 400;
+      // Mid-exchange, or already closing: nothing sane can follow.
+      if (this.current || this.draining) this.destroy();
+      else this.refuse(status, `The request could not be read (${result.code ?? "invalid"})`);
+      return;
+    }
+    const req = this.upgrading;
+    if (!req) return;
+    this.upgrading = undefined;
+    if (this.current || this.closing || req.method === "CONNECT") {
+      this.refuse(405, "Not a tunnel");
+      return;
+    }
+    // The socket is the upgrade handler's from here on: bytes after the request go with it.
+    const head = this.parser.getCurrentBuffer().subarray(result);
+    this.dead = true;
+    this.server.connections.delete(this);
+    this.parser.unconsume();
+    this.parser.close();
+    for (const [event, listener] of this.listeners) this.socket.removeListener(event, listener);
+    if (!this.reading) this.handle.readStart();
+    this.server.onUpgrade(req, this.socket, head);
+  }
+
+  private dispatch(req: Request): void {
+    const res = new Response(this, req);
+    this.current = { req, res };
+    try {
+      this.server.onRequest(req, res);
+    } catch {
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { "content-type": "text/plain" }).end("The gateway failed on this request\n");
+    }
+  }
+
+  /** Response ended: the next pipelined request, or idle (or closed). */
+  responded(res: Response): void {
+    if (this.current?.res !== res) return;
+    const { req } = this.current;
+    this.current = undefined;
+    // A request whose body did not all arrive was answered with Connection: close.
+    if (res.closes || !req.complete || this.dead || (this.closing && !this.queue.length)) this.lingerAndClose();
+    else if (this.queue.length) {
+      // Next tick: a line of pipelined requests answered at once must not nest on the stack.
+      process.nextTick(() => {
+        const next = this.queue.shift();
+        if (!next || this.dead) return;
+        this.dispatch(next);
+        this.updateReading();
+      });
+    } else {
+      this.idleSince = Date.now();
+      this.updateReading();
+    }
+  }
+
+  /** Reads from the client unless a paused body holds data or requests wait in line. */
+  updateReading(): void {
+    const read = !this.dead && (this.closing || (this.queue.length === 0 && !this.parsing?.body?.holding));
+    if (read === this.reading) return;
+    this.reading = read;
+    if (read) this.handle.readStart();
+    else this.handle.readStop();
+  }
+
+  sendContinue(): void {
+    if (!this.current?.res.headersSent) this.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+  }
+
+  writable(): boolean {
+    return !this.dead && !this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Writes for one tick go out together (head, body and end in one send), as node:http
+   * corks its sockets.
+   */
+  write(data: Buffer | string, encoding?: BufferEncoding): boolean {
+    if (this.dead) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    return encoding ? this.socket.write(data, encoding) : this.socket.write(data);
+  }
+
+  /** Answers a request that goes no further, and closes. */
+  private refuse(status: number, reason: string): void {
+    this.closing = true;
+    if (this.current) return; // its response ends first; the connection closes then
+    const body = `${reason}\n`;
+    this.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\ndate: ${httpDate()}\r\n\r\n${body}`,
+      "latin1",
+    );
+    this.lingerAndClose();
+  }
+
+  /**
+   * Ends the connection gracefully: what was written goes out, and what the client still sends
+   * (the rest of a body not read) is read and dropped for a moment, so that the client's kernel
+   * is not answered with a reset that could destroy the response before it is read.
+   */
+  private lingerAndClose(): void {
+    if (this.dead || this.draining) return;
+    this.draining = true;
+    this.closing = true;
+    this.queue.length = 0;
+    this.socket.end();
+    this.updateReading();
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  /** Closes at once (a client that stays idle, misbehaves, or whose response is cut). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** For the timeout sweep: closes a connection idle or slow beyond the limits. */
+  sweep(now: number): void {
+    const { headersTimeoutMs, keepAliveTimeoutMs } = this.server.options;
+    if (this.startedAt && now - this.startedAt > headersTimeoutMs && !this.current)
+      this.refuse(408, "The request's headers took too long");
+    else if (!this.current && !this.parsing && !this.startedAt && now - this.idleSince > keepAliveTimeoutMs)
+      this.destroy();
+  }
+
+  /** Server shutdown: idle connections close now, busy ones after their response. */
+  shutdown(): void {
+    this.closing = true;
+    if (!this.current) this.destroy();
+  }
+}
+
+/** An HTTP/1.1 server on llhttp: call listen() and close() as on a net.Server. */
+export class HttpServer {
+  readonly options: ServerOptions;
+  readonly onRequest: RequestHandler;
+  onUpgrade: UpgradeHandler = (_req, socket) => socket.destroy();
+  readonly connections = new Set<Connection>();
+  readonly net: NetServer;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: Partial<ServerOptions>, onRequest: RequestHandler) {
+    this.options = { ...defaultServerOptions, ...options };
+    this.onRequest = onRequest;
+    // Half-open: a client may send its request and shut its side; it still gets the answer.
+    this.net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.connections.add(new Connection(this, socket));
+    });
+  }
+
+  listen(port: number, host: string, listening?: () => void): this {
+    this.net.listen(port, host, listening);
+    this.sweeper ??= setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.sweep(now);
+    }, 1000).unref();
+    return this;
+  }
+
+  address() {
+    return this.net.address();
+  }
+
+  /** Stops accepting; resolves once every connection is closed (busy ones finish first). */
+  close(): Promise<void> {
+    clearInterval(this.sweeper);
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const c of this.connections) c.shutdown();
+    return closed;
+  }
+}
