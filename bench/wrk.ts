@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 
 const exec = promisify(execFile);
 
-export type WrkResult = { rps: number; p99: number; non2xx: boolean };
+export type WrkResult = { rps: number; p99: number; requests: number; non2xx: boolean };
 
 export async function wrk(
   url: string,
@@ -17,5 +17,6 @@ export async function wrk(
   const rps = Number(stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
   const m = stdout.match(/\s99%\s+([\d.]+)(us|ms|s)/);
   const p99 = m ? Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 }[m[2] as "ms"] ?? 1) : Number.NaN;
-  return { rps, p99, non2xx: stdout.includes("Non-2xx") || stdout.includes("Socket errors") };
+  const requests = Number(stdout.match(/(\d+) requests in/)?.[1]);
+  return { rps, p99, requests, non2xx: stdout.includes("Non-2xx") || stdout.includes("Socket errors") };
 }

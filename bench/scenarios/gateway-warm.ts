@@ -2,12 +2,13 @@
 // alternating rounds: direct, through nginx (one worker, keep-alive upstream), and through
 // the Atrium gateway (one process). wrk -c50 for throughput, wrk -c1 for latency.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "../../test/cluster/ports.ts";
 import { until } from "../../test/cluster/until.ts";
+import { cpuTime, microsPerRequest } from "../cpu.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
 import { median } from "../stats.ts";
@@ -19,11 +20,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LEASH = fileURLToPath(new URL("../../test/cluster/leash.sh", import.meta.url));
 const log = (m: string) => console.log(`[gateway-warm] ${m}`);
 
-/** wrk with one thread, warning when anything but 2xx came back. */
-async function load(url: string, connections: number): Promise<{ rps: number; p99: number }> {
+/**
+ * wrk with one thread, warning when anything but 2xx came back; with a pid, also the CPU time
+ * that process (and its children) spent per request.
+ */
+async function load(url: string, connections: number, pid?: number) {
+  const before = pid ? cpuTime(pid) : undefined;
   const r = await wrk(url, { connections, seconds: SECONDS });
+  const cpu = pid && before ? microsPerRequest(before, cpuTime(pid), r.requests) : undefined;
   if (r.non2xx) log(`warning from wrk for ${url}: non-2xx answers or socket errors`);
-  return r;
+  return { ...r, cpu };
 }
 
 export async function run() {
@@ -52,9 +58,11 @@ http { access_log off;
       proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } } }\n`,
     );
     const nginx = process.env.NGINX ?? "/usr/sbin/nginx";
+    const nginxPidFile = join(dir, "leash.pid");
     children.push(
       spawn("bash", [LEASH, nginx, "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], {
         stdio: ["pipe", "inherit", "inherit"],
+        env: { ...process.env, LEASH_PIDFILE: nginxPidFile },
       }),
     );
     const targets = {
@@ -64,20 +72,35 @@ http { access_log off;
     };
     for (const url of Object.values(targets))
       await until(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
+    // The proxies' own processes (nginx's master with its worker): CPU per request.
+    const pids: Record<string, number | undefined> = {
+      nginx: existsSync(nginxPidFile) ? Number(readFileSync(nginxPidFile, "utf8")) : undefined,
+      gateway: stack.gateway.pid,
+    };
     for (const url of Object.values(targets)) await load(url, 10); // warm-up (JIT, pools)
 
-    const samples: Record<string, { rps: number[]; p99: number[] }> = Object.fromEntries(
-      Object.keys(targets).map((name) => [name, { rps: [], p99: [] }]),
+    type Samples = { rps: number[]; p99: number[]; user: number[]; system: number[] };
+    const samples: Record<string, Samples> = Object.fromEntries(
+      Object.keys(targets).map((name) => [name, { rps: [], p99: [], user: [], system: [] }]),
     );
     for (let round = 0; round < ROUNDS; round++)
       for (const [name, url] of Object.entries(targets)) {
-        const s = samples[name] as { rps: number[]; p99: number[] };
-        s.rps.push((await load(url, 50)).rps);
+        const s = samples[name] as Samples;
+        const throughput = await load(url, 50, pids[name]);
+        s.rps.push(throughput.rps);
+        if (throughput.cpu) {
+          s.user.push(throughput.cpu.user);
+          s.system.push(throughput.cpu.system);
+        }
         s.p99.push((await load(url, 1)).p99);
-        log(`round ${round + 1} ${name}: ${s.rps.at(-1)} rps, p99 ${s.p99.at(-1)} ms at 1 connection`);
+        const cpu = throughput.cpu
+          ? `, proxy CPU ${throughput.cpu.user.toFixed(1)} µs user + ${throughput.cpu.system.toFixed(1)} µs system per request`
+          : "";
+        log(`round ${round + 1} ${name}: ${s.rps.at(-1)} rps${cpu}, p99 ${s.p99.at(-1)} ms at 1 connection`);
       }
     const rps = (n: string) => Math.round(median(samples[n]?.rps ?? []));
     const p99 = (n: string) => median(samples[n]?.p99 ?? []);
+    const cpuMicros = (n: string, kind: "user" | "system") => Math.round(median(samples[n]?.[kind] ?? []) * 10) / 10;
     // Each round measures nginx and the gateway seconds apart: their ratio within a round is
     // paired, so a drift in the machine's load between rounds cancels out of it.
     const paired = (a: string, b: string) =>
@@ -88,13 +111,18 @@ http { access_log off;
         `wrk 4.1 (1 thread) for ${SECONDS} s per sample against one Node backend process on a pod address: direct, ` +
         `nginx 1.22 (1 worker, keepalive upstream) and the gateway (1 process), ${ROUNDS} alternating rounds; ` +
         "rps at 50 connections, p99 at 1 connection; medians of the rounds; the ratio is the median of the " +
-        "per-round ratios. All on the same 2 cores.",
+        "per-round ratios; CPU per request of the proxy's processes (from /proc, during the 50-connection samples). " +
+        "All on the same 2 cores.",
       metrics: {
         direct_rps: rps("direct"),
         nginx_rps: rps("nginx"),
         gateway_rps: rps("gateway"),
         ratio_gateway_vs_nginx_rps: Math.round(paired("gateway", "nginx") * 100) / 100,
         added_p99_ms: Math.round((p99("gateway") - p99("direct")) * 1000) / 1000,
+        nginx_cpu_user_us_per_req: cpuMicros("nginx", "user"),
+        nginx_cpu_system_us_per_req: cpuMicros("nginx", "system"),
+        gateway_cpu_user_us_per_req: cpuMicros("gateway", "user"),
+        gateway_cpu_system_us_per_req: cpuMicros("gateway", "system"),
       },
       goals: { ratio_gateway_vs_nginx_rps: ">= 0.7", added_p99_ms: "<= 1" },
     });

@@ -2,8 +2,6 @@
 // access policy to the caller's session or API key). The gateway asks once per caller and app
 // and keeps the answer briefly: a revoked key or a role change takes effect within the cache
 // time (default 5 s) while a page's many asset requests cost one question.
-import type { IncomingHttpHeaders } from "node:http";
-
 export type AuthAnswer = { status: number; user?: string };
 
 export type ForwardAuthOptions = {
@@ -27,7 +25,11 @@ export class ForwardAuth {
   }
 
   /** 204: allowed (user names the caller); 401: log in; 403: refused; 404; 502: the API did not answer. */
-  check(org: string, app: string, headers: IncomingHttpHeaders): Promise<AuthAnswer> {
+  check(
+    org: string,
+    app: string,
+    headers: { cookie?: string | undefined; authorization?: string | undefined },
+  ): Promise<AuthAnswer> {
     const cookie = headers.cookie ?? "";
     const authorization = headers.authorization ?? "";
     const k = key(org, app, cookie, authorization);

@@ -1,7 +1,6 @@
 // The gateway: the only path to app pods. It routes `<app>.<org>.<domain>` (or
 // /apps/<org>/<app>/) to a ready endpoint of the app's Service, counts activity, and holds the
 // requests for a stopped app while it wakes it, once, however many requests arrive.
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { type AppInstance, namespaceFor } from "@atrium/crds";
 import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
@@ -12,6 +11,7 @@ import { requestHead } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
+import { HttpServer, type Request, type Response } from "./server.ts";
 import { type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
 
 export type GatewayConfig = {
@@ -204,7 +204,7 @@ export function createGateway(options: {
   /** The app's access policy, decided by the API; before anything else, a wake included. */
   const authorize = async (
     check: ForwardAuth,
-    req: IncomingMessage,
+    req: Request,
     route: Route,
     allowPages: boolean,
   ): Promise<string | undefined> => {
@@ -233,11 +233,7 @@ export function createGateway(options: {
    * upgrades. Synchronous for a running Public app (or with no access check): the common case
    * costs no promise.
    */
-  const resolve = (
-    req: IncomingMessage,
-    route: Route | undefined,
-    allowPages: boolean,
-  ): Resolved | Promise<Resolved> => {
+  const resolve = (req: Request, route: Route | undefined, allowPages: boolean): Resolved | Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = appKey(route);
     const app = apps.get(key);
@@ -250,7 +246,7 @@ export function createGateway(options: {
 
   /** Where an allowed request goes: a ready endpoint, a "starting" page, or a held wake. */
   const place = (
-    req: IncomingMessage,
+    req: Request,
     route: Route,
     key: string,
     app: App,
@@ -287,7 +283,7 @@ export function createGateway(options: {
   /** Metrics name only apps that exist: any path may name one, and label sets are kept forever. */
   const known = (route: Route | undefined) => (route && apps.get(appKey(route)) ? route : undefined);
 
-  const sendError = (res: ServerResponse, error: unknown, route: Route | undefined) => {
+  const sendError = (res: Response, error: unknown, route: Route | undefined) => {
     const e =
       error instanceof HttpError || error instanceof UpstreamError
         ? error
@@ -308,14 +304,13 @@ export function createGateway(options: {
 
   /** Sends the request to the app and its response back, streaming both ways; done() when through. */
   const proxy = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: Request,
+    res: Response,
     to: Extract<Resolved, { target: Endpoint }>,
     done: (error?: UpstreamError) => void,
   ) => {
     const chunked = req.headers["transfer-encoding"] !== undefined;
-    const length = req.headers["content-length"];
-    const method = req.method ?? "GET";
+    const method = req.method;
     const stopTimer = metrics.proxyDuration.startTimer();
     const head = requestHead(req.rawHeaders, {
       method,
@@ -330,7 +325,7 @@ export function createGateway(options: {
       {
         head,
         method,
-        body: chunked || (length !== undefined && length !== "0") ? req : undefined,
+        body: req.body,
         chunked,
         maxBodyBytes: config.maxBodyBytes,
         onResponse: (status) => {
@@ -343,8 +338,8 @@ export function createGateway(options: {
     );
   };
 
-  const server = createServer({ maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
-    const route = routeOf(req.headers.host, req.url ?? "/", config.baseDomain);
+  const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes }, (req, res) => {
+    const route = routeOf(req.headers.host, req.url, config.baseDomain);
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
       return sendError(
         res,
@@ -366,7 +361,7 @@ export function createGateway(options: {
     else serve(req, res, route, resolved);
   });
 
-  const serve = (req: IncomingMessage, res: ServerResponse, route: Route | undefined, resolved: Resolved) => {
+  const serve = (req: Request, res: Response, route: Route | undefined, resolved: Resolved) => {
     if ("starting" in resolved) {
       metrics.countRequest(route, 503);
       metrics.inFlight.close();
@@ -386,21 +381,17 @@ export function createGateway(options: {
       if (key) activity.closed(key);
     });
   };
-  // No request timeout: a held request and a long stream are both legitimate.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
-
   // WebSockets: after the upgrade the gateway only copies bytes; the open socket is activity.
-  server.on("upgrade", async (req: IncomingMessage, socket: Socket, head: Buffer) => {
+  server.onUpgrade = async (req: Request, socket: Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     try {
-      const resolved = await resolve(req, routeOf(req.headers.host, req.url ?? "/", config.baseDomain), false);
+      const resolved = await resolve(req, routeOf(req.headers.host, req.url, config.baseDomain), false);
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       const upstreamSocket = connect(target.port, target.host, () => {
         upstreamSocket.write(
           requestHead(req.rawHeaders, {
-            method: req.method ?? "GET",
+            method: req.method,
             path: route.path,
             remoteAddress: req.socket.remoteAddress ?? "",
             user: resolved.user,
@@ -433,7 +424,7 @@ export function createGateway(options: {
         `HTTP/1.1 ${e.status} ${e.title}\r\ncontent-type: text/plain\r\nconnection: close\r\n${e.status === 503 ? `retry-after: ${config.retryAfterSeconds}\r\n` : ""}\r\n${e.message}\n`,
       );
     }
-  });
+  };
 
   return {
     server,
@@ -446,7 +437,7 @@ export function createGateway(options: {
       activity.start();
     },
     async stop(): Promise<void> {
-      await new Promise((r) => server.close(r));
+      await server.close();
       await activity.stop();
       apps.stop();
       slices.stop();
