@@ -135,6 +135,11 @@ export class RequestBody extends EventEmitter {
     return this;
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
   /** Holds chunks back (and the client with them) until resume(). */
   pause(): this {
     this.flowing = false;
