@@ -804,6 +804,27 @@ describe("HttpServer", () => {
     expect(resolved).toBe(true);
   });
 
+  it("close(graceMs): what is still open after the grace (a stream, a WebSocket) is cut, and it resolves", async () => {
+    // A shutdown must end within Kubernetes' grace period however long an app streams.
+    const { server, port } = await serve((_req, res) => {
+      res.writeHead(200, ["content-type", "text/event-stream"]);
+      res.write("data: first\n\n"); // and never ends
+    });
+    server.onUpgrade = (_req, socket) => socket.write("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    const stream = new Raw(port);
+    stream.send(get("/events"));
+    await stream.until(() => (stream.text.includes("first") ? true : undefined));
+    const tunnel = new Raw(port);
+    tunnel.send("GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n");
+    await tunnel.until(() => (tunnel.text.startsWith("HTTP/1.1 101") ? true : undefined));
+
+    const started = Date.now();
+    await server.close(200);
+    expect(Date.now() - started).toBeLessThan(1500);
+    await stream.closedByServer(300);
+    await tunnel.closedByServer(300);
+  });
+
   it("refuses header values with CR or LF, and invalid names, in writeHead", async () => {
     // Response splitting: a value from upstream or an app must never start a header of its own.
     const errors: string[] = [];

@@ -361,7 +361,6 @@ class Connection {
   constructor(server: HttpServer, socket: Socket) {
     this.server = server;
     this.socket = socket;
-    socket.setNoDelay(true);
     const parser = new HTTPParser();
     this.parser = parser;
     parser.initialize(HTTPParser.REQUEST, {}, server.options.maxHeaderBytes, HTTPParser.kLenientNone);
@@ -495,6 +494,8 @@ class Connection {
     this.parser.close();
     for (const [event, listener] of this.listeners) this.socket.removeListener(event, listener);
     if (!this.reading) this.handle.readStart();
+    this.server.tunnels.add(this.socket);
+    this.socket.once("close", () => this.server.tunnels.delete(this.socket));
     this.server.onUpgrade(req, this.socket, head);
   }
 
@@ -618,13 +619,15 @@ export class HttpServer {
   readonly onRequest: RequestHandler;
   onUpgrade: UpgradeHandler = (_req, socket) => socket.destroy();
   readonly connections = new Set<Connection>();
+  /** Upgraded connections (WebSockets), the upgrade handler's but closed at shutdown. */
+  readonly tunnels = new Set<Socket>();
   readonly net: NetServer;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: Partial<ServerOptions>, onRequest: RequestHandler) {
     this.options = { ...defaultServerOptions, ...options };
     this.onRequest = onRequest;
-    // Half-open: a client may send its request and shut its side; it still gets the answer.
+    // Half-open: after a client's FIN, what was written to it still goes out (Connection).
     this.net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.connections.add(new Connection(this, socket));
     });
@@ -643,11 +646,19 @@ export class HttpServer {
     return this.net.address();
   }
 
-  /** Stops accepting; resolves once every connection is closed (busy ones finish first). */
-  close(): Promise<void> {
+  /**
+   * Stops accepting and resolves once every connection is closed: idle ones at once, busy ones
+   * after their response, and whatever is still open after graceMs (long streams, WebSockets)
+   * cut then, so that a shutdown ends within the time Kubernetes gives it.
+   */
+  close(graceMs = 10_000): Promise<void> {
     clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const c of this.connections) c.shutdown();
-    return closed;
+    const cut = setTimeout(() => {
+      for (const c of this.connections) c.destroy();
+      for (const t of this.tunnels) t.destroy();
+    }, graceMs);
+    return closed.finally(() => clearTimeout(cut));
   }
 }
