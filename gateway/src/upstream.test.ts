@@ -267,6 +267,20 @@ describe("UpstreamPool", () => {
     expect(pool.idleCount(endless)).toBe(0);
   });
 
+  it("keeps a connection idle no longer than a quarter under the app's own Keep-Alive timeout", async () => {
+    // An app that closes idle connections after 1 s (and says so) must not meet a request on
+    // one it is closing: after 800 ms idle the pool opens a fresh connection instead.
+    const backend = await app((_req, res) => res.end("ok"));
+    backend.server.keepAliveTimeout = 1000; // node:http announces it as Keep-Alive: timeout=1
+    const url = await front(newPool({ idleTimeoutMs: 4000 }), backend);
+    await (await fetch(url)).text();
+    await (await fetch(url)).text();
+    expect(backend.connections()).toBe(1); // reused while fresh
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await (await fetch(url)).text()).toBe("ok");
+    expect(backend.connections()).toBe(2);
+  });
+
   it("closes connections idle longer than the idle timeout", async () => {
     const backend = await app((_req, res) => res.end("ok"));
     const url = await front(newPool({ idleTimeoutMs: 100 }), backend);

@@ -92,6 +92,11 @@ class Connection {
   readonly key: string;
   readonly socket: Socket;
   idleSince = 0;
+  /**
+   * How long this connection may sit idle: the pool's limit, or less when the app announced a
+   * shorter keep-alive timeout (a quarter under it, so a request never races the app's close).
+   */
+  idleLimitMs: number;
   /** Responses completed on this connection: a reused connection may have been closed by the app. */
   served = 0;
   private readonly pool: UpstreamPool;
@@ -103,6 +108,7 @@ class Connection {
   constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, options: PoolOptions) {
     this.pool = pool;
     this.key = key;
+    this.idleLimitMs = options.idleTimeoutMs;
     this.socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
     this.socket.setTimeout(options.connectTimeoutMs, () =>
       this.fail(new UpstreamError(`The app did not accept a connection in ${options.connectTimeoutMs} ms`)),
@@ -210,6 +216,11 @@ class Connection {
       return 0;
     }
     this.keepAlive = keepAlive;
+    for (let i = 0; i < raw.length; i += 2)
+      if ((raw[i] as string).length === 10 && (raw[i] as string).toLowerCase() === "keep-alive") {
+        const seconds = Number((raw[i + 1] as string).match(/timeout=(\d+)/i)?.[1]);
+        if (seconds >= 0) this.idleLimitMs = Math.min(this.idleLimitMs, seconds * 750);
+      }
     try {
       exchange.res.writeHead(status, withoutHopByHop(raw));
     } catch (error) {
@@ -340,16 +351,22 @@ export class UpstreamPool {
     for (const list of [...this.idle.values()]) for (const c of [...list]) c.close();
   }
 
-  /** The most recently used idle connection: the one least likely to be closed by the app. */
+  /** The most recently used idle connection still in its idle limit: the least likely to be closing. */
   private take(key: string): Connection | undefined {
     const list = this.idle.get(key);
-    const connection = list?.pop();
+    const now = Date.now();
+    let connection = list?.pop();
+    while (connection && now - connection.idleSince >= connection.idleLimitMs) {
+      connection.close(); // the sweep had not come round to it yet
+      connection = list?.pop();
+    }
     if (list?.length === 0) this.idle.delete(key);
     return connection;
   }
 
   private sweep(): void {
-    const oldest = Date.now() - this.options.idleTimeoutMs;
-    for (const list of [...this.idle.values()]) for (const c of list.filter((c) => c.idleSince < oldest)) c.close();
+    const now = Date.now();
+    for (const list of [...this.idle.values()])
+      for (const c of list.filter((c) => now - c.idleSince >= c.idleLimitMs)) c.close();
   }
 }
