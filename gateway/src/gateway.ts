@@ -283,12 +283,19 @@ export function createGateway(options: {
   /** Metrics name only apps that exist: any path may name one, and label sets are kept forever. */
   const known = (route: Route | undefined) => (route && apps.get(appKey(route)) ? route : undefined);
 
+  const tooLarge = () => new HttpError(413, "Request too large", `Bodies are limited to ${config.maxBodyBytes} bytes`);
+
+  /** What the client is told of an error. */
+  const asHttpError = (error: unknown): HttpError => {
+    if (error instanceof HttpError) return error;
+    if (error instanceof UpstreamError)
+      // 413: a chunked body that grew past the limit on its way to the app.
+      return error.status === 413 ? tooLarge() : new HttpError(error.status, "Bad gateway", error.message);
+    return new HttpError(502, "Bad gateway", `The app did not answer: ${errorMessage(error)}`);
+  };
+
   const sendError = (res: Response, error: unknown, route: Route | undefined) => {
-    const e =
-      error instanceof HttpError || error instanceof UpstreamError
-        ? error
-        : new HttpError(502, "Bad gateway", `The app did not answer: ${errorMessage(error)}`);
-    const title = e instanceof HttpError ? e.title : e.status === 413 ? "Request too large" : "Bad gateway";
+    const e = asHttpError(error);
     metrics.countRequest(known(route), e.status);
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, {
@@ -297,9 +304,9 @@ export function createGateway(options: {
       ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
       // The rest of a refused body is not read (nor forwarded): the connection cannot carry more.
       ...(e.status === 413 ? { connection: "close" } : {}),
-      ...(e instanceof HttpError ? e.headers : {}),
+      ...e.headers,
     });
-    res.end(errorPage(e.status, title, e.message));
+    res.end(errorPage(e.status, e.title, e.message));
   };
 
   /** Sends the request to the app and its response back, streaming both ways; done() when through. */
@@ -340,12 +347,7 @@ export function createGateway(options: {
 
   const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes }, (req, res) => {
     const route = routeOf(req.headers.host, req.url, config.baseDomain);
-    if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes)
-      return sendError(
-        res,
-        new HttpError(413, "Request too large", `Bodies are limited to ${config.maxBodyBytes} bytes`),
-        route,
-      );
+    if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) return sendError(res, tooLarge(), route);
     metrics.inFlight.open(); // held requests included
     const fail = (error: unknown) => {
       sendError(res, error, route);
@@ -419,7 +421,7 @@ export function createGateway(options: {
       // either side ending (or failing) ends both, and the activity count with them.
       for (const side of [socket, upstreamSocket]) for (const event of ["end", "close", "error"]) side.on(event, close);
     } catch (error) {
-      const e = error instanceof HttpError ? error : new HttpError(502, "Bad gateway", errorMessage(error));
+      const e = asHttpError(error);
       socket.end(
         `HTTP/1.1 ${e.status} ${e.title}\r\ncontent-type: text/plain\r\nconnection: close\r\n${e.status === 503 ? `retry-after: ${config.retryAfterSeconds}\r\n` : ""}\r\n${e.message}\n`,
       );
