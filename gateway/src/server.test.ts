@@ -804,6 +804,22 @@ describe("HttpServer", () => {
     expect(resolved).toBe(true);
   });
 
+  it("sends a head without body bytes on its own at the end of the tick (an event stream that waits)", async () => {
+    // EventSource opens on the headers: an app that sends them and then waits for news must
+    // not leave its clients without them. Headers and body written in one tick still go as one.
+    const { url, port } = await serve((req, res) => {
+      res.writeHead(200, ["content-type", "text/event-stream"]);
+      if (req.url === "/now") res.end("data: at once\n\n");
+    });
+    const waiting = await fetch(`${url}/wait`);
+    expect([waiting.status, waiting.headers.get("transfer-encoding")]).toEqual([200, "chunked"]);
+    await waiting.body?.cancel();
+    const client = new Raw(port);
+    client.send(get("/now"));
+    const res = await client.response();
+    expect([res.headers["content-length"], res.body.toString()]).toEqual(["15", "data: at once\n\n"]);
+  });
+
   it("close(graceMs): what is still open after the grace (a stream, a WebSocket) is cut, and it resolves", async () => {
     // A shutdown must end within Kubernetes' grace period however long an app streams.
     const { server, port } = await serve((_req, res) => {

@@ -253,6 +253,7 @@ export class Response extends EventEmitter {
     this.headers = raw;
     this.headersSent = true;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
+    this.connection.cork();
     return this;
   }
 
@@ -278,6 +279,11 @@ export class Response extends EventEmitter {
     this.finished = true;
     this.connection.responded(this);
     this.emit("close");
+  }
+
+  /** Sends the head now if it is still held (the body's length unknown: chunks or the end). */
+  flushHead(): void {
+    if (this.headersSent && !this.headWritten && !this.finished) this.writeHeadNow(undefined);
   }
 
   /** Ends the connection (the client sees the response cut short). */
@@ -554,15 +560,23 @@ class Connection {
    */
   write(data: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.dead) return false;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork();
     return encoding ? this.socket.write(data, encoding) : this.socket.write(data);
+  }
+
+  /**
+   * Holds writes until the end of this tick; then a response whose head is still held (headers
+   * without body bytes yet: an event stream, a long download's start) sends it on its own.
+   */
+  cork(): void {
+    if (this.corked || this.dead) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.current?.res.flushHead(); // still corked: goes out with the rest
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /** Answers a request that goes no further, and closes. */
