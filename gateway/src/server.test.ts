@@ -607,6 +607,27 @@ describe("HttpServer", () => {
     expect(handled).toBe(0);
   });
 
+  it("answers 501 to a transfer coding other than chunked, and never passes the body on", async () => {
+    // The gateway does not forward Transfer-Encoding: a gzip under the chunks would reach the
+    // app as if the body were plain.
+    let handled = 0;
+    const { port } = await serve((_req, res) => {
+      handled++;
+      res.end("ok");
+    });
+    for (const coding of ["gzip, chunked", "x-custom, chunked"]) {
+      const client = new Raw(port);
+      client.send(`POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: ${coding}\r\n\r\n3\r\nabc\r\n0\r\n\r\n`);
+      const res = await client.response();
+      expect([coding, res.status, res.headers.connection]).toEqual([coding, 501, "close"]);
+      await client.closedByServer();
+    }
+    expect(handled).toBe(0);
+    const ok = new Raw(port);
+    ok.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  Chunked \r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    expect((await ok.response()).status).toBe(200);
+  });
+
   it("answers HEAD with headers only, and 204 and 304 without body or chunks", async () => {
     const { port } = await serve((req, res) => {
       if (req.url === "/204") {

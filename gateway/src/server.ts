@@ -465,6 +465,13 @@ class Connection {
       this.refuse(400, "A request must name its Host");
       return 0;
     }
+    const coding = req.headers["transfer-encoding"];
+    if (coding !== undefined && coding.trim().toLowerCase() !== "chunked") {
+      // RFC 9112 §6.1: a coding under the chunks (gzip, …) would reach the app without its
+      // name, since Transfer-Encoding is not forwarded: refused, as the RFC advises.
+      this.refuse(501, "Only the chunked transfer coding is understood");
+      return 0;
+    }
     if (req.headers.expect !== undefined && req.headers.expect.toLowerCase() !== "100-continue") {
       this.refuse(417, "Only Expect: 100-continue is understood");
       return 0;
