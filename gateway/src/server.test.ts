@@ -841,6 +841,30 @@ describe("HttpServer", () => {
     expect([res.headers["content-length"], res.body.toString()]).toEqual(["15", "data: at once\n\n"]);
   });
 
+  it("cuts a client that takes no bytes for the send timeout while a response waits", async () => {
+    // A stalled reader must not hold the response (and through the gateway, its app) open.
+    let closed = false;
+    const { port } = await serve(
+      (_req, res) => {
+        res.once("close", () => {
+          closed = true;
+        });
+        const chunk = Buffer.alloc(1 << 20, "d");
+        const more = () => {
+          while (!closed && res.write(chunk));
+        };
+        res.on("drain", more);
+        more();
+      },
+      { sendTimeoutMs: 200 },
+    );
+    const client = new Raw(port);
+    client.socket.pause(); // never reads
+    client.send(get("/download"));
+    for (let waited = 0; !closed && waited < 2500; waited += 50) await sleep(50);
+    expect(closed).toBe(true);
+  });
+
   it("close(graceMs): what is still open after the grace (a stream, a WebSocket) is cut, and it resolves", async () => {
     // A shutdown must end within Kubernetes' grace period however long an app streams.
     const { server, port } = await serve((_req, res) => {

@@ -24,12 +24,18 @@ export type ServerOptions = {
    * a connection the gateway is just closing.
    */
   keepAliveTimeoutMs: number;
+  /**
+   * A client that takes no bytes for this long while a response waits to be sent is cut (as
+   * nginx's send_timeout): a stalled reader must not hold its app awake and its upstream open.
+   */
+  sendTimeoutMs: number;
 };
 
 export const defaultServerOptions: ServerOptions = {
   maxHeaderBytes: 16 * 1024,
   headersTimeoutMs: 30_000,
   keepAliveTimeoutMs: 65_000,
+  sendTimeoutMs: 60_000,
 };
 
 /** Header fields by lower-case name; repeated fields joined as node:http joins them. */
@@ -363,6 +369,8 @@ class Connection {
   startedAt = 0;
   /** When the connection last had nothing to do (keep-alive timeout). */
   idleSince = Date.now();
+  /** Since when written data waits for the client to take it (send timeout), 0 if it does not. */
+  blockedSince = 0;
 
   constructor(server: HttpServer, socket: Socket) {
     this.server = server;
@@ -406,7 +414,13 @@ class Connection {
   }
 
   private readonly listeners: [string, () => void][] = [
-    ["drain", () => this.current?.res.emit("drain")],
+    [
+      "drain",
+      () => {
+        this.blockedSince = 0;
+        this.current?.res.emit("drain");
+      },
+    ],
     // The client sent its last byte. With an answer owed, it left (nginx and node:http see it
     // so too): a long poll or event stream must not keep its app busy for nobody. Otherwise
     // what was written still goes out.
@@ -568,7 +582,9 @@ class Connection {
   write(data: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.dead) return false;
     this.cork();
-    return encoding ? this.socket.write(data, encoding) : this.socket.write(data);
+    const flushed = encoding ? this.socket.write(data, encoding) : this.socket.write(data);
+    if (!flushed && !this.blockedSince) this.blockedSince = Date.now();
+    return flushed;
   }
 
   /**
@@ -620,8 +636,9 @@ class Connection {
 
   /** For the timeout sweep: closes a connection idle or slow beyond the limits. */
   sweep(now: number): void {
-    const { headersTimeoutMs, keepAliveTimeoutMs } = this.server.options;
-    if (this.startedAt && now - this.startedAt > headersTimeoutMs && !this.current)
+    const { headersTimeoutMs, keepAliveTimeoutMs, sendTimeoutMs } = this.server.options;
+    if (this.blockedSince && now - this.blockedSince > sendTimeoutMs) this.destroy();
+    else if (this.startedAt && now - this.startedAt > headersTimeoutMs && !this.current)
       this.refuse(408, "The request's headers took too long");
     else if (!this.current && !this.parsing && !this.startedAt && now - this.idleSince > keepAliveTimeoutMs)
       this.destroy();
@@ -649,9 +666,14 @@ export class HttpServer {
     this.options = { ...defaultServerOptions, ...options };
     this.onRequest = onRequest;
     // Half-open: after a client's FIN, what was written to it still goes out (Connection).
-    this.net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.connections.add(new Connection(this, socket));
-    });
+    // TCP keep-alive: a client that vanished without a FIN (a closed laptop) is found out even
+    // on an event stream that stays quiet, and stops counting as an app's activity.
+    this.net = createNetServer(
+      { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 },
+      (socket) => {
+        this.connections.add(new Connection(this, socket));
+      },
+    );
   }
 
   listen(port: number, host: string, listening?: () => void): this {
