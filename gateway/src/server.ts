@@ -60,6 +60,11 @@ export class Request {
   /** The client allows the connection to stay open after this exchange. */
   readonly keepAlive: boolean;
 
+  /** The Expect field, which only HTTP/1.1 clients can mean (RFC 9110 §10.1.1). */
+  get expects(): string | undefined {
+    return this.httpVersion === "1.1" ? this.headers.expect : undefined;
+  }
+
   constructor(
     method: string,
     url: string,
@@ -75,10 +80,14 @@ export class Request {
     this.rawHeaders = rawHeaders;
     this.headers = headersOf(rawHeaders);
     this.socket = socket;
-    this.keepAlive = keepAlive;
     const length = this.headers["content-length"];
-    const hasBody = this.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
-    this.body = hasBody ? new RequestBody(connection, this.headers.expect !== undefined) : undefined;
+    const chunked = this.headers["transfer-encoding"] !== undefined;
+    // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; the
+    // connection closes after it, whatever it asked.
+    this.keepAlive = keepAlive && !(chunked && httpVersion === "1.0");
+    const hasBody = chunked || (length !== undefined && length !== "0");
+    // RFC 9110 §10.1.1: an HTTP/1.0 client's Expect is ignored (it cannot take a 100).
+    this.body = hasBody ? new RequestBody(connection, this.expects !== undefined) : undefined;
     this.complete = !hasBody; // without a body, the headers were the whole request
   }
 }
@@ -339,10 +348,22 @@ export class Response extends EventEmitter {
   }
 }
 
-// What a client gets for a request llhttp refuses, before the connection closes.
-const PARSE_ERROR_STATUS: Record<string, number> = {
-  HPE_HEADER_OVERFLOW: 431,
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+// What a client gets for a request llhttp refuses, before the connection closes (errors in a
+// body come after the request was handed on: the connection is just closed then).
+const PARSE_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431 };
+
+/** How many times a field occurs in a raw header list. */
+function count(raw: readonly string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2)
+    if ((raw[i] as string).length === lowerName.length && (raw[i] as string).toLowerCase() === lowerName) n++;
+  return n;
+}
+
+/** A Transfer-Encoding list that names chunked alone (empty members ignored, RFC 9110 §5.6.1). */
+const onlyChunked = (value: string) => {
+  const codings = value.split(",").filter((c) => c.trim());
+  return codings.length === 1 && (codings[0] as string).trim().toLowerCase() === "chunked";
 };
 
 class Connection {
@@ -401,6 +422,10 @@ class Connection {
       if (!this.draining) this.parsing?.body?.push(chunk);
     };
     parser[HTTPParser.kOnMessageComplete] = () => {
+      // Trailers came through kOnHeaders (with the url it still held): they belong to no
+      // request, and must not become the start of the next one's headers and url.
+      this.headerParts = [];
+      this.urlParts = "";
       const req = this.parsing;
       this.parsing = undefined;
       if (!req) return;
@@ -475,18 +500,21 @@ class Connection {
       return 0;
     }
     if (this.closing) return 0; // read, not answered: the connection is on its way out
-    if (major === 1 && minor === 1 && req.headers.host === undefined) {
-      this.refuse(400, "A request must name its Host");
+    const hosts = count(rawHeaders, "host");
+    // RFC 9112 §3.2: none (HTTP/1.1) or several is a 400. Several would also let the route
+    // (the first) and what the app is told (the last) disagree.
+    if (hosts > 1 || (hosts === 0 && major === 1 && minor === 1)) {
+      this.refuse(400, "A request must name one Host");
       return 0;
     }
     const coding = req.headers["transfer-encoding"];
-    if (coding !== undefined && coding.trim().toLowerCase() !== "chunked") {
+    if (coding !== undefined && !onlyChunked(coding)) {
       // RFC 9112 §6.1: a coding under the chunks (gzip, …) would reach the app without its
       // name, since Transfer-Encoding is not forwarded: refused, as the RFC advises.
       this.refuse(501, "Only the chunked transfer coding is understood");
       return 0;
     }
-    if (req.headers.expect !== undefined && req.headers.expect.toLowerCase() !== "100-continue") {
+    if (req.expects !== undefined && req.expects.toLowerCase() !== "100-continue") {
       this.refuse(417, "Only Expect: 100-continue is understood");
       return 0;
     }
