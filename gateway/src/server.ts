@@ -424,7 +424,7 @@ class Connection {
     parser[HTTPParser.kOnMessageComplete] = () => {
       // Trailers came through kOnHeaders (with the url it still held): they belong to no
       // request, and must not become the start of the next one's headers and url.
-      this.headerParts = [];
+      if (this.headerParts.length) this.headerParts = [];
       this.urlParts = "";
       const req = this.parsing;
       this.parsing = undefined;
@@ -481,13 +481,13 @@ class Connection {
     keepAlive: boolean,
   ): number {
     const rawHeaders = raw ?? this.headerParts;
-    this.headerParts = [];
+    if (this.headerParts.length) this.headerParts = [];
     const target = url ?? this.urlParts;
     this.urlParts = "";
     const req = new Request(
       METHODS[method] ?? String(method),
       target,
-      `${major}.${minor}`,
+      major === 1 && minor === 1 ? "1.1" : `${major}.${minor}`,
       rawHeaders,
       this.socket,
       keepAlive && !this.closing,

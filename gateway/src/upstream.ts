@@ -201,7 +201,7 @@ class Connection {
   }
 
   private onHeaders(raw: string[], status: number, keepAlive: boolean): number {
-    this.headerParts = [];
+    if (this.headerParts.length) this.headerParts = [];
     const exchange = this.exchange;
     if (!exchange) {
       this.fail(new UpstreamError("The app sent a response nobody asked for"));
@@ -243,7 +243,7 @@ class Connection {
   }
 
   private onComplete(): void {
-    this.headerParts = [];
+    if (this.headerParts.length) this.headerParts = [];
     const exchange = this.exchange;
     if (!exchange) return;
     if (exchange.informational) {
