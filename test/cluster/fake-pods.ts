@@ -76,7 +76,11 @@ export function serveAppPods(
       }
       if (req.url?.startsWith("/stream")) {
         res.writeHead(200, { "content-type": "text/event-stream" });
-        const t = setInterval(() => res.write("data: tick\n\n"), 200);
+        // ?quiet: the headers at once, the first event only after a long while (an event
+        // stream waiting for news): clients must see the stream open before it.
+        const quiet = req.url.includes("quiet");
+        if (quiet) res.flushHeaders();
+        const t = setInterval(() => res.write("data: tick\n\n"), quiet ? 30_000 : 200);
         req.on("close", () => clearInterval(t));
         return;
       }

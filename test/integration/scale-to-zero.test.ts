@@ -216,6 +216,15 @@ describe("scale to zero", () => {
     await reader.cancel();
   });
 
+  it("opens an event stream whose app sends its headers and waits: the headers pass at once", async () => {
+    // The app's next event comes in 30 s; the client must not wait for it to see the stream open.
+    const started = Date.now();
+    const res = await get("ws", "/stream?quiet");
+    expect(res.headers.get("content-type")).toBe("text/event-stream");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await res.body?.cancel();
+  });
+
   it("passes request bodies with a length and in chunks, and refuses both over the limit", async () => {
     await installApp("bodies", "echo", "1h", 8080);
     const url = `${gateway.url}/apps/${ORG}/bodies/echo?x=1`;
