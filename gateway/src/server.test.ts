@@ -385,6 +385,23 @@ describe("HttpServer", () => {
     expect(bodies).toEqual(expected);
   });
 
+  it("holds at most 128 pipelined requests: past that it answers the current one and closes", async () => {
+    // One read can bring thousands of tiny requests; they must not all become objects in memory.
+    let handled = 0;
+    const { port } = await serve(async (req, res) => {
+      handled++;
+      await sleep(5); // answers come after the whole line was read
+      res.end(req.url);
+    });
+    const client = new Raw(port);
+    client.send(Array.from({ length: 1000 }, (_, i) => get(`/${i}`)).join(""));
+    await client.closedByServer(3000);
+    const first = await client.response();
+    expect([first.body.toString(), first.headers.connection]).toEqual(["/0", "close"]);
+    expect(client.data.length).toBe(0); // nothing after the answer that closed
+    expect(handled).toBe(1);
+  });
+
   it("closes after answering a request that says Connection: close", async () => {
     const { port } = await serve((_req, res) => res.end("bye"));
     const client = new Raw(port);

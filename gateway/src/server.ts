@@ -348,6 +348,13 @@ export class Response extends EventEmitter {
   }
 }
 
+/**
+ * Pipelined requests held per connection behind the one being answered. One read can bring
+ * thousands of small requests; past this many the connection closes after the current answer
+ * (the client sends the rest again on a new one), so a read cannot pin megabytes of them.
+ */
+const MAX_PIPELINED = 128;
+
 // What a client gets for a request llhttp refuses, before the connection closes (errors in a
 // body come after the request was handed on: the connection is just closed then).
 const PARSE_ERROR_STATUS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431 };
@@ -368,7 +375,7 @@ const onlyChunked = (value: string) => {
 
 class Connection {
   readonly socket: Socket;
-  /** No more requests are read: the connection ends after the responses owed. */
+  /** No more requests are answered: the connection ends after the current response. */
   closing = false;
   private readonly server: HttpServer;
   private readonly parser: Parser;
@@ -518,10 +525,11 @@ class Connection {
       this.refuse(417, "Only Expect: 100-continue is understood");
       return 0;
     }
-    if (this.current) {
+    if (!this.current) this.dispatch(req);
+    else if (this.queue.length < MAX_PIPELINED) {
       this.queue.push(req);
       this.updateReading();
-    } else this.dispatch(req);
+    } else this.closing = true; // more in line than any client needs: the rest go elsewhere
     return 0;
   }
 
@@ -571,7 +579,7 @@ class Connection {
     const { req } = this.current;
     this.current = undefined;
     // A request whose body did not all arrive was answered with Connection: close.
-    if (res.closes || !req.complete || this.dead || (this.closing && !this.queue.length)) this.lingerAndClose();
+    if (res.closes || !req.complete || this.dead || this.closing) this.lingerAndClose();
     else if (this.queue.length) {
       // Next tick: a line of pipelined requests answered at once must not nest on the stack.
       process.nextTick(() => {
