@@ -578,7 +578,9 @@ class Connection {
     if (this.current?.res !== res) return;
     const { req } = this.current;
     this.current = undefined;
-    // A request whose body did not all arrive was answered with Connection: close.
+    // Closes after an answer that said so, a request whose body did not all arrive (answered
+    // with Connection: close), or when the connection is on its way out (shutdown, too many
+    // requests in line, a refused request behind this one).
     if (res.closes || !req.complete || this.dead || this.closing) this.lingerAndClose();
     else if (this.queue.length) {
       // Next tick: a line of pipelined requests answered at once must not nest on the stack.
@@ -604,7 +606,9 @@ class Connection {
   }
 
   sendContinue(): void {
-    if (!this.current?.res.headersSent) this.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
+    // Only while the request is being answered and nothing of the answer went out yet.
+    if (this.current && !this.current.res.headersSent && !this.draining)
+      this.write("HTTP/1.1 100 Continue\r\n\r\n", "latin1");
   }
 
   writable(): boolean {
