@@ -554,7 +554,11 @@ class Connection {
     this.dead = true;
     this.server.connections.delete(this);
     this.parser.unconsume();
-    this.parser.close();
+    // Not close() here: this runs inside the parser's own read callback, and node writes to
+    // the parser after it returns; freeing it now was a use-after-free (a gateway segfault in
+    // CI). node:http defers it the same way (freeParser).
+    const parser = this.parser;
+    setImmediate(() => parser.close());
     for (const [event, listener] of this.listeners) this.socket.removeListener(event, listener);
     if (!this.reading) this.handle.readStart();
     this.server.tunnels.add(this.socket);
