@@ -602,7 +602,8 @@ class Connection {
 
   /** Reads from the client unless a paused body holds data or requests wait in line. */
   updateReading(): void {
-    const read = !this.dead && (this.closing || (this.queue.length === 0 && !this.parsing?.body?.holding));
+    if (this.dead || this.socket.destroyed) return; // its handle is closing: nothing to start or stop
+    const read = this.closing || (this.queue.length === 0 && !this.parsing?.body?.holding);
     if (read === this.reading) return;
     this.reading = read;
     if (read) this.handle.readStart();
