@@ -4,7 +4,7 @@
 //
 // Why not node:http's server: per request it builds an IncomingMessage and a ServerResponse,
 // two full streams, which cost the gateway more CPU than the rest of the proxying together
-// (docs/adr/0005). Parsing, the part that must be exact with untrusted clients, stays llhttp's;
+// (docs/adr/0006). Parsing, the part that must be exact with untrusted clients, stays llhttp's;
 // this module owns the framing around it: keep-alive and HTTP/1.0, pipelined requests (answered
 // in order), request bodies with backpressure, Expect: 100-continue, limits and timeouts,
 // upgrades, and response framing (length, chunks, or the connection's end).
