@@ -316,8 +316,7 @@ export function createGateway(options: {
     to: Extract<Resolved, { target: Endpoint }>,
     done: (error?: UpstreamError) => void,
   ) => {
-    const chunked = req.headers["transfer-encoding"] !== undefined;
-    const method = req.method;
+    const { method, chunked } = req;
     const stopTimer = metrics.proxyDuration.startTimer();
     const head = requestHead(req.rawHeaders, {
       method,

@@ -55,6 +55,8 @@ export class Request {
   readonly socket: Socket;
   /** The body, when the request has one (chunks, or a length above 0). */
   readonly body: RequestBody | undefined;
+  /** The body comes in chunks (Transfer-Encoding; its length is unknown). */
+  readonly chunked: boolean;
   /** The whole request arrived (its body included). */
   complete: boolean;
   /** The client allows the connection to stay open after this exchange. */
@@ -81,11 +83,11 @@ export class Request {
     this.headers = headersOf(rawHeaders);
     this.socket = socket;
     const length = this.headers["content-length"];
-    const chunked = this.headers["transfer-encoding"] !== undefined;
+    this.chunked = this.headers["transfer-encoding"] !== undefined;
     // RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing; the
     // connection closes after it, whatever it asked.
-    this.keepAlive = keepAlive && !(chunked && httpVersion === "1.0");
-    const hasBody = chunked || (length !== undefined && length !== "0");
+    this.keepAlive = keepAlive && !(this.chunked && httpVersion === "1.0");
+    const hasBody = this.chunked || (length !== undefined && length !== "0");
     // RFC 9110 §10.1.1: an HTTP/1.0 client's Expect is ignored (it cannot take a 100).
     this.body = hasBody ? new RequestBody(connection, this.expects !== undefined) : undefined;
     this.complete = !hasBody; // without a body, the headers were the whole request

@@ -8,7 +8,7 @@
 // this module adds the pool and the piping.
 import { connect, type Socket } from "node:net";
 import { withoutHopByHop } from "./headers.ts";
-import { HTTPParser, handleOf } from "./llhttp.ts";
+import { HTTPParser, handleOf, type ParseError } from "./llhttp.ts";
 
 export type Endpoint = { host: string; port: number };
 
@@ -134,9 +134,8 @@ class Connection {
     parser[HTTPParser.kOnMessageBegin] = () => {
       if (this.exchange) this.exchange.answered = true;
     };
-    parser[HTTPParser.kOnExecute] = (result: number | Error) => {
-      if (result instanceof Error)
-        this.fail(new UpstreamError(`The app sent an invalid response (${(result as { code?: string }).code})`));
+    parser[HTTPParser.kOnExecute] = (result: number | ParseError) => {
+      if (result instanceof Error) this.fail(new UpstreamError(`The app sent an invalid response (${result.code})`));
     };
     // The parser reads from the socket's handle itself, as node:http's server does with its
     // connections: a read costs no Buffer-to-stream 'data' event. Reads then bypass the stream,
