@@ -6,6 +6,7 @@ import { request as httpRequest, type IncomingMessage, METHODS as NODE_METHODS }
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpServer, headersOf, type Request, type Response, type ServerOptions } from "./server.ts";
+import { bodySize, putInParts } from "./test-clients.ts";
 
 /** The name of the field that, on a plain object, would set its prototype. */
 const PROTO = "__proto__";
@@ -288,13 +289,7 @@ describe("HttpServer", () => {
     res.pause();
     await sleep(300);
     expect(written).toBeLessThan(blocks / 2);
-    let size = 0;
-    res.on("data", (d: Buffer) => {
-      size += d.length;
-    });
-    res.resume();
-    await once(res, "end");
-    expect(size).toBe(blocks * block.length);
+    expect(await bodySize(res)).toBe(blocks * block.length);
     expect(drains).toBeGreaterThan(0);
   });
 
@@ -435,17 +430,7 @@ describe("HttpServer", () => {
     expect(await (await fetch(url, { method: "POST", body: "abc" })).text()).toBe(`3:3:${sha("abc")}`);
 
     // Chunked, as node:http sends a body written in parts.
-    const chunked = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest(`${url}/c`, { method: "PUT" }, async (res) => {
-        let text = "";
-        for await (const p of res) text += p;
-        resolve(text);
-      });
-      req.on("error", reject);
-      req.write("one,");
-      setTimeout(() => req.end("two"), 20);
-    });
-    expect(chunked).toBe(`chunked:7:${sha("one,two")}`);
+    expect(await putInParts(`${url}/c`)).toBe(`chunked:7:${sha("one,two")}`);
 
     // Chunked by hand, with a chunk extension and a trailer, which llhttp must skip.
     const client = new Raw(port);

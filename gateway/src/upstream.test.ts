@@ -5,6 +5,7 @@ import { createServer as createHttpServer, get, type IncomingMessage, request, t
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { requestHead } from "./headers.ts";
+import { bodySize, putInParts } from "./test-clients.ts";
 import { type Endpoint, type UpstreamError, UpstreamPool } from "./upstream.ts";
 
 const servers: Array<{ close(): unknown }> = [];
@@ -115,13 +116,7 @@ describe("UpstreamPool", () => {
     await new Promise((r) => setTimeout(r, 300));
     // Without backpressure the gateway would have read it all into memory by now.
     expect(written).toBeLessThan(blocks / 2);
-    let size = 0;
-    res.on("data", (d: Buffer) => {
-      size += d.length;
-    });
-    res.resume();
-    await once(res, "end");
-    expect(size).toBe(blocks * block.length + 3);
+    expect(await bodySize(res)).toBe(blocks * block.length + 3);
     // The connection went back to the pool once the response was through.
     expect((await fetch(url)).status).toBe(200);
     expect(backend.connections()).toBe(1);
@@ -154,17 +149,7 @@ describe("UpstreamPool", () => {
     });
     const url = await front(newPool(), backend);
     expect(await (await fetch(url, { method: "POST", body: "abc" })).text()).toBe("3:abc");
-    const chunked = await new Promise<string>((resolve, reject) => {
-      const req = request(`${url}/c`, { method: "PUT" }, async (res) => {
-        let text = "";
-        for await (const p of res) text += p;
-        resolve(text);
-      });
-      req.on("error", reject);
-      req.write("one,");
-      setTimeout(() => req.end("two"), 20);
-    });
-    expect(chunked).toBe("chunked:one,two");
+    expect(await putInParts(`${url}/c`)).toBe("chunked:one,two");
     expect(backend.connections()).toBe(1);
   });
 
