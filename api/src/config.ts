@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { envNumber } from "@atrium/kube";
+import { envNumber, envUrl } from "@atrium/kube";
 import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
 import type { KeyType } from "./auth/principal.ts";
 import { type Limit, parseLimit } from "./auth/ratelimit.ts";
@@ -70,12 +70,6 @@ function limitFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): Limi
   }
 }
 
-function urlFrom(name: string, value: string): string {
-  const url = URL.parse(value);
-  if (!url || !/^https?:$/.test(url.protocol)) throw new Error(`${name}: "${value}" is not an http(s) URL`);
-  return url.origin;
-}
-
 function cookieDomainFrom(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const domain = value.replace(/^\./, "").toLowerCase();
@@ -114,9 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     secureCookies: publicUrl.startsWith("https:"),
     cookieDomain: cookieDomainFrom(env.ATRIUM_COOKIE_DOMAIN),
     apps: {
-      gatewayUrl: env.ATRIUM_GATEWAY_PUBLIC_URL
-        ? urlFrom("ATRIUM_GATEWAY_PUBLIC_URL", env.ATRIUM_GATEWAY_PUBLIC_URL)
-        : undefined,
+      gatewayUrl: envUrl(env, "ATRIUM_GATEWAY_PUBLIC_URL")?.origin,
       baseDomain: env.ATRIUM_BASE_DOMAIN?.toLowerCase() || undefined,
     },
     trustProxy: env.ATRIUM_TRUST_PROXY,
