@@ -3,7 +3,7 @@
 // requests for a stopped app while it wakes it, once, however many requests arrive.
 import { connect, type Socket } from "node:net";
 import { type AppInstance, namespaceFor } from "@atrium/crds";
-import { envNumber, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
 import { ForwardAuth } from "./forward-auth.ts";
@@ -56,9 +56,9 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   retryAfterSeconds: envNumber(env, "ATRIUM_GATEWAY_RETRY_AFTER_S", 5, 1),
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: envNumber(env, "ATRIUM_GATEWAY_MAX_BODY_BYTES", 100 * 1024 * 1024, 0),
-  authUrl: env.ATRIUM_GATEWAY_AUTH_URL || undefined,
+  authUrl: envUrl(env, "ATRIUM_GATEWAY_AUTH_URL")?.href,
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
-  loginUrl: env.ATRIUM_GATEWAY_LOGIN_URL || undefined,
+  loginUrl: envUrl(env, "ATRIUM_GATEWAY_LOGIN_URL")?.href,
 });
 
 type App = AppInstance & KubeObject;
