@@ -5,6 +5,7 @@
 // the top of a property) and bounded (every string and list has a maximum) because the
 // apiserver's CEL cost estimator rejects rules over unbounded values.
 import { type SchemaOptions, type Static, type TSchema, Type } from "@sinclair/typebox";
+import { celString, EMAIL_MAX_LENGTH, EMAIL_MESSAGE, EMAIL_PATTERN } from "./email.ts";
 
 export { type Static, type TSchema, Type };
 
@@ -52,8 +53,22 @@ export const HttpUrl = (description: string) =>
     }),
   });
 
+/**
+ * An email address in canonical form (crds/src/email.ts: trimmed, lower case, no display name).
+ * A CEL rule rather than `pattern`, so a refusal says what is wrong in words; the API runs the
+ * same pattern after normalizing what it receives.
+ */
 export const Email = (description: string, options: SchemaOptions = {}) =>
-  Type.String({ description, format: "email", minLength: 3, maxLength: 254, ...options });
+  Type.String({
+    description,
+    minLength: 3,
+    maxLength: EMAIL_MAX_LENGTH,
+    ...options,
+    "x-kubernetes-validations": [
+      { rule: `self.matches(${celString(EMAIL_PATTERN)})`, message: EMAIL_MESSAGE },
+      ...((options["x-kubernetes-validations"] as CelRule[] | undefined) ?? []),
+    ],
+  });
 
 /** A Kubernetes resource quantity such as `500m`, `2Gi`. */
 export const Quantity = (description: string, options: SchemaOptions = {}) =>

@@ -15,7 +15,7 @@ import {
 } from "../schema.ts";
 import { ENV_NAME } from "./apptemplate.ts";
 
-export const APP_PHASES = ["Pending", "Deploying", "Running", "Stopped", "Starting", "Failed"] as const;
+export const APP_PHASES = ["Pending", "Deploying", "Running", "Stopping", "Stopped", "Starting", "Failed"] as const;
 export type AppPhase = (typeof APP_PHASES)[number];
 export const ACCESS_POLICIES = ["Public", "Members", "Roles"] as const;
 export const IDLE_POLICIES = ["Auto", "AlwaysOn", "Stopped"] as const;
@@ -127,6 +127,9 @@ export const AppInstanceStatus = Type.Object({
     Timestamp("When the app was last installed or changed; idle time counts from here or the last activity."),
   ),
   stoppedAt: Type.Optional(Timestamp("When the app was last stopped.")),
+  wokenAt: Type.Optional(
+    Timestamp("When traffic last woke the stopped app; it then runs at least the wake grace (5 min) from here."),
+  ),
   stoppedReason: Type.Optional(Type.String({ maxLength: 256 })),
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),

@@ -1,4 +1,5 @@
 import type { KindDefinition } from "../crd.ts";
+import { normalizeEmail } from "../email.ts";
 import {
   Conditions,
   cel,
@@ -59,6 +60,32 @@ export function memberPhase(member: Member, now: Date): MemberPhase {
   const expires = member.status?.invitationExpiresAt;
   if (expires && Date.parse(expires) <= now.getTime()) return "Expired";
   return "Invited";
+}
+
+/** Older first: by creationTimestamp, then by name (the order is total, so every reader agrees). */
+export function olderFirst(a: Pick<Member, "metadata">, b: Pick<Member, "metadata">): number {
+  const at = (m: Pick<Member, "metadata">) => m.metadata.creationTimestamp ?? "";
+  return at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : a.metadata.name < b.metadata.name ? -1 : 1;
+}
+
+/**
+ * One organization's members by address: an address belongs to the oldest Member holding it
+ * (apart from case and surrounding spaces, which older objects may still carry). The others
+ * are duplicates: they grant nothing, and the operator says so in their status.
+ */
+export function membersByEmail<M extends Pick<Member, "metadata" | "spec">>(
+  members: readonly M[],
+): { owners: Map<string, M>; duplicates: Map<string, M> } {
+  const owners = new Map<string, M>();
+  /** Duplicate member name -> the member the address belongs to. */
+  const duplicates = new Map<string, M>();
+  for (const m of [...members].sort(olderFirst)) {
+    const email = normalizeEmail(m.spec.email);
+    const owner = owners.get(email);
+    if (owner) duplicates.set(m.metadata.name, owner);
+    else owners.set(email, m);
+  }
+  return { owners, duplicates };
 }
 
 export const memberKind: KindDefinition = {

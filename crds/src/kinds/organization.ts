@@ -1,8 +1,10 @@
 import type { KindDefinition } from "../crd.ts";
+import { celString } from "../email.ts";
 import {
   Conditions,
   Description,
   DisplayName,
+  DNS_LABEL,
   HttpUrl,
   type ObjectMeta,
   ObservedGeneration,
@@ -79,6 +81,16 @@ export const organizationKind: KindDefinition = {
   spec: OrganizationSpec,
   status: OrganizationStatus,
   maxNameLength: MAX_ORG_NAME,
+  // Kubernetes lets cluster objects have dotted names (DNS subdomains), but a namespace name is
+  // a DNS label: `a.b` would be accepted here and its namespace org-a.b never made.
+  rules: [
+    {
+      rule: `self.metadata.name.matches(${celString(DNS_LABEL)})`,
+      message: `must be a DNS label (lower-case letters, digits and '-', no dots, at most ${MAX_ORG_NAME} characters): it names the namespace org-<name>`,
+      fieldPath: ".metadata.name",
+      reason: "FieldValueInvalid",
+    },
+  ],
   printerColumns: [
     { name: "Display Name", type: "string", jsonPath: ".spec.displayName" },
     { name: "Namespace", type: "string", jsonPath: ".status.namespace" },
