@@ -55,6 +55,18 @@ export const isNotFound = (e: unknown) => e instanceof KubeError && e.code === 4
 export const isConflict = (e: unknown) => e instanceof KubeError && e.code === 409;
 export const isGone = (e: unknown) => e instanceof KubeError && e.code === 410;
 
+/** A write refused before it was sent, or cut off in flight, because this client is fenced. */
+export class FencedError extends Error {
+  constructor(message = "writes are fenced: this replica does not lead") {
+    super(message);
+    this.name = "FencedError";
+  }
+}
+export const isFenced = (e: unknown) => e instanceof FencedError;
+
+/** Per-request options: a signal aborts the request (a timeout, a shutdown). */
+export type RequestOptions = { signal?: AbortSignal };
+
 export type ListResult<T> = { items: T[]; resourceVersion: string };
 export type WatchEvent<T> = { type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR"; object: T };
 
@@ -71,6 +83,7 @@ export class KubeClient {
   private readonly onWrite: (verb: string, resource: string) => void;
   private dispatcher: Agent | undefined;
   private auth: Promise<{ headers: Record<string, string>; at: number }> | undefined;
+  private writeFence: AbortSignal | undefined;
 
   constructor(kc: KubeConfig, options: KubeClientOptions) {
     this.kc = kc;
@@ -129,11 +142,17 @@ export class KubeClient {
   async request<T>(
     method: string,
     path: string,
-    options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } = {},
+    options: {
+      query?: Record<string, string | undefined>;
+      body?: unknown;
+      contentType?: string;
+      signal?: AbortSignal;
+    } = {},
   ): Promise<T> {
     const res = await this.send(method, path, options.query, {
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       contentType: options.body === undefined ? undefined : (options.contentType ?? "application/json"),
+      signal: options.signal,
     });
     const text = await res.text();
     const json = text ? JSON.parse(text) : undefined;
@@ -148,14 +167,36 @@ export class KubeClient {
     return json as T;
   }
 
-  private write<T>(verb: string, t: ResourceType, ...args: Parameters<KubeClient["request"]>): Promise<T> {
-    this.onWrite(verb, t.plural);
-    return this.request<T>(...args);
+  /**
+   * Fences this client's writes to `signal`'s lifetime (leader election: a term). Once it
+   * aborts, writes in flight are cut off and new ones fail with FencedError before anything
+   * is sent, so a replica that lost its lease cannot write, even from a reconcile that was
+   * half-way through. Reads are never fenced: a standby keeps its caches warm.
+   */
+  fence(signal: AbortSignal): void {
+    this.writeFence = signal;
   }
 
-  async get<T extends KubeObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
+  private write<T>(verb: string, t: ResourceType, ...args: Parameters<KubeClient["request"]>): Promise<T> {
+    const [method, path, options = {}] = args;
+    const fence = this.writeFence;
+    if (fence?.aborted) return Promise.reject(new FencedError());
+    this.onWrite(verb, t.plural);
+    const signals = [fence, options.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    return this.request<T>(method, path, { ...options, signal }).catch((error) => {
+      throw fence?.aborted ? new FencedError(`write cut off by the fence: ${verb} ${t.plural}`) : error;
+    });
+  }
+
+  async get<T extends KubeObject>(
+    t: ResourceType,
+    name: string,
+    namespace?: string,
+    options: RequestOptions = {},
+  ): Promise<T | undefined> {
     try {
-      return await this.request<T>("GET", resourcePath(t, namespace, name));
+      return await this.request<T>("GET", resourcePath(t, namespace, name), options);
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -209,17 +250,19 @@ export class KubeClient {
     });
   }
 
-  create<T extends KubeObject>(t: ResourceType, obj: T) {
+  create<T extends KubeObject>(t: ResourceType, obj: T, options: RequestOptions = {}) {
     return this.write<T>("create", t, "POST", resourcePath(t, obj.metadata.namespace), {
       query: { fieldManager: this.fieldManager },
       body: { ...obj, apiVersion: apiVersionOf(t), kind: t.kind },
+      signal: options.signal,
     });
   }
 
-  replace<T extends KubeObject>(t: ResourceType, obj: T) {
+  replace<T extends KubeObject>(t: ResourceType, obj: T, options: RequestOptions = {}) {
     return this.write<T>("update", t, "PUT", resourcePath(t, obj.metadata.namespace, obj.metadata.name), {
       query: { fieldManager: this.fieldManager },
       body: { ...obj, apiVersion: apiVersionOf(t), kind: t.kind },
+      signal: options.signal,
     });
   }
 

@@ -1,10 +1,13 @@
 // A list-and-watch cache of one resource type. It restarts itself: a failed or dropped watch
-// resumes from the last resourceVersion with backoff; 410 Gone (history compacted) relists
-// and reports the differences as events; a periodic resync replays every object so that a
-// missed event can never leave an object unreconciled for long.
+// resumes from the last resourceVersion with backoff (bookmarks keep that resourceVersion
+// recent while nothing we watch changes); 410 Gone (history compacted) relists and reports
+// the differences as events; a periodic resync replays every object so that a missed event
+// can never leave an object unreconciled for long. A handler that throws is logged and
+// counted; the cache, the watch and the other handlers carry on.
 
 import { backoffDelay, sleep } from "./backoff.ts";
 import { isGone, type KubeClient, type KubeObject } from "./client.ts";
+import type { Logger } from "./log.ts";
 import { keyOf, type ResourceType } from "./resources.ts";
 
 export type Change<T> = { type: "added" | "updated" | "deleted" | "resync"; key: string; object: T; old?: T };
@@ -18,8 +21,12 @@ export type InformerOptions = {
    */
   transform?: (object: KubeObject) => KubeObject;
   resyncMs?: number;
+  /** How long the server keeps one watch open (default 5 to 10 minutes, randomly). */
+  watchTimeoutSeconds?: number;
   onRestart?: (resource: string, reason: string) => void;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Called when a handler throws (after the failure is logged). */
+  onHandlerError?: (resource: string, error: unknown) => void;
+  log?: Logger;
 };
 
 export class Informer<T extends KubeObject = KubeObject> {
@@ -38,6 +45,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.syncedResolve = resolve;
   });
   hasSynced = false;
+  private resourceVersion = "";
 
   constructor(client: KubeClient, type: ResourceType, options: InformerOptions = {}) {
     this.client = client;
@@ -63,6 +71,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...(this.byNamespace.get(namespace)?.values() ?? [])];
   }
 
+  /** The resourceVersion the next watch resumes from ("" until listed, or when a relist is due). */
+  get lastSyncResourceVersion(): string {
+    return this.resourceVersion;
+  }
+
   start(): this {
     void this.run();
     if (this.options.resyncMs) {
@@ -80,18 +93,38 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.abortWatch?.();
   }
 
+  /**
+   * Hands a change to every handler. One handler's failure is its own: were it to escape,
+   * it would end the watch (and, during a relist, the relist) over and over, and the other
+   * handlers would miss the change.
+   */
   private emit(change: Change<T>): void {
-    for (const handler of this.handlers) handler(change);
+    for (const handler of this.handlers) {
+      try {
+        handler(change);
+      } catch (error) {
+        this.options.log?.(
+          "Informer handler failed",
+          {
+            resource: this.type.plural,
+            key: change.key,
+            change: change.type,
+            error: error instanceof Error ? error.message : String(error),
+          },
+          "error",
+        );
+        this.options.onHandlerError?.(this.type.plural, error);
+      }
+    }
   }
 
   private async run(): Promise<void> {
     const signal = this.stopController.signal;
     let failures = 0;
-    let resourceVersion = "";
     while (!signal.aborted) {
       try {
-        if (!resourceVersion) {
-          resourceVersion = await this.relist();
+        if (!this.resourceVersion) {
+          this.resourceVersion = await this.relist();
           if (!this.hasSynced) {
             this.hasSynced = true;
             this.syncedResolve();
@@ -100,17 +133,17 @@ export class Informer<T extends KubeObject = KubeObject> {
         const watch = this.client.watch<T>(
           this.type,
           {
-            resourceVersion,
+            resourceVersion: this.resourceVersion,
             labelSelector: this.options.labelSelector,
             // The server ends each watch after 5 to 10 minutes; we resume from where it stopped.
-            timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+            timeoutSeconds: this.options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
             // Bookmarks arrive about once a minute; silence far beyond that means a dead stream.
             inactivityMs: 150_000,
           },
           (event) => {
             failures = 0;
             const rv = event.object?.metadata?.resourceVersion;
-            if (rv) resourceVersion = rv;
+            if (rv) this.resourceVersion = rv;
             if (event.type !== "BOOKMARK") this.apply(event.type, event.object);
           },
         );
@@ -120,11 +153,15 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (signal.aborted) return;
         const reason = isGone(error) ? "Gone" : error instanceof Error ? error.message : String(error);
         this.options.onRestart?.(this.type.plural, isGone(error) ? "gone" : "error");
-        this.options.log?.("Watch failed; restarting", { resource: this.type.plural, reason, attempt: failures });
-        if (isGone(error)) resourceVersion = ""; // history compacted: only a relist is consistent
+        this.options.log?.(
+          "Watch failed; restarting",
+          { resource: this.type.plural, reason, attempt: failures },
+          isGone(error) ? "info" : "warn",
+        );
+        if (isGone(error)) this.resourceVersion = ""; // history compacted: only a relist is consistent
         await sleep(backoffDelay(failures++, 200, 30_000), signal);
         // After repeated failures relist anyway: the apiserver may have lost our history.
-        if (failures > 5) resourceVersion = "";
+        if (failures > 5) this.resourceVersion = "";
       }
     }
   }
