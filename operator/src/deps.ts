@@ -2,6 +2,7 @@
 import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
 import { type Informer, type KubeClient, type KubeObject, keyOf, type Logger, type ResourceType } from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
+import { withAppliedDigest } from "./runtime/applied.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
@@ -37,12 +38,15 @@ export type Deps = {
 
 /**
  * Server-side applies `desired` unless the cached live object already has every field we
- * declare: an unchanged world costs no write.
+ * declare AND was applied from this same desired object (the digest annotation, see
+ * runtime/applied.ts): an unchanged world costs no write, while a field we stop declaring is
+ * applied away, and a field someone else changed is put back.
  */
 export async function ensure(deps: Deps, type: ResourceType, desired: KubeObject, cache: Informer): Promise<boolean> {
+  const stamped = withAppliedDigest(desired);
   const live = cache.get(keyOf(desired));
-  if (live && isSubset(desired, live)) return false;
-  await deps.client.apply(type, desired);
+  if (live && isSubset(stamped, live)) return false;
+  await deps.client.apply(type, stamped);
   return true;
 }
 

@@ -2,7 +2,7 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
-import { orgOfNamespace } from "@atrium/crds";
+import { type Member, normalizeEmail, orgOfNamespace } from "@atrium/crds";
 import { type Change, Informer, KubeClient, type KubeObject, keyOf, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
@@ -32,15 +32,22 @@ export type OperatorOptions = {
 
 export function createOperator(options: OperatorOptions) {
   const { kc, config, metrics, log } = options;
-  const client = new KubeClient(kc, {
-    fieldManager: FIELD_MANAGER,
-    onWrite: (verb, resource) => metrics.apiWrites.inc({ verb, resource }),
-  });
+  const onWrite = (verb: string, resource: string) => metrics.apiWrites.inc({ verb, resource });
+  const client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, onWrite });
+  // Every write but the Lease's goes through `client`, fenced to the current leadership term
+  // (ADR 0008): until this replica leads, and from the moment it stops, they fail unsent.
+  // The Lease has its own client, unfenced, and its own connections, so renewals never wait
+  // behind a busy reconcile's requests.
+  const standby = new AbortController();
+  standby.abort();
+  client.fence(standby.signal);
+  const leaseClient = new KubeClient(kc, { fieldManager: FIELD_MANAGER, onWrite });
   const informerOptions = (labelSelector?: string, transform?: (o: KubeObject) => KubeObject) => ({
     labelSelector,
     transform,
     resyncMs: options.resyncMs ?? 10 * 60_000,
     onRestart: (resource: string, reason: string) => metrics.informerRestarts.inc({ resource, reason }),
+    onHandlerError: (resource: string) => metrics.informerHandlerErrors.inc({ resource }),
     log,
   });
   const all = (t: (typeof R)[keyof typeof R]) => new Informer(client, t, informerOptions());
@@ -110,7 +117,15 @@ export function createOperator(options: OperatorOptions) {
     const ns = ch.object.metadata.namespace;
     to(controllers.orgRole)(`${ns}/${ch.object.spec.role}`);
     if (ch.old && ch.old.spec.role !== ch.object.spec.role) to(controllers.orgRole)(`${ns}/${ch.old.spec.role}`);
-    if (ch.type !== "updated") toOrg(orgOf(ch)); // member counts
+    // Member counts, and whether an active Admin is left (AdminPresent).
+    if (ch.type !== "updated" || adminFacts(ch.old) !== adminFacts(ch.object)) toOrg(orgOf(ch));
+    // Who owns an address changes when a Member with it comes or goes (DuplicateEmail).
+    if (ch.type !== "updated") {
+      const email = normalizeEmail(ch.object.spec.email);
+      for (const m of caches.members.inNamespace(ns ?? ""))
+        if (m.metadata.name !== ch.object.metadata.name && normalizeEmail(m.spec.email) === email)
+          to(controllers.member)(keyOf(m));
+    }
   });
   caches.appTemplates.on((ch) => {
     to(controllers.appTemplate)(ch.key);
@@ -125,7 +140,7 @@ export function createOperator(options: OperatorOptions) {
 
   const informers = Object.values(caches) as Informer[];
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;
-  const elector = new LeaderElector(client, {
+  const elector = new LeaderElector(leaseClient, {
     namespace: options.leaseNamespace,
     name: "atrium-operator",
     identity: options.identity,
@@ -136,7 +151,10 @@ export function createOperator(options: OperatorOptions) {
     log,
   });
 
+  let term = standby;
   const startLeading = () => {
+    term = new AbortController();
+    client.fence(term.signal);
     leading = true;
     metrics.leader.set(1);
     const everything: [{ list(): KubeObject[] }, Controller][] = [
@@ -147,6 +165,13 @@ export function createOperator(options: OperatorOptions) {
       [caches.appInstances, controllers.appInstance],
     ];
     for (const [cache, controller] of everything) for (const o of cache.list()) to(controller)(keyOf(o));
+  };
+  /** Ends the term: writes in flight are cut off, queued work dropped, handlers stop enqueueing. */
+  const stopLeading = (reason: string) => {
+    leading = false;
+    term.abort(new Error(reason));
+    metrics.leader.set(0);
+    for (const c of Object.values(controllers)) c.queue.clear();
   };
 
   return {
@@ -160,24 +185,23 @@ export function createOperator(options: OperatorOptions) {
     synced: () => informers.every((i) => i.hasSynced),
     /**
      * Starts the caches, then campaigns: reconciles while leading. A leader that cannot renew
-     * (say, while the apiserver restarts) drops its queues, goes back to standby with warm
-     * caches and campaigns again, rather than exiting.
+     * (say, while the apiserver restarts, or cut off from it) is fenced at its renew deadline,
+     * drops its queues, goes back to standby with warm caches and campaigns again, rather
+     * than exiting.
      */
     async run(): Promise<void> {
-      await ensureNamespace(client, options.leaseNamespace);
+      await ensureNamespace(leaseClient, options.leaseNamespace);
       for (const i of informers) i.start();
       await Promise.all(informers.map((i) => i.synced));
       log("Caches synced", { informers: informers.length });
       while (await elector.acquire()) {
         startLeading();
         if ((await elector.renewUntilLost()) === "stopped") return;
-        leading = false;
-        metrics.leader.set(0);
-        for (const c of Object.values(controllers)) c.queue.clear();
+        stopLeading("leadership lost");
       }
     },
     async stop(): Promise<void> {
-      leading = false;
+      stopLeading("shutting down");
       for (const c of Object.values(controllers)) c.queue.shutdown();
       for (const i of informers) i.stop();
       await elector.release();
@@ -219,5 +243,8 @@ async function ensureNamespace(client: KubeClient, name: string) {
     // Another replica made it first.
   }
 }
+
+/** What of a member decides whether it is an active Admin. */
+const adminFacts = (m: Member | undefined) => `${m?.spec.role}/${m?.spec.active}/${Boolean(m?.status?.joinedAt)}`;
 
 export type Operator = ReturnType<typeof createOperator>;

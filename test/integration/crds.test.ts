@@ -127,6 +127,14 @@ const cases: Case[] = [
     message: "may not be more than 59 bytes",
   },
   {
+    name: "organization name with a dot (its namespace could not be made)",
+    kind: "organization",
+    base: () => example("organization"),
+    change: (o) => (o.metadata.name = "a.b"),
+    field: "metadata.name",
+    message: "must be a DNS label",
+  },
+  {
     name: "organization without displayName",
     kind: "organization",
     base: () => example("organization"),
@@ -204,7 +212,15 @@ const cases: Case[] = [
     base: () => example("member"),
     change: (o) => (o.spec.email = "alice-at-acme"),
     field: "spec.email",
-    message: "must be of type email",
+    message: "must be an email address in lower case",
+  },
+  {
+    name: "member email in a display-name form",
+    kind: "member",
+    base: () => example("member"),
+    change: (o) => (o.spec.email = "Alice <alice@acme.example>"),
+    field: "spec.email",
+    message: "without spaces or a display name",
   },
   {
     name: "member without a role",

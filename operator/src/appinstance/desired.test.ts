@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { defaultConfig } from "../config.ts";
 import {
   ANNOTATION_CONFIG_HASH,
   ANNOTATION_RESTARTED_AT,
+  appUrl,
   desiredClaim,
   desiredDeployment,
   desiredSecret,
@@ -119,5 +121,16 @@ describe("children", () => {
     ]);
     const secret = desiredSecret(app(), template(), resolveSettings(app(), template(), {}, gen)) as any;
     expect(Buffer.from(secret.data.SESSION_KEY, "base64").toString()).toBe("generated-secret");
+  });
+});
+
+describe("appUrl", () => {
+  it("follows ATRIUM_APP_URL_TEMPLATE (make dev: the gateway's path form), else the host form", () => {
+    const config = defaultConfig({ ATRIUM_APP_URL_TEMPLATE: "http://127.0.0.1:8081/apps/{org}/{app}/" });
+    expect(appUrl(app(), config)).toBe("http://127.0.0.1:8081/apps/acme/docs/");
+    expect(appUrl(app(), defaultConfig({}))).toBe("https://docs.acme.atrium.localhost");
+    expect(() => defaultConfig({ ATRIUM_APP_URL_TEMPLATE: "127.0.0.1:8081/apps" })).toThrow(
+      "ATRIUM_APP_URL_TEMPLATE must be an http(s) URL containing {app}",
+    );
   });
 });

@@ -222,5 +222,13 @@ export function desiredClaim(app: App, template: AppTemplate): KubeObject | unde
   };
 }
 
-export const appUrl = (app: App, baseDomain: string) =>
-  `https://${app.metadata.name}.${orgOfNamespace(app.metadata.namespace)}.${baseDomain}`;
+/**
+ * Where people open the app: the configured template (ATRIUM_APP_URL_TEMPLATE, say
+ * `http://127.0.0.1:8081/apps/{org}/{app}/` for the gateway's path form in `make dev`), else
+ * the host form https://<app>.<org>.<baseDomain>.
+ */
+export const appUrl = (app: App, config: { baseDomain: string; appUrlTemplate?: string }) => {
+  const org = orgOfNamespace(app.metadata.namespace) ?? "";
+  const template = config.appUrlTemplate ?? `https://{app}.{org}.${config.baseDomain}`;
+  return template.replaceAll("{org}", org).replaceAll("{app}", app.metadata.name);
+};

@@ -1,6 +1,6 @@
 import type { AppInstance } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
-import { idleState, parseDuration } from "./idle.ts";
+import { idleState, parseDuration, WAKE_GRACE_MS } from "./idle.ts";
 
 const at = (iso: string) => new Date(iso);
 const app = (idle: AppInstance["spec"]["idle"], status: AppInstance["status"] = {}): AppInstance => ({
@@ -58,5 +58,24 @@ describe("idleState", () => {
       replicas: 0,
       stopReason: "PolicyStopped",
     });
+  });
+
+  it("keeps a woken app up for the wake grace, even with a 1 s timeout", () => {
+    const woken = app(
+      { policy: "Auto", timeout: "1s" },
+      { lastActivity: "2026-03-01T05:00:00Z", wokenAt: "2026-03-01T05:00:00Z" },
+    );
+    expect(WAKE_GRACE_MS).toBe(300_000);
+    expect(idleState(woken, at("2026-03-01T05:00:02Z"))).toMatchObject({
+      replicas: 1,
+      stopsAt: at("2026-03-01T05:05:00Z"),
+    });
+    expect(idleState(woken, at("2026-03-01T05:05:00Z")).replicas).toBe(0);
+    // A longer timeout is not shortened by it.
+    const long = app(
+      { policy: "Auto", timeout: "1h" },
+      { lastActivity: "2026-03-01T05:00:00Z", wokenAt: "2026-03-01T05:00:00Z" },
+    );
+    expect(idleState(long, at("2026-03-01T05:30:00Z")).replicas).toBe(1);
   });
 });

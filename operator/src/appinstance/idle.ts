@@ -27,8 +27,16 @@ export type IdleState = {
 const time = (iso: string | undefined) => (iso ? Date.parse(iso) : 0);
 
 /**
+ * How long an app woken by traffic runs at least, whatever its timeout: the browser that woke
+ * it is shown a "Starting…" page that reloads every 2 s, and a 1 s timeout would stop the app
+ * again before the reload reaches it (or a real container finishes starting).
+ */
+export const WAKE_GRACE_MS = 5 * 60_000;
+
+/**
  * Auto: run until `timeout` after the latest of last activity, the last start (install or
- * spec change: the grace a new version gets) and creation. The deadline is recomputed from
+ * spec change: the grace a new version gets) and creation, and at least WAKE_GRACE_MS after
+ * the last wake. The deadline is recomputed from
  * durable status on every pass, so restarting the operator or the gateway never resets it.
  */
 export function idleState(app: AppInstance, now: Date): IdleState {
@@ -41,7 +49,7 @@ export function idleState(app: AppInstance, now: Date): IdleState {
     time(app.status?.startedAt),
     time(app.metadata.creationTimestamp),
   );
-  const deadline = since + timeout;
+  const deadline = Math.max(since + timeout, time(app.status?.wokenAt) + WAKE_GRACE_MS);
   if (now.getTime() < deadline)
     return { replicas: 1, stopsAt: new Date(deadline), requeueAfterMs: deadline - now.getTime() };
   return { replicas: 0, stopReason: "Idle" };

@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { type AppInstance, type AppTemplate, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
-import { errorMessage, type KubeObject, R } from "@atrium/kube";
+import { errorMessage, KubeError, type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
+import { requeueAfter } from "../requeue.ts";
+import { liveValuesOf } from "../runtime/applied.ts";
 import { type ConditionInput, findCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
 import {
@@ -16,7 +18,7 @@ import {
   settingsSecretName,
 } from "./desired.ts";
 import { type IdleState, idleState } from "./idle.ts";
-import { computeAppStatus, type Problem } from "./status.ts";
+import { computeAppStatus, type Problem, quotaProblem } from "./status.ts";
 
 type App = Obj<AppInstance>;
 
@@ -33,9 +35,13 @@ const OWNED_STATUS = [
   "startedAt",
   "stoppedAt",
   "stoppedReason",
+  "wokenAt",
 ];
 
 const generateSecret = () => randomBytes(24).toString("base64url");
+
+/** How often an app refused for the org's quota looks again (a raised quota touches nothing of the app's). */
+const QUOTA_RECHECK_MS = 30_000;
 
 /** The start time idle counts from: reset whenever the spec changed (a new version gets its grace). */
 const startedAt = (app: App, now: Date) =>
@@ -45,19 +51,25 @@ const startedAt = (app: App, now: Date) =>
 const isoSeconds = (d: Date) => d.toISOString().replace(/\.\d+Z$/, "Z");
 
 export const reconcileAppInstance = (deps: Deps) => {
-  // The last stop or wake announced per app (uid -> "Stopped@<activity>" / "Waking@<activity>"):
-  // the cache can lag our own status write, and a transition must be counted once.
+  // The last stop or wake announced per app (key -> "<uid>:Stopped@<activity>" / "<uid>:Waking@…"):
+  // the cache can lag our own status write, and a transition must be counted once. Entries go
+  // with their app, so the map stays as large as the apps that exist.
   const announced = new Map<string, string>();
   return async (key: string): Promise<Outcome> => {
     const { caches } = deps;
     const app = caches.appInstances.get(key) as App | undefined;
     // Deleted: owner references let the garbage collector remove the children (a Retain
     // volume has no owner reference and stays).
-    if (!app || app.metadata.deletionTimestamp) return;
+    if (!app || app.metadata.deletionTimestamp) {
+      announced.delete(key);
+      announced.delete(`${key}/ready`);
+      return;
+    }
     const namespace = app.metadata.namespace as string;
     const template = caches.appTemplates.get(app.spec.template) as Obj<AppTemplate> | undefined;
 
-    const fail = (problem: Problem) => report(deps, app, { configProblem: problem, replicas: 0 });
+    const fail = (problem: Problem) =>
+      report(deps, app, { configProblem: problem, replicas: 0, wokenAt: app.status?.wokenAt, announced });
     if (!template)
       return fail({
         reason: "TemplateNotFound",
@@ -85,7 +97,14 @@ export const reconcileAppInstance = (deps: Deps) => {
 
     const now = deps.now();
     const started = startedAt(app, now);
-    const idle = idleState({ ...app, status: { ...app.status, startedAt: started } }, now);
+    let idle = idleState({ ...app, status: { ...app.status, startedAt: started } }, now);
+    // Traffic woke a stopped app: it gets the wake grace from now, so the page that woke it
+    // can load it (stored in status, so restarts keep it).
+    let woken = app.status?.wokenAt;
+    if (idle.replicas === 1 && (app.status?.phase === "Stopped" || app.status?.phase === "Stopping")) {
+      woken = isoSeconds(now);
+      idle = idleState({ ...app, status: { ...app.status, startedAt: started, wokenAt: woken } }, now);
+    }
     const replicas = idle.replicas;
     try {
       const secret = desiredSecret(app, template, settings);
@@ -93,31 +112,39 @@ export const reconcileAppInstance = (deps: Deps) => {
       const claim = desiredClaim(app, template);
       if (claim) {
         const live = caches.pvcs.get(`${namespace}/${dataClaimName(app.metadata.name)}`);
-        // A claim's spec is immutable once bound: after creation only its metadata is ours to change.
-        const { spec: _spec, ...metadataOnly } = claim;
-        await ensure(deps, R.pvc, live ? metadataOnly : claim, caches.pvcs);
+        // A claim's spec is immutable once bound: after creation it is re-stated as it is live
+        // (leaving it out would ask server-side apply to remove it); only metadata changes.
+        const kept = live ? { ...claim, spec: liveValuesOf(claim.spec, live.spec) } : claim;
+        await ensure(deps, R.pvc, kept, caches.pvcs);
       }
       await ensure(deps, R.service, desiredService(app, template), caches.services);
       const deployment = desiredDeployment(app, template, { version, settings, replicas });
       await ensure(deps, R.deployment, deployment, caches.deployments);
     } catch (error) {
-      // Say why in the status, then let the queue retry with backoff.
+      // Over the org's quota: say so in the org's terms and look again later (raising the quota
+      // changes no object of the app's). Otherwise say why, then let the queue retry with backoff.
+      const quota = quotaProblem(error instanceof KubeError ? error.code : undefined, errorMessage(error));
       await report(deps, app, {
         replicas,
-        configProblem: { reason: "ApplyFailed", message: errorMessage(error) },
+        configProblem: quota ?? { reason: "ApplyFailed", message: errorMessage(error) },
+        wokenAt: woken,
+        announced,
       }).catch(() => undefined);
+      if (quota) return requeueAfter(QUOTA_RECHECK_MS);
       throw error;
     }
     await report(deps, app, {
       replicas,
       version,
-      url: appUrl(app, deps.config.baseDomain),
+      url: appUrl(app, deps.config),
       idle,
       startedAt: started,
+      wokenAt: woken,
       announced,
     });
-    // Come back at the deadline: it is re-checked then against the activity seen by then.
-    return idle.requeueAfterMs !== undefined ? { requeueAfterMs: idle.requeueAfterMs + 50 } : undefined;
+    // Come back at the deadline (in steps of at most a day: Node's timers overflow past 24.8
+    // days); it is re-checked then against the activity seen by then.
+    return idle.requeueAfterMs !== undefined ? requeueAfter(idle.requeueAfterMs + 50) : undefined;
   };
 };
 
@@ -133,6 +160,7 @@ type ReportInput = {
   url?: string;
   idle?: IdleState;
   startedAt?: string;
+  wokenAt?: string;
   announced?: Map<string, string>;
 };
 
@@ -162,24 +190,33 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
   const before = findCondition(app.status?.conditions, "Ready");
   const after = findCondition(full.conditions, "Ready");
   if (await writeStatus(deps, R.appInstance, app, full, OWNED_STATUS)) {
-    const uid = app.metadata.uid ?? "";
-    // Keyed by what the decision rests on, which a stale cached copy shares with the fresh one.
-    const stop = `Stopped@${app.status?.lastActivity ?? app.status?.startedAt}`;
-    const wake = `Waking@${app.status?.lastActivity}`;
-    if (app.status?.phase !== "Stopped" && full.phase === "Stopped" && input.announced?.get(uid) !== stop) {
-      input.announced?.set(uid, stop);
+    const appKey = `${namespace}/${app.metadata.name}`;
+    // Keyed by what the decision rests on, which a stale cached copy shares with the fresh one
+    // (and by the object's uid: a recreated app is another app).
+    const stop = `${app.metadata.uid}:Stopped@${app.status?.lastActivity ?? app.status?.startedAt}`;
+    const wake = `${app.metadata.uid}:Waking@${app.status?.lastActivity}`;
+    if (app.status?.phase !== "Stopped" && full.phase === "Stopped" && input.announced?.get(appKey) !== stop) {
+      input.announced?.set(appKey, stop);
       deps.metrics.appStops.inc({ reason: input.idle?.stopReason ?? "Unknown" });
       deps.record(app, "Normal", "Stopped", idle.fields.stoppedReason ?? "Scaled to zero");
+      input.announced?.set(`${appKey}/ready`, `${app.metadata.uid}:Ready@${after?.reason}@${after?.message}`);
     } else if (app.status?.phase === "Stopped" && full.phase === "Starting") {
-      if (input.announced?.get(uid) !== wake) {
-        input.announced?.set(uid, wake);
+      if (input.announced?.get(appKey) !== wake) {
+        input.announced?.set(appKey, wake);
         deps.metrics.appStarts.inc();
         deps.record(app, "Normal", "Waking", "Traffic arrived; starting the app");
+        input.announced?.set(`${appKey}/ready`, `${app.metadata.uid}:Ready@${after?.reason}@${after?.message}`);
       }
-    } else if (before?.reason !== after?.reason && after) {
-      const type =
-        after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
-      deps.record(app, type, after.reason, after.message);
+    } else if (before?.reason !== after?.reason && after && after.reason !== "Stopping") {
+      // The cached app can lag this write, and the next pass would announce the same change
+      // again: once per reason and message until another is announced.
+      const said = `${app.metadata.uid}:Ready@${after.reason}@${after.message}`;
+      if (input.announced?.get(`${appKey}/ready`) !== said) {
+        input.announced?.set(`${appKey}/ready`, said);
+        const type =
+          after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
+        deps.record(app, type, after.reason, after.message);
+      }
     }
   }
   return;
@@ -190,6 +227,7 @@ function idleStatus(app: App, input: ReportInput, phase: string | undefined, now
   const idle = input.idle;
   const fields: Record<string, string> = {};
   if (input.startedAt) fields.startedAt = input.startedAt;
+  if (input.wokenAt) fields.wokenAt = input.wokenAt;
   if (idle?.stopsAt) fields.stopsAt = isoSeconds(idle.stopsAt);
   if (idle?.replicas === 0) {
     fields.stoppedAt = app.status?.phase === "Stopped" && app.status.stoppedAt ? app.status.stoppedAt : isoSeconds(now);
@@ -199,16 +237,19 @@ function idleStatus(app: App, input: ReportInput, phase: string | undefined, now
         : `No traffic for ${app.spec.idle?.timeout ?? DEFAULT_IDLE_TIMEOUT}; scaled to zero, the volume is kept`;
   }
   const conditions: ConditionInput[] = [
-    idle?.replicas === 0
-      ? { type: "Idle", status: "True", reason: idle.stopReason ?? "Idle", message: fields.stoppedReason ?? "" }
-      : {
-          type: "Idle",
-          status: "False",
-          reason: idle?.stopsAt ? "Active" : "AlwaysOn",
-          message: idle?.stopsAt
-            ? `Stops at ${fields.stopsAt} unless traffic comes first`
-            : "Never stopped for idleness",
-        },
+    !idle
+      ? // Failed before anything runs: idle stop has nothing to act on, whatever the policy.
+        { type: "Idle", status: "False", reason: "NotRunning", message: `Not running (${phase ?? "Failed"})` }
+      : idle.replicas === 0
+        ? { type: "Idle", status: "True", reason: idle.stopReason ?? "Idle", message: fields.stoppedReason ?? "" }
+        : {
+            type: "Idle",
+            status: "False",
+            reason: idle.stopsAt ? "Active" : "AlwaysOn",
+            message: idle.stopsAt
+              ? `Stops at ${fields.stopsAt} unless traffic comes first`
+              : "Never stopped for idleness (spec.idle.policy: AlwaysOn)",
+          },
     phase === "Starting"
       ? { type: "Waking", status: "True", reason: "TrafficArrived", message: "Starting on demand" }
       : { type: "Waking", status: "False", reason: "NotWaking", message: "" },

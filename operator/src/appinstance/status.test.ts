@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeAppStatus, type StatusInput } from "./status.ts";
+import { computeAppStatus, quotaProblem, type StatusInput } from "./status.ts";
 
 const now = new Date("2026-06-01T00:00:00Z");
 type Cond = { type: string; status: string; reason?: string; message?: string };
@@ -102,5 +102,47 @@ describe("computeAppStatus", () => {
   it("says Starting, not Deploying, when a stopped app comes back", () => {
     const s = computeAppStatus(input({ deployment: deployment({ replicas: 1 }), previous: { phase: "Stopped" } }));
     expect(s.phase).toBe("Starting");
+  });
+
+  it("a stopped app is not Available, though its Deployment at zero says Available", () => {
+    const s = computeAppStatus(
+      input({
+        desiredReplicas: 0,
+        deployment: deployment({ replicas: 0 }, 2, [{ type: "Available", status: "True" }]),
+      }),
+    );
+    expect(s.phase).toBe("Stopped");
+    expect(s.conditions.find((c) => c.type === "Available")).toMatchObject({ status: "False", reason: "Stopped" });
+  });
+
+  it("says Stopping, not 'Deploying 1 of 0 replicas ready', while the last replica goes", () => {
+    const s = computeAppStatus(
+      input({
+        desiredReplicas: 0,
+        deployment: deployment({ replicas: 1, readyReplicas: 1 }, 2, [{ type: "Available", status: "True" }]),
+        previous: { phase: "Running" },
+      }),
+    );
+    expect(s.phase).toBe("Stopping");
+    expect(ready(s)).toMatchObject({
+      status: "False",
+      reason: "Stopping",
+      message: "Stopping: 1 replica still running",
+    });
+    expect(s.conditions.find((c) => c.type === "Available")?.status).toBe("False");
+  });
+});
+
+describe("quotaProblem", () => {
+  it("turns the apiserver's quota refusal into QuotaExceeded in the org's terms", () => {
+    const raw =
+      'deployments.apps "c" is forbidden: exceeded quota: atrium-quota, requested: count/deployments.apps=1, used: count/deployments.apps=2, limited: count/deployments.apps=2';
+    expect(quotaProblem(403, raw)).toEqual({
+      reason: "QuotaExceeded",
+      message:
+        "The organization's quota is used up: apps (quotas.maxApps) limited to 2, 2 in use. Delete an app or raise the Organization's quota.",
+    });
+    expect(quotaProblem(403, "deployments.apps is forbidden: User cannot create")).toBeUndefined();
+    expect(quotaProblem(422, raw)).toBeUndefined();
   });
 });

@@ -58,6 +58,32 @@ export function podProblem(pods: readonly Pod[]): Problem | undefined {
   return undefined;
 }
 
+/** What the org's ResourceQuota limits, in the words of Organization.spec.quotas. */
+const QUOTA_FIELDS: Record<string, string> = {
+  "count/deployments.apps": "apps (quotas.maxApps)",
+  "requests.cpu": "CPU (quotas.cpu)",
+  "requests.memory": "memory (quotas.memory)",
+  "requests.storage": "storage (quotas.storage)",
+};
+
+/**
+ * The apiserver refuses a write over a ResourceQuota with a 403 such as `... is forbidden:
+ * exceeded quota: atrium-quota, requested: count/deployments.apps=1, used:
+ * count/deployments.apps=2, limited: count/deployments.apps=2`. That becomes QuotaExceeded with
+ * the limit in the org's own terms; anything else is not a quota problem.
+ */
+export function quotaProblem(code: number | undefined, message: string): Problem | undefined {
+  if (code !== 403 || !/exceeded quota/i.test(message)) return undefined;
+  const limited = /limited: ([^\s,]+)=([^\s,]+)/.exec(message);
+  const used = /used: ([^\s,]+)=([^\s,]+)/.exec(message);
+  const what = limited ? (QUOTA_FIELDS[limited[1] as string] ?? limited[1]) : "a resource";
+  const amounts = limited ? ` limited to ${limited[2]}${used ? `, ${used[2]} in use` : ""}` : "";
+  return {
+    reason: "QuotaExceeded",
+    message: `The organization's quota is used up: ${what}${amounts}. Delete an app or raise the Organization's quota.`,
+  };
+}
+
 /** A ReplicaSet that cannot create pods shows on the Deployment as ReplicaFailure. */
 export function deploymentProblem(deployment: Deployment | undefined): Problem | undefined {
   const failure = deployment?.status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
@@ -95,12 +121,16 @@ export function computeAppStatus(input: StatusInput): Computed {
     (s.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0) &&
     (s.updatedReplicas ?? 0) >= desiredReplicas &&
     (s.replicas ?? 0) === desiredReplicas;
-  const available = deployment?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
+  // A Deployment scaled to zero is "Available" (no replica is missing), but nothing answers.
+  const available =
+    desiredReplicas > 0 &&
+    ready > 0 &&
+    deployment?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
   const problem = input.configProblem ?? deploymentProblem(deployment) ?? podProblem(input.pods);
 
   let phase: AppPhase;
   if (input.configProblem) phase = "Failed";
-  else if (desiredReplicas === 0) phase = ready === 0 && (s.replicas ?? 0) === 0 ? "Stopped" : "Deploying";
+  else if (desiredReplicas === 0) phase = ready === 0 && (s.replicas ?? 0) === 0 ? "Stopped" : "Stopping";
   else if (problem && problem.reason !== "Unschedulable") phase = "Failed";
   else if (rolledOut && ready >= desiredReplicas) phase = "Running";
   // Rolled out but a replica is not ready (a failing probe, a node gone): still Running, unhealthy.
@@ -132,8 +162,11 @@ export function computeAppStatus(input: StatusInput): Computed {
       : {
           type: "Available",
           status: "False",
-          reason: phase === "Stopped" ? "Stopped" : "NoReadyReplicas",
-          message: "No replica is ready",
+          reason: phase === "Stopped" || phase === "Stopping" ? phase : "NoReadyReplicas",
+          message:
+            phase === "Stopped"
+              ? "Stopped: nothing answers until the next request wakes the app"
+              : "No replica is ready",
         },
     problem && problem.reason !== "Unschedulable"
       ? { type: "Degraded", status: "True", reason: problem.reason, message: problem.message }
@@ -153,5 +186,6 @@ export function computeAppStatus(input: StatusInput): Computed {
 
 function readyMessage(phase: AppPhase, ready: number, desired: number): string {
   if (phase === "Stopped") return "Stopped: no replicas run";
+  if (phase === "Stopping") return `Stopping: ${ready} ${ready === 1 ? "replica" : "replicas"} still running`;
   return `${ready} of ${desired} replicas ready`;
 }

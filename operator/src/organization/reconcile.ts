@@ -1,9 +1,10 @@
 import { namespaceFor, type Organization } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
-import { FINALIZER } from "../labels.ts";
-import { findCondition, isSubset, jsonEqual, setCondition } from "../runtime/conditions.ts";
+import { FINALIZER, MANAGED_SELECTOR } from "../labels.ts";
+import { findCondition, isSubset, jsonEqual, setCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
+import { activeAdmins, adminCondition } from "./admins.ts";
 import {
   desiredBuiltInRoles,
   desiredLimitRange,
@@ -11,12 +12,14 @@ import {
   desiredNetworkPolicy,
   desiredResourceQuota,
 } from "./desired.ts";
+import { PERSISTENT_VOLUME, retainedClaims, retainPatch } from "./volumes.ts";
 
 type Org = Obj<Organization>;
 
-export const reconcileOrganization =
-  (deps: Deps) =>
-  async (key: string): Promise<Outcome> => {
+export const reconcileOrganization = (deps: Deps) => {
+  // What was last announced per org (uid/topic -> status): the cache can lag our own writes.
+  const announced = new Map<string, string>();
+  return async (key: string): Promise<Outcome> => {
     const org = deps.caches.organizations.get(key);
     if (!org) return;
     if (org.metadata.deletionTimestamp) return finalize(deps, org);
@@ -45,28 +48,47 @@ export const reconcileOrganization =
     if (created) deps.record(org, "Normal", "NamespaceCreated", `Created namespace ${namespace}`);
 
     const apps = caches.appInstances.inNamespace(namespace);
+    const members = caches.members.inNamespace(namespace);
     const wasReady = findCondition(org.status?.conditions, "Ready")?.status === "True";
+    const admins = adminCondition(
+      activeAdmins(members, (role) => caches.orgRoles.get(`${namespace}/${role}`)?.spec.level),
+    );
     const status = {
       namespace,
-      memberCount: caches.members.inNamespace(namespace).length,
+      memberCount: members.length,
       appCount: apps.length,
       runningAppCount: apps.filter((a) => a.status?.phase === "Running").length,
       observedGeneration: org.metadata.generation,
-      conditions: setCondition(
+      conditions: setConditions(
         org.status?.conditions,
-        {
-          type: "Ready",
-          status: "True",
-          reason: "Reconciled",
-          message: `Namespace ${namespace} and roles are in place`,
-        },
+        [
+          {
+            type: "Ready",
+            status: "True",
+            reason: "Reconciled",
+            message: `Namespace ${namespace} and roles are in place`,
+          },
+          admins,
+        ],
         org.metadata.generation,
         deps.now(),
       ),
     };
     await writeStatus(deps, R.organization, org, status);
-    if (!wasReady) deps.record(org, "Normal", "Ready", `Organization is ready in namespace ${namespace}`);
+    const uid = org.metadata.uid ?? org.metadata.name;
+    if (!wasReady && announced.get(`${uid}/ready`) !== "True") {
+      announced.set(`${uid}/ready`, "True");
+      deps.record(org, "Normal", "Ready", `Organization is ready in namespace ${namespace}`);
+    }
+    // A lost Admin is worth a Warning (a new org without members is merely not set up yet);
+    // once per change, however stale the cached status this pass saw.
+    const hadAdmin = findCondition(org.status?.conditions, "AdminPresent")?.status;
+    const said = announced.get(`${uid}/admin`) ?? hadAdmin;
+    if (said !== admins.status && (admins.status === "True" ? said === "False" : members.length > 0 || said === "True"))
+      deps.record(org, admins.status === "True" ? "Normal" : "Warning", admins.reason, admins.message);
+    announced.set(`${uid}/admin`, admins.status);
   };
+};
 
 /**
  * Built-in roles are applied like any child, but an edit (say, a permission added with
@@ -109,13 +131,17 @@ async function ensureSpecEqual(
   return true;
 }
 
-/** Deletion: remove the namespace (and with it every member, role and app), report progress. */
+/**
+ * Deletion: keep the volumes of Retain apps, remove the namespace (and with it every member,
+ * role and app), report progress.
+ */
 async function finalize(deps: Deps, org: Org): Promise<Outcome> {
   if (!org.metadata.finalizers?.includes(FINALIZER)) return;
   const namespace = namespaceFor(org.metadata.name);
   const live = deps.caches.namespaces.get(namespace) ?? (await deps.client.get(R.namespace, namespace));
   if (live) {
     if (!live.metadata.deletionTimestamp) {
+      await retainVolumes(deps, org, namespace);
       await deps.client.delete(R.namespace, namespace);
       deps.record(org, "Normal", "Deleting", `Deleting namespace ${namespace} and everything in it`);
     }
@@ -147,4 +173,30 @@ async function finalize(deps: Deps, org: Org): Promise<Outcome> {
   });
   deps.log("Organization cleaned up", { kind: "Organization", name: org.metadata.name });
   return;
+}
+
+/**
+ * Before the namespace (and every claim in it) is deleted: the volumes of claims kept under
+ * deletionPolicy Retain get reclaim policy Retain and labels naming the org and app, so they
+ * and their data outlive the claim. A failure throws, and the namespace is not deleted yet.
+ */
+async function retainVolumes(deps: Deps, org: Org, namespace: string): Promise<void> {
+  const kept: string[] = [];
+  // Read fresh, not from the cache: a claim bound a moment ago must not be missed.
+  const claims = (await deps.client.list(R.pvc, { namespace, labelSelector: MANAGED_SELECTOR })).items;
+  for (const claim of retainedClaims(claims)) {
+    const name = (claim.spec as { volumeName: string }).volumeName;
+    const volume = await deps.client.get<KubeObject>(PERSISTENT_VOLUME, name);
+    if (!volume) continue;
+    const patch = retainPatch(org.metadata.name, claim, volume);
+    if (patch) await deps.client.mergePatch(PERSISTENT_VOLUME, name, undefined, patch);
+    kept.push(name);
+  }
+  if (kept.length)
+    deps.record(
+      org,
+      "Normal",
+      "VolumesRetained",
+      `Kept ${kept.length} volume(s) of apps with deletionPolicy Retain: ${kept.join(", ")} (kubectl get pv -l atrium.dev/organization=${org.metadata.name})`,
+    );
 }

@@ -1,7 +1,7 @@
 // One controller per kind: a work queue of keys feeding a level-triggered reconcile function,
 // with metrics and logs around every pass.
 
-import { errorMessage, type Logger } from "@atrium/kube";
+import { errorMessage, isFenced, type Logger } from "@atrium/kube";
 import type { OperatorMetrics } from "./metrics.ts";
 import { type Outcome, WorkQueue } from "./queue.ts";
 
@@ -43,14 +43,19 @@ export class Controller {
         baseDelayMs: 200,
         maxDelayMs: 5 * 60_000,
         onError: (key, error, attempt) => {
+          // Leadership ended mid-reconcile: nothing to retry here; the next term starts over.
+          if (isFenced(error)) {
+            metrics.reconciles.inc({ kind, result: "fenced" });
+            log("Reconcile stopped: this replica no longer leads", { kind, key });
+            return true;
+          }
           const terminal = error instanceof TerminalError;
           metrics.reconciles.inc({ kind, result: terminal ? "terminal" : "error" });
-          log(terminal ? "Reconcile failed permanently" : "Reconcile failed; will retry", {
-            kind,
-            key,
-            attempt,
-            error: errorMessage(error),
-          });
+          log(
+            terminal ? "Reconcile failed permanently" : "Reconcile failed; will retry",
+            { kind, key, attempt, error: errorMessage(error) },
+            "error",
+          );
           return terminal;
         },
       },

@@ -1,7 +1,7 @@
 // Kubernetes Events for notable transitions (what `kubectl describe` and `kubectl events` show).
 // Reconcilers emit them only when something changed, never on every pass.
 import { randomBytes } from "node:crypto";
-import { errorMessage, type KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import { errorMessage, isFenced, type KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 
 export type EventType = "Normal" | "Warning";
 export type Recorder = (object: KubeObject, type: EventType, reason: string, message: string) => void;
@@ -31,8 +31,10 @@ export function eventRecorder(client: KubeClient, component: string, log: Logger
       count: 1,
     };
     // An event is best effort: losing one must never fail a reconcile.
-    client
-      .create(R.event, event as unknown as KubeObject)
-      .catch((e) => log("Could not record event", { reason, object: object.metadata.name, error: errorMessage(e) }));
+    client.create(R.event, event as unknown as KubeObject).catch((e) => {
+      // A replica that stopped leading records nothing: not a failure worth a line.
+      if (!isFenced(e))
+        log("Could not record event", { reason, object: object.metadata.name, error: errorMessage(e) }, "error");
+    });
   };
 }

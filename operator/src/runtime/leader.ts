@@ -1,8 +1,14 @@
 // Leader election on a coordination.k8s.io Lease, as client-go does it: the holder renews
 // every retry period; another replica takes over once it has seen no renewal for the lease
-// duration (measured on its own clock, so clock skew between nodes does not matter). A
-// leader that cannot renew within the renew deadline stops leading (and the process exits,
-// so it restarts clean). Stopping releases the lease so a successor need not wait.
+// duration (measured on its own clock, so clock skew between nodes does not matter).
+//
+// Fencing (ADR 0008): a leader that has not renewed within the renew deadline, counted from
+// the moment it SENT its last successful renewal, stops leading. Others count the lease
+// duration from when they SAW that renewal, which is later, and renewDeadline < leaseDuration,
+// so the old leader has stopped (its term signal aborted: writes in flight cut off, new ones
+// refused) at least leaseDuration − renewDeadline before anyone else can acquire the lease.
+// Every lease request carries a timeout, so a partitioned apiserver cannot hang the renewal
+// past the deadline. Stopping releases the lease so a successor need not wait.
 import {
   errorMessage,
   isConflict,
@@ -21,6 +27,8 @@ export type LeaderOptions = {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** Upper bound of one lease request (a get or a write); default half the renew deadline. */
+  requestTimeoutMs?: number;
   log: Logger;
 };
 
@@ -36,14 +44,27 @@ type Lease = KubeObject & {
 
 const microTime = (d = new Date()) => d.toISOString().replace("Z", "000Z");
 
+/** The renew deadline must leave time before the lease expires for others, as client-go checks. */
+export function checkTimings(o: Pick<LeaderOptions, "leaseDurationMs" | "renewDeadlineMs" | "retryPeriodMs">) {
+  if (!(o.renewDeadlineMs < o.leaseDurationMs))
+    throw new Error(
+      `renew deadline (${o.renewDeadlineMs} ms) must be shorter than the lease (${o.leaseDurationMs} ms)`,
+    );
+  if (!(o.retryPeriodMs < o.renewDeadlineMs))
+    throw new Error(`retry period (${o.retryPeriodMs} ms) must be shorter than the renew deadline`);
+}
+
 export class LeaderElector {
   private readonly client: KubeClient;
   private readonly options: LeaderOptions;
   private readonly stopController = new AbortController();
   private observed: { record: string; at: number } | undefined;
+  /** When the last successful acquire or renewal was sent (this replica's clock). */
+  private renewedAt = 0;
   isLeader = false;
 
   constructor(client: KubeClient, options: LeaderOptions) {
+    checkTimings(options);
     this.client = client;
     this.options = options;
   }
@@ -53,7 +74,9 @@ export class LeaderElector {
     const { retryPeriodMs } = this.options;
     const signal = this.stopController.signal;
     while (!signal.aborted) {
-      if (await this.tryAcquireOrRenew()) {
+      const sentAt = await this.tryAcquireOrRenew(this.requestTimeout());
+      if (sentAt !== undefined) {
+        this.renewedAt = sentAt;
         this.isLeader = true;
         this.options.log("Became leader", { lease: this.options.name, identity: this.options.identity });
         return true;
@@ -68,36 +91,54 @@ export class LeaderElector {
     if (!this.isLeader) return;
     this.isLeader = false;
     try {
-      const lease = await this.client.get<Lease>(R.lease, this.options.name, this.options.namespace);
+      const signal = AbortSignal.timeout(this.requestTimeout());
+      const lease = await this.client.get<Lease>(R.lease, this.options.name, this.options.namespace, { signal });
       if (lease?.spec.holderIdentity !== this.options.identity) return;
       lease.spec = { ...lease.spec, holderIdentity: "", renewTime: microTime(new Date(0)), leaseDurationSeconds: 1 };
-      await this.client.replace(R.lease, lease);
+      await this.client.replace(R.lease, lease, { signal });
     } catch (e) {
-      this.options.log("Could not release the lease", { error: errorMessage(e) });
+      this.options.log("Could not release the lease", { error: errorMessage(e) }, "error");
     }
   }
 
-  /** Renews while leading; resolves "lost" when a renewal has failed for the renew deadline. */
+  /**
+   * Renews while leading; resolves "lost" no later than the renew deadline after the last
+   * successful renewal was sent (each attempt is cut off at the deadline), "stopped" on
+   * release().
+   */
   async renewUntilLost(): Promise<"lost" | "stopped"> {
     const { retryPeriodMs, renewDeadlineMs } = this.options;
     const signal = this.stopController.signal;
-    let lastRenew = Date.now();
     while (!signal.aborted) {
-      await sleep(retryPeriodMs, signal);
+      const deadline = this.renewedAt + renewDeadlineMs;
+      await sleep(Math.min(retryPeriodMs, Math.max(0, deadline - Date.now())), signal);
       if (signal.aborted) break;
-      if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
-      else if (Date.now() - lastRenew > renewDeadlineMs) {
+      const left = deadline - Date.now();
+      const sentAt = left > 0 ? await this.tryAcquireOrRenew(Math.min(this.requestTimeout(), left)) : undefined;
+      if (sentAt !== undefined) this.renewedAt = sentAt;
+      else if (Date.now() >= deadline) {
         this.isLeader = false;
-        this.options.log("Lost leadership", { lease: this.options.name, identity: this.options.identity });
+        this.options.log(
+          "Lost leadership",
+          { lease: this.options.name, identity: this.options.identity, lastRenewal: new Date(this.renewedAt) },
+          "error",
+        );
         return "lost";
       }
     }
     return "stopped";
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private requestTimeout(): number {
+    return this.options.requestTimeoutMs ?? Math.max(250, Math.round(this.options.renewDeadlineMs / 2));
+  }
+
+  /** One round; returns when its requests were first sent if this replica now holds the lease. */
+  private async tryAcquireOrRenew(timeoutMs: number): Promise<number | undefined> {
     const { namespace, name, identity, leaseDurationMs } = this.options;
-    const now = new Date();
+    const sentAt = Date.now();
+    const now = new Date(sentAt);
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(timeoutMs)]);
     const spec = (transitions: number, acquireTime?: string) => ({
       holderIdentity: identity,
       leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
@@ -106,10 +147,10 @@ export class LeaderElector {
       leaseTransitions: transitions,
     });
     try {
-      const lease = await this.client.get<Lease>(R.lease, name, namespace);
+      const lease = await this.client.get<Lease>(R.lease, name, namespace, { signal });
       if (!lease) {
-        await this.client.create(R.lease, { metadata: { name, namespace }, spec: spec(0) } as Lease);
-        return true;
+        await this.client.create(R.lease, { metadata: { name, namespace }, spec: spec(0) } as Lease, { signal });
+        return sentAt;
       }
       const record = JSON.stringify(lease.spec);
       if (this.observed?.record !== record) this.observed = { record, at: Date.now() };
@@ -120,15 +161,16 @@ export class LeaderElector {
       } else {
         const durationMs = (lease.spec.leaseDurationSeconds ?? 15) * 1000;
         const expired = !holder || Date.now() > this.observed.at + durationMs;
-        if (!expired) return false;
+        if (!expired) return undefined;
         lease.spec = spec(transitions + 1);
       }
       // The resourceVersion in `lease` makes this a compare-and-swap: one winner per round.
-      await this.client.replace(R.lease, lease);
-      return true;
+      await this.client.replace(R.lease, lease, { signal });
+      return sentAt;
     } catch (e) {
-      if (!isConflict(e) && !isNotFound(e)) this.options.log("Lease update failed", { error: errorMessage(e) });
-      return false;
+      if (!isConflict(e) && !isNotFound(e) && !this.stopController.signal.aborted)
+        this.options.log("Lease update failed", { error: errorMessage(e) }, "warn");
+      return undefined;
     }
   }
 }

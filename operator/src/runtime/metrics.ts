@@ -8,7 +8,7 @@ export function operatorMetrics() {
     registry,
     reconciles: new Counter({
       name: "atrium_operator_reconcile_total",
-      help: "Reconciles by kind and result (success, error, terminal).",
+      help: "Reconciles by kind and result (success, error, terminal, fenced).",
       ...labelled(["kind", "result"]),
     }),
     reconcileDuration: new Histogram({
@@ -26,6 +26,11 @@ export function operatorMetrics() {
       name: "atrium_operator_informer_restarts_total",
       help: "Watch restarts by resource and reason (error, gone).",
       ...labelled(["resource", "reason"]),
+    }),
+    informerHandlerErrors: new Counter({
+      name: "atrium_operator_informer_handler_errors_total",
+      help: "Event handlers that threw, by resource (the informer carries on).",
+      ...labelled(["resource"]),
     }),
     apiWrites: new Counter({
       name: "atrium_operator_api_writes_total",

@@ -1,0 +1,34 @@
+// Whether an organization still has someone who can manage it. The API refuses to demote or
+// deactivate the last Admin, but kubectl can (and a Member's email can collide with an older
+// one's): the Organization then says so in its AdminPresent condition.
+import { MAX_LEVEL, type Member, membersByEmail } from "@atrium/crds";
+import type { ConditionInput } from "../runtime/conditions.ts";
+
+/**
+ * Members who may act as Admin: joined, active, holding a role at the Admin level, and owning
+ * their address (a duplicate grants nothing). The same rules the API's authorization applies.
+ */
+export function activeAdmins<M extends Member>(members: readonly M[], levelOf: (role: string) => number | undefined) {
+  return [...membersByEmail(members).owners.values()].filter(
+    (m) => m.spec.active !== false && Boolean(m.status?.joinedAt) && (levelOf(m.spec.role) ?? 0) >= MAX_LEVEL,
+  );
+}
+
+export function adminCondition(admins: readonly Member[]): ConditionInput {
+  if (admins.length === 0)
+    return {
+      type: "AdminPresent",
+      status: "False",
+      reason: "NoActiveAdmin",
+      message:
+        "No active member holds the Admin role, so nobody can manage the organization; give a joined, active member the role admin (kubectl edit member)",
+    };
+  const names = admins.map((m) => m.metadata.name).sort();
+  const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+  return {
+    type: "AdminPresent",
+    status: "True",
+    reason: "ActiveAdmin",
+    message: `${names.length} active ${names.length === 1 ? "Admin" : "Admins"}: ${shown}`,
+  };
+}
