@@ -6,13 +6,14 @@ import { AuditLog, clientIp } from "./audit/audit.ts";
 import { KeyStore } from "./auth/keystore.ts";
 import type { OidcClient } from "./auth/oidc.ts";
 import { actorIn, type Principal } from "./auth/principal.ts";
-import { RateLimiter } from "./auth/ratelimit.ts";
+import { type Limiter, limiterFor } from "./auth/ratelimit.ts";
 import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, Sessions } from "./auth/sessions.ts";
 import { type Directory, mayAct } from "./authz/directory.ts";
 import type { ApiConfig } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { parseCookies } from "./http/cookies.ts";
 import { ApiError, errorMiddleware, forbidden, notFound, tooManyRequests, unauthenticated } from "./http/errors.ts";
+import { jsonBody } from "./http/json-body.ts";
 import { openApiDocument } from "./http/openapi.ts";
 import { mount, type Route } from "./http/route.ts";
 import { securityHeaders } from "./http/security.ts";
@@ -52,7 +53,7 @@ export type Services = ApiDeps & {
   now: () => number;
   sessions: Sessions;
   keys: KeyStore;
-  limiter: RateLimiter;
+  limiter: Limiter;
   audit: AuditLog;
 };
 
@@ -76,28 +77,22 @@ export function createApi(deps: ApiDeps) {
     now,
     sessions: new Sessions(deps.db, { ttlMs: deps.config.sessionTtlMs, now }),
     keys: new KeyStore(deps.db, deps.config.peppers, { now }),
-    limiter: new RateLimiter(now),
+    limiter: limiterFor(deps.db, { now, log: deps.log }),
     audit: new AuditLog(deps.db, deps.log),
   };
   const routes = allRoutes(s);
   const document = openApiDocument(routes);
+  const health = healthChecks(deps);
   const app = express();
   app.disable("x-powered-by");
   if (deps.config.trustProxy) app.set("trust proxy", deps.config.trustProxy);
   app.use(requestLog(s));
   app.use(securityHeaders(deps.config.secureCookies));
-  app.get("/healthz", (_req, res) => void res.json({ status: "ok" }));
-  app.get("/readyz", (_req, res) => {
-    const ready = deps.directory.synced();
-    res.status(ready ? 200 : 503).json({ status: ready ? "ok" : "caches not synced" });
-  });
-  app.get("/metrics", async (_req, res) => {
-    deps.metrics.policyRebuilds.set(deps.directory.authorizer.rebuilds);
-    res.setHeader("content-type", deps.metrics.registry.contentType);
-    res.end(await deps.metrics.registry.metrics());
-  });
+  // Health stays on the public port too, for load balancers that probe the port they serve.
+  app.get("/healthz", health.live);
+  app.get("/readyz", health.ready);
   app.get("/api/openapi.json", (_req, res) => void res.json(document));
-  app.use("/api", express.json({ limit: "256kb" }));
+  app.use("/api", jsonBody("256kb"));
   app.use("/api", authenticate(s));
   const router = express.Router();
   mount(router, routes, {
@@ -107,7 +102,42 @@ export function createApi(deps: ApiDeps) {
   app.use(router);
   app.use("/api", (_req, _res, next) => next(notFound("Route")));
   app.use(errorMiddleware(deps.log));
-  return { app, services: s, routes, document };
+  return { app, admin: adminApp(deps, health), drain: health.drain, services: s, routes, document };
+}
+
+/** Liveness, and readiness: caches synced and not shutting down. */
+function healthChecks(deps: ApiDeps) {
+  let draining = false;
+  const live: RequestHandler = (_req, res) => void res.json({ status: "ok" });
+  const ready: RequestHandler = (_req, res) => {
+    const status = draining ? "shutting down" : deps.directory.synced() ? "ok" : "caches not synced";
+    res.status(status === "ok" ? 200 : 503).json({ status });
+  };
+  return {
+    live,
+    ready,
+    /** From now on /readyz answers 503, so that traffic moves to other replicas before the port closes. */
+    drain() {
+      draining = true;
+    },
+  };
+}
+
+/**
+ * The admin port (ATRIUM_API_ADMIN_ADDR): health and /metrics, which the public port does not
+ * serve (it tells outsiders what the API does, how much, and to whom: routes, key checks, 429s).
+ */
+function adminApp(deps: ApiDeps, health: ReturnType<typeof healthChecks>) {
+  const admin = express();
+  admin.disable("x-powered-by");
+  admin.get("/healthz", health.live);
+  admin.get("/readyz", health.ready);
+  admin.get("/metrics", async (_req, res) => {
+    deps.metrics.policyRebuilds.set(deps.directory.authorizer.rebuilds);
+    res.setHeader("content-type", deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
+  });
+  return admin;
 }
 
 /** Who is calling: a Bearer API key or a session cookie (with its CSRF token on writes). */
@@ -157,7 +187,7 @@ async function keyPrincipal(s: Services, secret: string, res: Response): Promise
   if (!member || member.metadata.name !== key.memberName || !mayAct(member))
     throw unauthenticated("The API key is disabled: its member was deactivated or removed");
   const limit = s.config.keyLimits[key.type];
-  const d = s.limiter.take(`key:${key.id}`, limit);
+  const d = await s.limiter.take(`key:${key.id}`, limit);
   res.setHeader("ratelimit-limit", String(d.limit));
   res.setHeader("ratelimit-remaining", String(d.remaining));
   res.setHeader("ratelimit-reset", String(d.resetS));
@@ -190,7 +220,7 @@ function requestLog(s: Services): RequestHandler {
       const route = (req.route?.path as string | undefined) ?? "unmatched";
       s.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
       s.metrics.duration.observe({ method: req.method, route }, seconds);
-      if (req.path === "/healthz" || req.path === "/readyz" || req.path === "/metrics") return;
+      if (req.path === "/healthz" || req.path === "/readyz") return;
       s.log("request", {
         method: req.method,
         path: req.path,

@@ -9,8 +9,19 @@ import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
 import type { KeyType } from "./auth/principal.ts";
 import { type Limit, parseLimit } from "./auth/ratelimit.ts";
 
+/**
+ * production (the default: fail closed) or development (ATRIUM_ENV=development: `make dev`),
+ * where the API may make for itself what production must be given.
+ */
+export type Mode = "production" | "development";
+
 export type ApiConfig = {
+  mode: Mode;
   addr: string;
+  /** /healthz, /readyz and /metrics, apart from the public port (ATRIUM_API_ADMIN_ADDR). */
+  adminAddr: string;
+  /** From SIGTERM to closing the port: /readyz answers 503 meanwhile, so traffic moves away first. */
+  drainMs: number;
   /** Where browsers reach the API: the base of redirect and invitation links. */
   publicUrl: string;
   /** Where the console is served; login returns there by default. */
@@ -22,6 +33,8 @@ export type ApiConfig = {
   peppers: Peppers;
   keyLimits: Record<KeyType, Limit>;
   invitationLimit: Limit;
+  /** Logins started per client address. */
+  loginLimit: Limit;
   invitationTtlMs: number;
   /** The longest lifetime an API key may be given. */
   maxKeyLifetimeDays: number;
@@ -48,12 +61,27 @@ export type AppLocations = {
 const repoRoot = join(import.meta.dirname, "..", "..");
 export const dataDir = (env: NodeJS.ProcessEnv) => env.ATRIUM_DATA_DIR ?? join(repoRoot, ".atrium");
 
+function modeFrom(env: NodeJS.ProcessEnv): Mode {
+  const mode = env.ATRIUM_ENV || "production";
+  if (mode !== "production" && mode !== "development")
+    throw new Error(`ATRIUM_ENV: "${mode}" is neither production nor development`);
+  return mode;
+}
+
 /**
- * Without ATRIUM_KEY_PEPPERS a development pepper is made once and kept in the data dir, so
- * keys survive restarts; production sets the variable from a Secret (see the Helm chart).
+ * API keys are stored as HMACs under the pepper, so every replica must hold the same peppers:
+ * in production they come from configuration (a Secret) and their absence stops the API. Only
+ * in development is one made once and kept in the data dir, so keys survive restarts. (Sessions
+ * need no key: the cookie is a random token found by its SHA-256 in the shared database.)
  */
-function peppersFrom(env: NodeJS.ProcessEnv): Peppers {
+function peppersFrom(env: NodeJS.ProcessEnv, mode: Mode): Peppers {
   if (env.ATRIUM_KEY_PEPPERS) return parsePeppers(env.ATRIUM_KEY_PEPPERS);
+  if (mode === "production")
+    throw new Error(
+      "ATRIUM_KEY_PEPPERS is required in production: set it to the same value on every API replica " +
+        '("1:<at least 16 random characters>", e.g. from a Secret), or set ATRIUM_ENV=development ' +
+        "to have a development pepper made in the data directory",
+    );
   const file = join(dataDir(env), "key-pepper");
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true });
@@ -79,11 +107,15 @@ function cookieDomainFrom(value: string | undefined): string | undefined {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const mode = modeFrom(env);
   const addr = env.ATRIUM_API_ADDR ?? "127.0.0.1:8080";
   const publicUrl = (env.ATRIUM_PUBLIC_URL ?? `http://${addr.replace("0.0.0.0", "127.0.0.1")}`).replace(/\/$/, "");
   const issuer = env.ATRIUM_OIDC_ISSUER;
   return {
+    mode,
     addr,
+    adminAddr: env.ATRIUM_API_ADMIN_ADDR ?? "127.0.0.1:9090",
+    drainMs: envNumber(env, "ATRIUM_API_DRAIN_SECONDS", 5) * 1000,
     publicUrl,
     consoleUrl: (env.ATRIUM_CONSOLE_URL ?? publicUrl).replace(/\/$/, ""),
     databaseUrl: env.ATRIUM_DATABASE_URL ?? `file:${join(dataDir(env), "atrium.db")}`,
@@ -96,12 +128,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       : undefined,
     smtpUrl: env.ATRIUM_SMTP_URL,
     mailFrom: env.ATRIUM_MAIL_FROM ?? "Atrium <no-reply@atrium.localhost>",
-    peppers: peppersFrom(env),
+    peppers: peppersFrom(env, mode),
     keyLimits: {
       STANDARD: limitFrom(env, "ATRIUM_RATE_STANDARD", "600/1m"),
       AI_AGENT: limitFrom(env, "ATRIUM_RATE_AI_AGENT", "120/1m"),
     },
     invitationLimit: limitFrom(env, "ATRIUM_RATE_INVITATIONS", "30/1h"),
+    loginLimit: limitFrom(env, "ATRIUM_RATE_LOGIN", "60/1m"),
     invitationTtlMs: envNumber(env, "ATRIUM_INVITATION_TTL_HOURS", 7 * 24, 1) * 3_600_000,
     maxKeyLifetimeDays: envNumber(env, "ATRIUM_KEY_MAX_DAYS", 365, 1),
     sessionTtlMs: envNumber(env, "ATRIUM_SESSION_TTL_HOURS", 7 * 24, 1) * 3_600_000,

@@ -25,11 +25,13 @@ export async function startApi(options: {
   env?: Record<string, string>;
   quiet?: boolean;
 }) {
-  const port = options.port ?? ((await freePorts(1))[0] as number);
+  const [free, adminPort] = (await freePorts(2)) as [number, number];
+  const port = options.port ?? free;
   const base = `http://127.0.0.1:${port}`;
   const config = loadConfig({
     ATRIUM_DATA_DIR: mkdtempSync(join(tmpdir(), "atrium-api-")),
     ATRIUM_API_ADDR: `127.0.0.1:${port}`,
+    ATRIUM_API_ADMIN_ADDR: `127.0.0.1:${adminPort}`,
     ATRIUM_KEY_PEPPERS: "1:test-pepper-not-secret-0123456789",
     ...(options.databaseUrl ? { ATRIUM_DATABASE_URL: options.databaseUrl } : {}),
     ...(options.smtpUrl ? { ATRIUM_SMTP_URL: options.smtpUrl } : {}),
@@ -52,12 +54,17 @@ export async function startApi(options: {
     },
     mailLog: () => {},
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = api.app.listen(port, "127.0.0.1", () => resolve(s));
-  });
+  const listen = (app: typeof api.app, on: number): Promise<Server> =>
+    new Promise((resolve) => {
+      const s = app.listen(on, "127.0.0.1", () => resolve(s));
+    });
+  const server = await listen(api.app, port);
+  const admin = await listen(api.admin, adminPort);
   return {
     base,
     port,
+    /** The admin port's base URL: /healthz, /readyz, /metrics. */
+    admin: `http://127.0.0.1:${adminPort}`,
     config,
     db: api.db,
     kube: api.kube,
@@ -66,10 +73,11 @@ export async function startApi(options: {
     document: api.document,
     logs,
     async stop() {
-      await new Promise((resolve) => {
-        server.close(resolve);
-        server.closeAllConnections();
-      });
+      for (const s of [server, admin])
+        await new Promise((resolve) => {
+          s.close(resolve);
+          s.closeAllConnections();
+        });
       await api.close();
     },
   };

@@ -31,6 +31,11 @@ export async function loginWithOidc(opts: {
    * with error=access_denied, and the result is whatever the API's callback made of that.
    */
   cancel?: boolean;
+  /**
+   * Stop where the IdP sends the browser back, without calling the API's callback:
+   * finalLocation is then the callback URL (with code and state), cookies those set so far.
+   */
+  stopAtCallback?: boolean;
 }): Promise<OidcLoginResult> {
   const jar = new CookieJar();
   const api = new URL(opts.apiBase);
@@ -42,6 +47,11 @@ export async function loginWithOidc(opts: {
   const trail: string[] = [];
   for (let step = 0; step < MAX_STEPS; step++) {
     const { url, method, body } = request;
+    if (opts.stopAtCallback && url.origin === api.origin && url.pathname === CALLBACK_PATH) {
+      const cookies = jar.cookiesFor(api);
+      const cookieHeader = [...cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+      return { cookies, cookieHeader, finalLocation: url.href };
+    }
     const headers: Record<string, string> = { accept: "text/html,application/json;q=0.9" };
     const cookie = jar.header(url);
     if (cookie) headers.cookie = cookie;

@@ -1,6 +1,7 @@
 // The audit log: every write through the API, allowed or not, with who, what, where and how
 // it ended. Writes are queued and never fail the request they describe; a failure to record
 // is logged.
+import type { Logger } from "@atrium/kube";
 import type { Request } from "express";
 import { actorName, type Principal } from "../auth/principal.ts";
 import type { Database } from "../db/index.ts";
@@ -18,10 +19,10 @@ export type AuditEntry = {
 
 export class AuditLog {
   private readonly db: Database;
-  private readonly log: (message: string, fields?: Record<string, unknown>) => void;
+  private readonly log: Logger;
   private pending: Promise<unknown> = Promise.resolve();
 
-  constructor(db: Database, log: (message: string, fields?: Record<string, unknown>) => void) {
+  constructor(db: Database, log: Logger) {
     this.db = db;
     this.log = log;
   }
@@ -41,7 +42,7 @@ export class AuditLog {
     };
     this.pending = this.pending
       .then(() => this.db.prisma.auditEvent.create({ data }))
-      .catch((err) => this.log("Audit write failed", { action: e.action, error: String(err) }));
+      .catch((err) => this.log("Audit write failed", { action: e.action, error: String(err) }, "error"));
   }
 
   /** Resolves when every queued entry is written (tests, shutdown). */

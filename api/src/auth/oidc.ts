@@ -4,6 +4,7 @@
 // to the redirect URI), typically in a short-lived signed cookie or a server-side map keyed by
 // state. Discovery is lazy: creating the client never fails because the IdP is down, and a failed
 // discovery is retried by the next beginLogin/completeLogin.
+import { normalizeEmail } from "@atrium/crds";
 import * as client from "openid-client";
 
 export type OidcClientOptions = {
@@ -243,10 +244,6 @@ function parseUrl(value: string, what: string): URL {
   } catch {
     throw new OidcError("invalid_config", `${what} is not a URL: ${JSON.stringify(value)}`);
   }
-}
-
-function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 function stringClaim(value: unknown): string | undefined {

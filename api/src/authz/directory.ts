@@ -5,7 +5,9 @@
 import {
   type AppInstance,
   type Member,
+  membersByEmail,
   namespaceFor,
+  normalizeEmail,
   type Organization,
   type OrgRole,
   orgOfNamespace,
@@ -18,7 +20,7 @@ export type MemberObj = Obj<Member>;
 export type RoleObj = Obj<OrgRole>;
 export type OrgObj = Obj<Organization>;
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+export { normalizeEmail };
 
 /** A member may act once they joined and while they are active. */
 export const mayAct = (m: Member) => m.spec.active !== false && Boolean(m.status?.joinedAt);
@@ -105,7 +107,9 @@ export class Directory {
     const members = this.members.inNamespace(ns);
     const previous = this.byEmail.get(org);
     for (const email of previous?.keys() ?? []) this.orgsByEmail.get(email)?.delete(org);
-    const byEmail = new Map(members.map((m) => [normalizeEmail(m.spec.email), m]));
+    // An address belongs to its oldest Member; a newer duplicate (kubectl can make one) grants
+    // nothing, and the operator marks it DuplicateEmail. The same rule as the operator's.
+    const byEmail = membersByEmail(members).owners;
     for (const email of byEmail.keys()) {
       let orgs = this.orgsByEmail.get(email);
       if (!orgs) {
@@ -118,7 +122,9 @@ export class Directory {
     if (!this.organization(org) && members.length === 0) return this.authorizer.update(org, null);
     const policy: OrgPolicy = {
       roles: this.roles.inNamespace(ns).map((r) => ({ name: r.metadata.name, permissions: r.spec.permissions })),
-      members: members.filter(mayAct).map((m) => ({ subject: normalizeEmail(m.spec.email), role: m.spec.role })),
+      members: [...byEmail.values()]
+        .filter(mayAct)
+        .map((m) => ({ subject: normalizeEmail(m.spec.email), role: m.spec.role })),
     };
     return this.authorizer.update(org, policy);
   }

@@ -56,8 +56,9 @@ export function mayDefineRole(actor: Rank, role: { level: number; permissions: r
 }
 
 /**
- * Would this change leave the org without an active Admin? `admins` are the emails of the
- * members who are active Admins now; `target` loses the role or the activity.
+ * Would this change leave the org without an active Admin? `admins` name the members who are
+ * active Admins now; `target` loses the role or the activity. The routes ask twice: on their
+ * caches, then under the org's guard on the members read live (api/src/authz/admin-guard.ts).
  */
 export function removesLastAdmin(admins: readonly string[], target: string): boolean {
   return admins.includes(target) && admins.length <= 1;

@@ -16,6 +16,15 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/**
+ * A host-only cookie's name, with the `__Host-` prefix when cookies are Secure: browsers then take
+ * it only over https from this very origin, with Path=/ and no Domain, so no subdomain (an app
+ * behind the gateway included) can plant or overwrite it. Browsers refuse a `__Host-` cookie
+ * that is not Secure, and development serves plain http on loopback, so there it keeps its plain
+ * name (as the session cookie is Secure on https only).
+ */
+export const hostCookieName = (name: string, secure: boolean) => (secure ? `__Host-${name}` : name);
+
 export type CookieOptions = {
   httpOnly?: boolean;
   secure: boolean;

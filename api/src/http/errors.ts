@@ -1,6 +1,7 @@
 // Every failure the API reports is an ApiError; one middleware turns it into the one error
 // body clients see: { error: { code, message, fields? } }. Anything else is a 500 whose
 // details go to the log, never to the client.
+import type { Logger } from "@atrium/kube";
 import type { ErrorRequestHandler } from "express";
 
 export type FieldError = { path: string; message: string };
@@ -45,11 +46,11 @@ export const errorBody = (e: ApiError) => ({
 });
 
 export const errorMiddleware =
-  (log: (message: string, fields?: Record<string, unknown>) => void): ErrorRequestHandler =>
+  (log: Logger): ErrorRequestHandler =>
   (err, req, res, _next) => {
     const known = toApiError(err);
     if (!known) {
-      log("Unhandled error", { method: req.method, path: req.path, error: String(err?.stack ?? err) });
+      log("Unhandled error", { method: req.method, path: req.path, error: String(err?.stack ?? err) }, "error");
       res.status(500).json({ error: { code: "internal", message: "Internal error" } });
       return;
     }

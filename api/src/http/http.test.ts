@@ -73,7 +73,7 @@ describe("openApiDocument", () => {
       ["query", "limit", false],
     ]);
     expect(op.requestBody.content["application/json"].schema.required).toEqual(["email", "n"]);
-    expect(Object.keys(op.responses)).toEqual(["201", "400", "401", "403", "404", "413", "422"]);
+    expect(Object.keys(op.responses)).toEqual(["201", "400", "401", "403", "404", "413", "415", "422"]);
     expect(op.security).toEqual([{ session: [] }]);
     expect(op["x-atrium-permission"]).toBe("apps:install");
   });

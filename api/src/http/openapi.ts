@@ -27,12 +27,13 @@ const ErrorBody = {
 };
 
 const ERROR_TEXT: Record<number, string> = {
-  400: "Invalid parameters",
+  400: "Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep)",
   401: "Not logged in, or the API key is not valid",
   403: "Not allowed",
   404: "Not found (or not visible to the caller)",
   409: "Conflicts with the current state",
   413: "Body too large",
+  415: "The body is not JSON in UTF-8",
   422: "Invalid body; `fields` names each problem",
   429: "Rate limited; see Retry-After",
 };
@@ -67,7 +68,8 @@ function parameters(r: Route) {
 function errorStatuses(r: Route): number[] {
   const set = new Set<number>(r.errors ?? []);
   if (r.params || r.query) set.add(400);
-  if (r.body) set.add(422).add(413);
+  // Bodies: not JSON, too deep or not UTF-8 (http/json-body.ts), too large, or invalid.
+  if (r.body) set.add(400).add(413).add(415).add(422);
   // Any route: a malformed or revoked Authorization header is refused before routing.
   set.add(401);
   // Writes: a session's missing CSRF token; routes with a permission: the role lacks it.

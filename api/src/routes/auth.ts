@@ -6,12 +6,13 @@ import { Type } from "@sinclair/typebox";
 import type { Request, Response } from "express";
 import type { Services } from "../app.ts";
 import { clientIp } from "../audit/audit.ts";
+import { LOGIN_COOKIE, takeLogin, withLogin } from "../auth/login-binding.ts";
 import { OidcError, type OidcIdentity } from "../auth/oidc.ts";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
 import { normalizeEmail } from "../authz/directory.ts";
 import type { AppLocations } from "../config.ts";
-import { cookie } from "../http/cookies.ts";
-import { ApiError, badRequest } from "../http/errors.ts";
+import { cookie, hostCookieName, parseCookies } from "../http/cookies.ts";
+import { ApiError, badRequest, tooManyRequests } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { applyMemberStatus } from "./member-status.ts";
 
@@ -103,6 +104,30 @@ function clearSessionCookies(s: Services, res: Response) {
   res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
 }
 
+/** The browser's logins under way (login-binding.ts): host-only, gone with the pending logins. */
+const loginCookieName = (s: Services) => hostCookieName(LOGIN_COOKIE, s.config.secureCookies);
+
+const setLoginCookie = (s: Services, res: Response, value: string) =>
+  res.append(
+    "set-cookie",
+    cookie(loginCookieName(s), value, { secure: s.config.secureCookies, maxAgeS: value ? PENDING_LOGIN_MS / 1000 : 0 }),
+  );
+
+/**
+ * Logins per client address: each one stores a pending login, and an unbounded stream of them
+ * is a cheap way to fill the database (and to use the API as a redirector to the provider).
+ */
+async function limitLogins(s: Services, req: Request) {
+  const limit = s.config.loginLimit;
+  const d = await s.limiter.take(`login:${clientIp(req) ?? "unknown"}`, limit);
+  if (d.allowed) return;
+  s.metrics.rateLimited.inc({ limit: "login" });
+  throw tooManyRequests(
+    d.retryAfterS,
+    `Too many logins from your address (at most ${limit.limit} per ${limit.windowMs / 1000} s): try again later`,
+  );
+}
+
 /** A failed login in the one error body: the IdP being down is 503, anything else 401. */
 async function asLoginError<T>(work: Promise<T>): Promise<T> {
   try {
@@ -128,8 +153,9 @@ export const authRoutes = (s: Services) => [
     auth: "public",
     query: Type.Object({ returnTo: Type.Optional(Type.String({ maxLength: 2000 })) }),
     response: { status: 302, schema: null, description: "To the identity provider" },
-    errors: [503],
-    handler: async ({ query, res }) => {
+    errors: [429, 503],
+    handler: async ({ query, req, res }) => {
+      await limitLogins(s, req);
       const { url, pending } = await asLoginError(oidcOf(s).beginLogin());
       const now = s.now();
       await s.db.prisma.pendingLogin.deleteMany({ where: { expiresAt: { lt: new Date(now) } } });
@@ -143,6 +169,7 @@ export const authRoutes = (s: Services) => [
           expiresAt: new Date(now + PENDING_LOGIN_MS),
         },
       });
+      setLoginCookie(s, res, withLogin(parseCookies(req.headers.cookie).get(loginCookieName(s)), pending.state));
       res.redirect(302, url);
     },
   }),
@@ -157,10 +184,20 @@ export const authRoutes = (s: Services) => [
       { additionalProperties: Type.String({ maxLength: 4000 }) },
     ),
     response: { status: 302, schema: null, description: "Back to where the login started" },
-    errors: [401, 403, 503],
+    errors: [400, 401, 403, 503],
     audit: "auth.login",
     handler: async ({ query, req, res, setTarget }) => {
       const oidc = oidcOf(s);
+      // Checked before anything else: a callback from another browser must not even use up the
+      // login it carries.
+      const binding = takeLogin(parseCookies(req.headers.cookie).get(loginCookieName(s)), query.state);
+      if (!binding.bound)
+        throw new ApiError(
+          400,
+          "login_not_bound",
+          "This login was not started in this browser (or the browser did not keep its cookie): start the login again here",
+        );
+      setLoginCookie(s, res, binding.rest);
       const pending = await s.db.prisma.pendingLogin.findUnique({ where: { id: query.state } });
       if (pending) await s.db.prisma.pendingLogin.delete({ where: { id: pending.id } }).catch(() => {});
       if (!pending || pending.expiresAt.getTime() <= s.now())

@@ -2,7 +2,15 @@
 // bound to the invited email, expires after 7 days and is mailed as an accept link. Accepting
 // means opening the link and logging in with that same verified email.
 import { createHash, randomBytes } from "node:crypto";
-import { DEFAULT_ROLE, type Member, memberPhase, namespaceFor } from "@atrium/crds";
+import {
+  DEFAULT_ROLE,
+  isCanonicalEmail,
+  type Member,
+  memberPhase,
+  namespaceFor,
+  normalizeEmail,
+  parseEmail,
+} from "@atrium/crds";
 import { isConflict, KubeError, R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
@@ -81,14 +89,14 @@ async function issueInvitation(s: Services, org: string, member: MemberObj, acto
     await s.mailer.send({ to: member.spec.email, ...mail });
   } catch (e) {
     emailSent = false;
-    s.log("Invitation email failed", { org, member: member.metadata.name, error: String(e) });
+    s.log("Invitation email failed", { org, member: member.metadata.name, error: String(e) }, "error");
   }
   const view = memberView(s.directory, org, s.directory.member(org, member.metadata.name) ?? updated, now);
   return { member: view, expiresAt: expiresAt.toISOString(), emailSent };
 }
 
-function takeInvitationBudget(s: Services, org: string) {
-  const d = s.limiter.take(`invitations:${org}`, s.config.invitationLimit);
+async function takeInvitationBudget(s: Services, org: string) {
+  const d = await s.limiter.take(`invitations:${org}`, s.config.invitationLimit);
   if (!d.allowed) {
     s.metrics.rateLimited.inc({ limit: "invitations" });
     throw tooManyRequests(
@@ -118,11 +126,17 @@ export const invitationRoutes = (s: Services) => [
       if (!role) throw invalidField("/body/role", `Role "${roleName}" does not exist in this organization`);
       const verdict = mayInvite(actor, { name: roleName, ...role.spec }, DEFAULT_ROLE);
       if (!verdict.ok) throw forbidden(verdict.reason);
-      if (s.directory.memberByEmail(org, body.email)) throw conflict(`${body.email} is already a member or invited`);
-      takeInvitationBudget(s, org);
-      const name = memberNameFor(body.email);
+      // Stored and compared in canonical form only: "Bob@Example.com " is bob@example.com.
+      const parsed = parseEmail(body.email);
+      if (!parsed.ok) throw invalidField("/body/email", parsed.message);
+      const email = parsed.email;
+      if (s.directory.memberByEmail(org, email)) throw conflict(`${email} is already a member or invited`);
+      await takeInvitationBudget(s, org);
+      const name = memberNameFor(email);
       setTarget(`member/${name}`);
-      const spec: Member["spec"] = { email: body.email.toLowerCase(), role: roleName, invitedBy: actor.email };
+      const spec: Member["spec"] = { email, role: roleName };
+      const inviter = normalizeEmail(actor.email);
+      if (isCanonicalEmail(inviter)) spec.invitedBy = inviter;
       if (body.displayName) spec.displayName = body.displayName;
       let created: MemberObj;
       try {
@@ -131,8 +145,8 @@ export const invitationRoutes = (s: Services) => [
           spec,
         } as MemberObj);
       } catch (e) {
-        if (isConflict(e)) throw conflict(`${body.email} is already a member or invited`);
-        // The apiserver parses addresses (Go's net/mail) more strictly than the schema: a@b..com.
+        if (isConflict(e)) throw conflict(`${email} is already a member or invited`);
+        // The CRD runs the same rule (crds/src/email.ts); should they ever differ, a 422, not a 500.
         const refusal =
           e instanceof KubeError && e.code === 422 ? (e.details as { causes?: { field?: string }[] }) : {};
         if (refusal?.causes?.some((c) => c.field === "spec.email"))
@@ -158,7 +172,7 @@ export const invitationRoutes = (s: Services) => [
       setTarget(`member/${m.metadata.name}`);
       assertPending(s, m);
       assertMayActOn(actor, s, params.org, m);
-      takeInvitationBudget(s, params.org);
+      await takeInvitationBudget(s, params.org);
       return issueInvitation(s, params.org, m, actor);
     },
   }),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ListQuery, listMembers, sortViews } from "./members.ts";
+import type { MemberObj } from "../authz/directory.ts";
+import { adminsAmong, type ListQuery, listMembers, sortViews } from "./members.ts";
 import type { memberView } from "./views.ts";
 
 type View = ReturnType<typeof memberView>;
@@ -73,5 +74,35 @@ describe("listMembers", () => {
 
   it("refuses a cursor it did not make", () => {
     expect(() => list(q({ cursor: "bm9wZQ" }))).toThrow(/cursor/);
+  });
+});
+
+describe("adminsAmong", () => {
+  const member = (name: string, role: string, over: { active?: boolean; joined?: boolean; deleting?: boolean } = {}) =>
+    ({
+      metadata: { name, ...(over.deleting ? { deletionTimestamp: "2026-01-01T00:00:00Z" } : {}) },
+      spec: { email: `${name}@x.example`, role, ...(over.active === false ? { active: false } : {}) },
+      status: over.joined === false ? {} : { joinedAt: "2026-01-01T00:00:00Z" },
+    }) as unknown as MemberObj;
+  const levelOf = (role: string) => ({ admin: 100, "co-admin": 80 })[role] ?? 0;
+
+  it("counts joined, active, top-level members that are not being deleted", () => {
+    const members = [
+      member("a", "admin"),
+      member("b", "admin", { active: false }),
+      member("c", "admin", { joined: false }),
+      member("d", "admin", { deleting: true }),
+      member("e", "co-admin"),
+    ];
+    expect(adminsAmong(members, levelOf)).toEqual(["a"]);
+  });
+
+  it("counts a newer Member with an address already owned as no Admin (it grants nothing)", () => {
+    const owner = member("owner", "viewer");
+    const duplicate = member("dup", "admin");
+    duplicate.spec.email = "Owner@x.example ";
+    owner.metadata.creationTimestamp = "2026-01-01T00:00:00Z";
+    duplicate.metadata.creationTimestamp = "2026-02-01T00:00:00Z";
+    expect(adminsAmong([duplicate, owner, member("a", "admin")], levelOf)).toEqual(["a"]);
   });
 });

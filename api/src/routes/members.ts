@@ -1,10 +1,11 @@
 // Members: list (search, filters, sort, cursor pages), view, edit role / profile / activity,
 // remove. Invitations (which create members) are in invitations.ts.
-import { MAX_LEVEL, MEMBER_PHASES, namespaceFor } from "@atrium/crds";
+import { MAX_LEVEL, MEMBER_PHASES, membersByEmail, namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
+import { AdminGuard } from "../authz/admin-guard.ts";
 import { type Directory, type MemberObj, mayAct, normalizeEmail } from "../authz/directory.ts";
 import { mayActOn, mayAssign, removesLastAdmin } from "../authz/rank.ts";
 import { ApiError, conflict, forbidden, invalidField, notFound } from "../http/errors.ts";
@@ -181,13 +182,35 @@ export class MemberLists {
   }
 }
 
-/** Emails of the org's active Admins (members holding a top-level role). */
-export function activeAdmins(directory: Directory, org: string): string[] {
-  return directory
-    .membersOf(org)
-    .filter((m) => mayAct(m) && (directory.role(org, m.spec.role)?.spec.level ?? 0) >= MAX_LEVEL)
-    .map((m) => normalizeEmail(m.spec.email));
+/**
+ * Names of the active Admins (holding a top-level role, not being deleted) among `members`. A
+ * newer Member with an address another Member already owns grants nothing (the operator marks
+ * it DuplicateEmail), so it is no Admin either: only each address's owner counts.
+ */
+export function adminsAmong(members: readonly MemberObj[], levelOf: (role: string) => number): string[] {
+  const { owners } = membersByEmail(members);
+  return [...owners.values()]
+    .filter((m) => mayAct(m) && !m.metadata.deletionTimestamp && levelOf(m.spec.role) >= MAX_LEVEL)
+    .map((m) => m.metadata.name);
 }
+
+const levelIn = (directory: Directory, org: string) => (role: string) => directory.role(org, role)?.spec.level ?? 0;
+
+/** Names of the org's active Admins as this replica's caches see them (a first, cheap refusal). */
+export function activeAdmins(directory: Directory, org: string): string[] {
+  return adminsAmong(directory.membersOf(org), levelIn(directory, org));
+}
+
+/** The last-Admin rule on the members as the apiserver has them now (under the org's guard). */
+const keepsAnAdmin = (directory: Directory, org: string, name: string, refusal: string) => (live: MemberObj[]) => {
+  if (removesLastAdmin(adminsAmong(live, levelIn(directory, org)), name)) throw conflict(refusal);
+};
+
+const LAST_ADMIN = {
+  demote: "This is the last Admin: make someone else Admin first",
+  deactivate: "The last Admin cannot be deactivated",
+  remove: "The last Admin cannot be removed",
+};
 
 export function targetMember(s: Services, org: string, name: string): MemberObj {
   const member = s.directory.member(org, name);
@@ -205,7 +228,11 @@ export function assertMayActOn(actor: Actor, s: Services, org: string, member: M
   if (!verdict.ok) throw forbidden(verdict.reason);
 }
 
-export const memberRoutes = (s: Services, lists = new MemberLists(s)) => [
+export const memberRoutes = (
+  s: Services,
+  lists = new MemberLists(s),
+  guard = new AdminGuard(s.kube, { log: s.log }),
+) => [
   route({
     method: "get",
     path: "/api/orgs/:org/members",
@@ -264,20 +291,26 @@ export const memberRoutes = (s: Services, lists = new MemberLists(s)) => [
       assertMayActOn(actor, s, org, m);
       const spec: Record<string, unknown> = {};
       const admins = activeAdmins(s.directory, org);
-      const email = normalizeEmail(m.spec.email);
+      const name = m.metadata.name;
+      let losesAdmin: string | undefined; // why, if this change could take an Admin away
       if (body.role !== undefined && body.role !== m.spec.role) {
         if (!actor.can("members:role")) throw forbidden("Changing roles needs the permission members:role");
         const role = s.directory.role(org, body.role);
         if (!role) throw invalidField("/body/role", `Role "${body.role}" does not exist`);
         const verdict = mayAssign(actor, { name: role.metadata.name, ...role.spec });
         if (!verdict.ok) throw forbidden(verdict.reason);
-        if (role.spec.level < MAX_LEVEL && removesLastAdmin(admins, email))
-          throw conflict("This is the last Admin: make someone else Admin first");
+        if (role.spec.level < MAX_LEVEL) {
+          if (removesLastAdmin(admins, name)) throw conflict(LAST_ADMIN.demote);
+          losesAdmin = LAST_ADMIN.demote;
+        }
         spec.role = body.role;
       }
       if (body.active !== undefined && body.active !== (m.spec.active !== false)) {
         if (!actor.can("members:deactivate")) throw forbidden("This needs the permission members:deactivate");
-        if (!body.active && removesLastAdmin(admins, email)) throw conflict("The last Admin cannot be deactivated");
+        if (!body.active) {
+          if (removesLastAdmin(admins, name)) throw conflict(LAST_ADMIN.deactivate);
+          losesAdmin ??= LAST_ADMIN.deactivate;
+        }
         spec.active = body.active;
       }
       if (body.displayName !== undefined && body.displayName !== m.spec.displayName) {
@@ -285,7 +318,11 @@ export const memberRoutes = (s: Services, lists = new MemberLists(s)) => [
         spec.displayName = body.displayName;
       }
       if (!Object.keys(spec).length) return memberView(s.directory, org, m, new Date(s.now()));
-      const updated = await s.kube.mergePatch<MemberObj>(R.member, m.metadata.name, namespaceFor(org), { spec });
+      const write = () => s.kube.mergePatch<MemberObj>(R.member, name, namespaceFor(org), { spec });
+      // The caches may lag a change another replica just made: decide again, serialized, live.
+      const updated = losesAdmin
+        ? await guard.serialize(org, keepsAnAdmin(s.directory, org, name, losesAdmin), write)
+        : await write();
       await s.directory.observed(updated);
       return memberView(s.directory, org, updated, new Date(s.now()));
     },
@@ -306,9 +343,11 @@ export const memberRoutes = (s: Services, lists = new MemberLists(s)) => [
       const m = targetMember(s, org, params.member);
       setTarget(`member/${m.metadata.name}`);
       assertMayActOn(actor, s, org, m);
-      if (removesLastAdmin(activeAdmins(s.directory, org), normalizeEmail(m.spec.email)))
-        throw conflict("The last Admin cannot be removed");
-      await s.kube.delete(R.member, m.metadata.name, namespaceFor(org));
+      const name = m.metadata.name;
+      if (removesLastAdmin(activeAdmins(s.directory, org), name)) throw conflict(LAST_ADMIN.remove);
+      await guard.serialize(org, keepsAnAdmin(s.directory, org, name, LAST_ADMIN.remove), () =>
+        s.kube.delete(R.member, name, namespaceFor(org)),
+      );
       const now = new Date(s.now());
       // The same email could be invited again later; its old keys must stay dead.
       await s.db.prisma.apiKey.updateMany({

@@ -1,7 +1,14 @@
 // What the API returns for members and roles: the custom resources flattened into the shapes
 // the console and API clients use, with their schemas for validation and OpenAPI.
 import { createHash } from "node:crypto";
-import { MEMBER_PHASES, memberPhase, PERMISSIONS } from "@atrium/crds";
+import {
+  EMAIL_INPUT_MESSAGE,
+  EMAIL_INPUT_PATTERN,
+  MEMBER_PHASES,
+  memberPhase,
+  normalizeEmail,
+  PERMISSIONS,
+} from "@atrium/crds";
 import { Type } from "@sinclair/typebox";
 import type { Directory, MemberObj, RoleObj } from "../authz/directory.ts";
 
@@ -12,12 +19,15 @@ export const OrgParams = Type.Object({ org: Name("Organization name") });
 export const MemberParams = Type.Object({ org: Name("Organization name"), member: Name("Member name") });
 export const RoleParams = Type.Object({ org: Name("Organization name"), role: Name("Role name") });
 
+/**
+ * An address as a form sends it: any case, surrounding spaces allowed (no display-name forms or
+ * quoting). Handlers store parseEmail()'s canonical form (@atrium/crds), as the CRD demands.
+ */
 export const Email = Type.String({
-  format: "email",
-  // No display-name forms ("Ann <a@b.c>") or quoting: the address is compared as it is.
-  pattern: '^[^@\\s<>()\\[\\],;:"]+@[^@\\s<>()\\[\\],;:"]+\\.[^@\\s<>()\\[\\],;:"]+$',
-  maxLength: 254,
-  errorMessage: "must be an email address",
+  pattern: EMAIL_INPUT_PATTERN,
+  maxLength: 320,
+  description: "An email address; surrounding spaces are dropped and it is stored in lower case",
+  errorMessage: EMAIL_INPUT_MESSAGE,
 });
 export const DisplayName = Type.String({ minLength: 1, maxLength: 100, pattern: "\\S" });
 export const Permission = Type.Union(PERMISSIONS.map((p) => Type.Literal(p)));
@@ -84,7 +94,7 @@ export function roleView(r: RoleObj, memberCount: number) {
  * two invitations of one person collide (409) instead of making two members.
  */
 export function memberNameFor(email: string): string {
-  const normalized = email.trim().toLowerCase();
+  const normalized = normalizeEmail(email);
   const local = (normalized.split("@")[0] ?? "member")
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")

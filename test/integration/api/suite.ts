@@ -492,8 +492,11 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
       expect(await ask(w.people.member, "fa-members")).toBe(204);
       expect(await ask(w.people.member, "fa-managers")).toBe(403);
       expect(await ask(w.people.manager, "fa-managers")).toBe(204);
-      expect(await ask(w.outsider, "fa-members")).toBe(403);
+      // Another organization's app answers as an unknown one: 404 to others, 401 to nobody.
+      expect(await ask(w.outsider, "fa-members")).toBe(404);
+      expect(await ask(w.outsider, "no-such-app")).toBe(404);
       expect(await ask(w.people.member, "no-such-app")).toBe(404);
+      expect(await ask({}, "no-such-app")).toBe(401);
       const allowed = await w.call(w.people.manager, "GET", `/api/forward-auth/${org}/fa-managers`);
       expect(allowed.headers.get("x-atrium-user")).toBe(w.people.manager.email);
     });
@@ -527,7 +530,7 @@ export function apiSuite(provider: "sqlite" | "postgresql") {
         await until("the app served to a member", async () => (await open(w.people.member)).status === 200, 60_000);
         expect((await open({})).status).toBe(401);
         expect((await open(w.people.viewer)).status).toBe(403);
-        expect((await open(w.outsider)).status).toBe(403);
+        expect((await open(w.outsider)).status).toBe(404); // as for an app that does not exist
         const seen = (await (await open(w.people.member)).json()) as { user: string; cookie: string };
         expect(seen).toEqual({ user: w.people.member.email, cookie: "theme=dark" });
 
