@@ -35,7 +35,8 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
       apiVersion: A,
       kind: "AppInstance",
       metadata: { name, namespace: "org-bench" },
-      spec: { template: "echo", idle },
+      // Public: the benchmarks' gateway has no forward-auth, and refuses other apps (fail closed).
+      spec: { template: "echo", access: { policy: "Public" }, idle },
     } as never);
   return {
     kc,

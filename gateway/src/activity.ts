@@ -96,7 +96,7 @@ export class ActivityTracker {
       this.writtenAt.set(key, Date.now());
       this.options.onWrite?.();
     } catch (error) {
-      this.options.log("Could not record activity", { key, error: errorMessage(error) });
+      this.options.log("Could not record activity", { key, error: errorMessage(error) }, "error");
       if (throwOnError) throw error;
     }
   }

@@ -22,4 +22,27 @@ describe("defaultGatewayConfig", () => {
       /ATRIUM_GATEWAY_AUTH_URL/,
     );
   });
+  it("trusts no proxy by default and takes a list of IPv4 and IPv6 CIDRs", () => {
+    expect(defaultGatewayConfig({}).trustedProxies).toEqual([]);
+    expect(
+      defaultGatewayConfig({ ATRIUM_GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8,127.0.0.1" }).trustedProxies,
+    ).toEqual(["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"]);
+    expect(() => defaultGatewayConfig({ ATRIUM_GATEWAY_TRUSTED_PROXIES: "10.0.0.0/8,*" })).toThrow(
+      /ATRIUM_GATEWAY_TRUSTED_PROXIES: "\*" is not an IPv4 or IPv6 address or CIDR/,
+    );
+  });
+
+  it("caches refusals 2 s and at most 4 MiB of answers unless told otherwise", () => {
+    expect(defaultGatewayConfig({})).toMatchObject({
+      authCacheMs: 5000,
+      authRefusalCacheMs: 2000,
+      authCacheBytes: 4 * 1024 * 1024,
+    });
+    expect(
+      defaultGatewayConfig({ ATRIUM_GATEWAY_AUTH_REFUSAL_CACHE_MS: "500", ATRIUM_GATEWAY_AUTH_CACHE_BYTES: "65536" }),
+    ).toMatchObject({ authRefusalCacheMs: 500, authCacheBytes: 65536 });
+    expect(() => defaultGatewayConfig({ ATRIUM_GATEWAY_AUTH_CACHE_BYTES: "lots" })).toThrow(
+      /ATRIUM_GATEWAY_AUTH_CACHE_BYTES/,
+    );
+  });
 });

@@ -7,11 +7,11 @@ import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject,
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
 import { ForwardAuth } from "./forward-auth.ts";
-import { requestHead } from "./headers.ts";
+import { clientOrigin, parseTrustedProxies, requestHead, trustedPeers } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
-import { HttpServer, type Request, type Response } from "./server.ts";
+import { HttpServer, type Request, type Response, type ServerOptions, throttled } from "./server.ts";
 import { type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
 
 export type GatewayConfig = {
@@ -28,12 +28,28 @@ export type GatewayConfig = {
   retryAfterSeconds: number;
   maxHeaderBytes: number;
   maxBodyBytes: number;
+  /** Client limits and timeouts (server.ts: headers, body, connections). */
+  limits: Pick<ServerOptions, "headersTimeoutMs" | "bodyTimeoutMs" | "bodyMinRate" | "maxConnections">;
+  /** How long an app may stay silent while it owes response bytes (upstream.ts). */
+  upstreamTimeoutMs: number;
+  /**
+   * On SIGTERM, /readyz answers 503 for this long while requests are still served, so that load
+   * balancers and endpoints stop sending before the gateway drains and exits (main.ts).
+   */
+  shutdownDelayMs: number;
   /**
    * The Atrium API, asked whether a caller may open an app that is not Public (forward-auth).
-   * Unset: no access check (development only; main.ts warns).
+   * Unset: only Public apps are served; the others answer 503 (fail closed; main.ts warns).
    */
   authUrl: string | undefined;
+  /** How long a grant is cached per caller and app. */
   authCacheMs: number;
+  /** How long a refusal (401/403/404) is cached per caller and app. */
+  authRefusalCacheMs: number;
+  /** The forward-auth cache's bound in (estimated) bytes; the oldest answers go first. */
+  authCacheBytes: number;
+  /** Peers (CIDRs) whose X-Forwarded-*, X-Real-IP and Forwarded are believed; empty: none. */
+  trustedProxies: string[];
   /**
    * The API's login URL as browsers reach it (e.g. https://atrium.example/api/auth/login): a
    * browser that must log in to open an app is sent there and comes back to the app. Unset: 401.
@@ -56,8 +72,19 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   retryAfterSeconds: envNumber(env, "ATRIUM_GATEWAY_RETRY_AFTER_S", 5, 1),
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: envNumber(env, "ATRIUM_GATEWAY_MAX_BODY_BYTES", 100 * 1024 * 1024, 0),
+  limits: {
+    headersTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_HEADERS_TIMEOUT_MS", 30_000, 100),
+    bodyTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_BODY_TIMEOUT_MS", 60_000, 100),
+    bodyMinRate: envNumber(env, "ATRIUM_GATEWAY_BODY_MIN_RATE", 500, 0),
+    maxConnections: envNumber(env, "ATRIUM_GATEWAY_MAX_CONNECTIONS", 10_000, 1),
+  },
+  upstreamTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_UPSTREAM_TIMEOUT_MS", 60_000, 100),
+  shutdownDelayMs: envNumber(env, "ATRIUM_GATEWAY_SHUTDOWN_DELAY_MS", 5000, 0),
   authUrl: envUrl(env, "ATRIUM_GATEWAY_AUTH_URL")?.href,
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
+  authRefusalCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_REFUSAL_CACHE_MS", 2000, 0),
+  authCacheBytes: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_BYTES", 4 * 1024 * 1024, 0),
+  trustedProxies: parseTrustedProxies(env.ATRIUM_GATEWAY_TRUSTED_PROXIES, "ATRIUM_GATEWAY_TRUSTED_PROXIES"),
   loginUrl: envUrl(env, "ATRIUM_GATEWAY_LOGIN_URL")?.href,
 });
 
@@ -101,10 +128,17 @@ export function createGateway(options: {
     log,
     onWrite: () => metrics.activityWrites.inc(),
   });
-  const upstream = new UpstreamPool();
+  const upstream = new UpstreamPool({ responseTimeoutMs: config.upstreamTimeoutMs });
   const auth = config.authUrl
-    ? new ForwardAuth({ url: config.authUrl, cacheMs: config.authCacheMs, timeoutMs: 5000 })
+    ? new ForwardAuth({
+        url: config.authUrl,
+        cacheMs: config.authCacheMs,
+        refusalCacheMs: config.authRefusalCacheMs,
+        maxCacheBytes: config.authCacheBytes,
+        timeoutMs: 5000,
+      })
     : undefined;
+  const isTrustedProxy = trustedPeers(config.trustedProxies);
   const wakes = new Map<string, Promise<Endpoint>>();
   const held = new Map<string, number>();
   let roundRobin = 0;
@@ -211,10 +245,7 @@ export function createGateway(options: {
     const answer = await check.check(route.org, route.app, req.headers);
     if (answer.status === 401 && config.loginUrl && allowPages && wantsHtml(req.method, req.headers.accept)) {
       // A browser: to the login, and back here afterwards (the API accepts only app URLs it knows).
-      const proto = String(req.headers["x-forwarded-proto"] ?? "http")
-        .split(",")[0]
-        ?.trim();
-      const here = `${proto}://${req.headers.host}${req.url}`;
+      const here = `${clientOrigin(req.headers, isTrustedProxy(req.socket.remoteAddress))}${req.url}`;
       const login = `${config.loginUrl}?returnTo=${encodeURIComponent(here)}`;
       throw new HttpError(302, "Log in first", `Log in to Atrium to open ${route.app}`, { location: login });
     }
@@ -230,17 +261,30 @@ export function createGateway(options: {
 
   /**
    * Route, access, the app's state, activity and (if needed) the wake: shared by HTTP and
-   * upgrades. Synchronous for a running Public app (or with no access check): the common case
-   * costs no promise.
+   * upgrades. Synchronous for a running Public app: the common case costs no promise.
    */
   const resolve = (req: Request, route: Route | undefined, allowPages: boolean): Resolved | Promise<Resolved> => {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = appKey(route);
     const app = apps.get(key);
-    if (!app) throw new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
-    // Only apps that are not Public cost a question to the API.
-    if (auth && (app.spec.access?.policy ?? "Members") !== "Public")
+    const notFound = () => new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
+    // An unknown app answers as an app of another organization does (the API says 401 to
+    // nobody, 404 to others): outsiders cannot tell which apps exist.
+    if (!app) {
+      if (!auth) throw notFound();
+      return authorize(auth, req, route, allowPages).then(() => Promise.reject(notFound()));
+    }
+    // Only apps that are not Public cost a question to the API; without one to ask, they are
+    // refused (fail closed), never served unchecked.
+    if ((app.spec.access?.policy ?? "Members") !== "Public") {
+      if (!auth)
+        throw new HttpError(
+          503,
+          "Access control is not configured",
+          `${route.app} is open to members only, and this gateway has no access check to ask`,
+        );
       return authorize(auth, req, route, allowPages).then((user) => place(req, route, key, app, user, allowPages));
+    }
     return place(req, route, key, app, undefined, allowPages);
   };
 
@@ -290,13 +334,16 @@ export function createGateway(options: {
     if (error instanceof HttpError) return error;
     if (error instanceof UpstreamError)
       // 413: a chunked body that grew past the limit on its way to the app.
-      return error.status === 413 ? tooLarge() : new HttpError(error.status, "Bad gateway", error.message);
+      return error.status === 413
+        ? tooLarge()
+        : new HttpError(error.status, error.status === 504 ? "App did not answer" : "Bad gateway", error.message);
     return new HttpError(502, "Bad gateway", `The app did not answer: ${errorMessage(error)}`);
   };
 
   const sendError = (res: Response, error: unknown, route: Route | undefined) => {
     const e = asHttpError(error);
-    metrics.countRequest(known(route), e.status);
+    // The server itself answered (a body that timed out: 408): that is what the client got.
+    metrics.countRequest(known(route), res.answeredBy ?? e.status);
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, {
       "content-type": "text/html; charset=utf-8",
@@ -322,6 +369,7 @@ export function createGateway(options: {
       method,
       path: to.route.path,
       remoteAddress: req.socket.remoteAddress ?? "",
+      trustedPeer: isTrustedProxy(req.socket.remoteAddress),
       user: to.user,
       chunked,
       fallbackHost: `${to.target.host}:${to.target.port}`,
@@ -344,7 +392,7 @@ export function createGateway(options: {
     );
   };
 
-  const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes }, (req, res) => {
+  const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes, ...config.limits }, (req, res) => {
     const route = routeOf(req.headers.host, req.url, config.baseDomain);
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) return sendError(res, tooLarge(), route);
     metrics.inFlight.open(); // held requests included
@@ -361,6 +409,19 @@ export function createGateway(options: {
     if (resolved instanceof Promise) resolved.then((r) => serve(req, res, route, r), fail);
     else serve(req, res, route, resolved);
   });
+
+  // A flood of connections: each one closed and counted, a log line every 10 s at most.
+  const limitReached = throttled(10_000, (dropped) =>
+    log(
+      "Connection limit reached: new connections are closed at once",
+      { limit: config.limits.maxConnections, dropped, setting: "ATRIUM_GATEWAY_MAX_CONNECTIONS" },
+      "warn",
+    ),
+  );
+  server.onDrop = () => {
+    metrics.connectionsDropped.inc();
+    limitReached();
+  };
 
   const serve = (req: Request, res: Response, route: Route | undefined, resolved: Resolved) => {
     if ("starting" in resolved) {
@@ -395,6 +456,7 @@ export function createGateway(options: {
             method: req.method,
             path: route.path,
             remoteAddress: req.socket.remoteAddress ?? "",
+            trustedPeer: isTrustedProxy(req.socket.remoteAddress),
             user: resolved.user,
             upgrade: req.headers.upgrade,
             fallbackHost: `${target.host}:${target.port}`,

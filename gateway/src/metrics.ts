@@ -61,6 +61,11 @@ export function gatewayMetrics() {
       help: "Held requests answered 503 because the app did not start in time.",
       ...r,
     }),
+    connectionsDropped: new Counter({
+      name: "atrium_gateway_connections_dropped_total",
+      help: "Client connections closed as they were accepted: ATRIUM_GATEWAY_MAX_CONNECTIONS were open.",
+      ...r,
+    }),
     activityWrites: new Counter({
       name: "atrium_gateway_activity_writes_total",
       help: "lastActivity writes to AppInstance status.",

@@ -5,7 +5,15 @@ import { EventEmitter, once } from "node:events";
 import { request as httpRequest, type IncomingMessage, METHODS as NODE_METHODS } from "node:http";
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpServer, headersOf, type Request, type Response, type ServerOptions } from "./server.ts";
+import {
+  HttpServer,
+  headersOf,
+  type Request,
+  type Response,
+  type ServerOptions,
+  slowBody,
+  throttled,
+} from "./server.ts";
 import { bodySize, putInParts } from "./test-clients.ts";
 
 /** The name of the field that, on a plain object, would set its prototype. */
@@ -712,6 +720,163 @@ describe("HttpServer", () => {
     const res = await client.response({ timeoutMs: 1800 });
     expect([res.status, res.headers.connection]).toEqual([408, "close"]);
     await client.closedByServer();
+  });
+
+  it("answers 408 to the head of a kept-alive connection's next request that stops coming", async () => {
+    const { port } = await serve((_req, res) => res.end("ok"), { headersTimeoutMs: 200 });
+    const client = new Raw(port);
+    client.send(get("/first"));
+    expect((await client.response()).status).toBe(200);
+    client.send("GET /second HTTP/1.1\r\nHost: t\r\nx-partial: ");
+    const res = await client.response({ timeoutMs: 1800 });
+    expect([res.status, res.headers.connection]).toEqual([408, "close"]);
+    await client.closedByServer();
+  });
+
+  it("times the head of a request that arrives behind an answer under way: no more requests, then 408", async () => {
+    // The answer ahead (an event stream, here) goes on; the late head gets no more time, and
+    // nothing after it is answered: once the stream ends, 408 and the connection closes.
+    const streams: Response[] = [];
+    const { port } = await serve(
+      (_req, res) => {
+        streams.push(res);
+        res.writeHead(200, { "content-type": "text/event-stream" }).write("data: 1\n\n");
+      },
+      { headersTimeoutMs: 200 },
+    );
+    const client = new Raw(port);
+    client.send(get("/stream"));
+    await client.until(() => (client.text.includes("data: 1") ? true : undefined));
+    client.send("GET /next HTTP/1.1\r\nHost: t\r\nx-partial: ");
+    await sleep(1500); // past the headers timeout, the stream still open
+    client.send("1\r\n\r\n"); // the head completes late: not answered
+    await sleep(100);
+    expect(streams).toHaveLength(1);
+    streams[0]?.end("data: 2\n\n");
+    const stream = await client.response();
+    expect(stream.body.toString()).toBe("data: 1\n\ndata: 2\n\n");
+    const late = await client.response();
+    expect([late.status, late.headers.connection]).toEqual([408, "close"]);
+    await client.closedByServer();
+    expect(streams).toHaveLength(1);
+  });
+
+  it("answers 408 to a body that stops coming, and tells the handler its client is gone", async () => {
+    // One byte of a 100-byte body, then nothing (nginx's client_body_timeout).
+    let closed = false;
+    const { port } = await serve(
+      (req, res) => {
+        res.once("close", () => {
+          closed = true;
+        });
+        req.body?.on("data", () => undefined);
+      },
+      { bodyTimeoutMs: 300, bodyMinRate: 0 },
+    );
+    // The rate is not checked: the quiet spell alone ends it.
+    const client = new Raw(port);
+    client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nx");
+    const res = await client.response({ timeoutMs: 4000 });
+    expect([res.status, res.headers.connection]).toEqual([408, "close"]);
+    expect(res.body.toString()).toContain("no body bytes");
+    await client.closedByServer();
+    expect(closed).toBe(true);
+  });
+
+  it("answers 408 to a body trickled slower than the minimum rate, though bytes never stop for long", async () => {
+    const { port } = await serve((req) => req.body?.on("data", () => undefined), {
+      bodyTimeoutMs: 600,
+      bodyMinRate: 100,
+    });
+    const client = new Raw(port);
+    client.send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    const trickle = setInterval(() => client.socket.writable && client.send("1\r\nx\r\n"), 200);
+    try {
+      const res = await client.response({ timeoutMs: 4000 });
+      expect([res.status, res.headers.connection]).toEqual([408, "close"]);
+      expect(res.body.toString()).toContain("slower than 100 bytes/s");
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it("cuts a connection whose body stops coming after its answer started", async () => {
+    const { port } = await serve(
+      (req, res) => {
+        req.body?.on("data", () => undefined);
+        res.writeHead(200, { "content-type": "text/plain" }).write("streaming while the body comes");
+      },
+      { bodyTimeoutMs: 300 },
+    );
+    const client = new Raw(port);
+    client.send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nx");
+    await client.until(() => (client.text.includes("streaming") ? true : undefined));
+    await client.closedByServer(4000);
+  });
+
+  it("does not count the time a body waits unread (a request held while its app wakes)", async () => {
+    // The handler reads the body only after a while; the client sent all of it at once.
+    const { port } = await serve(
+      (req, res) => {
+        const parts: Buffer[] = [];
+        setTimeout(() => {
+          req.body?.on("data", (d: Buffer) => parts.push(d));
+          req.body?.once("end", () => res.end(`got ${Buffer.concat(parts).length}`));
+        }, 1500);
+      },
+      { bodyTimeoutMs: 300, bodyMinRate: 1000 },
+    );
+    const client = new Raw(port);
+    const size = 4 << 20; // more than one read: the server stops reading while nobody reads the body
+    client.send(`POST /held HTTP/1.1\r\nHost: t\r\nContent-Length: ${size}\r\n\r\n`);
+    client.send(Buffer.alloc(size, "b"));
+    const res = await client.response({ timeoutMs: 4000 });
+    expect([res.status, res.body.toString()]).toEqual([200, `got ${size}`]);
+  });
+
+  it("slowBody(): a quiet spell over the timeout, or a whole body under the rate after its grace", () => {
+    const limits = { bodyTimeoutMs: 60_000, bodyMinRate: 500 };
+    expect(slowBody({ waitedMs: 10_000, quietMs: 10_000, bytes: 0 }, limits)).toBeUndefined();
+    expect(slowBody({ waitedMs: 61_000, quietMs: 61_000, bytes: 0 }, limits)).toMatch(/no body bytes for 60 s/);
+    // A byte every 2 s: never quiet for long, but 30 bytes in a minute.
+    expect(slowBody({ waitedMs: 61_000, quietMs: 2000, bytes: 30 }, limits)).toMatch(/slower than 500 bytes\/s/);
+    // 1 MB at 1000 bytes/s is within the rate.
+    expect(slowBody({ waitedMs: 1000_000, quietMs: 100, bytes: 1_000_000 }, limits)).toBeUndefined();
+    expect(slowBody({ waitedMs: 600_000, quietMs: 2000, bytes: 30 }, { ...limits, bodyMinRate: 0 })).toBeUndefined();
+  });
+
+  it("closes connections over maxConnections as they come, and reports each", async () => {
+    let dropped = 0;
+    const { server, port } = await serve((_req, res) => res.end("ok"), { maxConnections: 2 });
+    server.onDrop = () => dropped++;
+    const first = new Raw(port);
+    const second = new Raw(port);
+    first.send(get("/1"));
+    second.send(get("/2"));
+    expect((await first.response()).status).toBe(200);
+    expect((await second.response()).status).toBe(200);
+    const third = new Raw(port);
+    third.send(get("/3"));
+    await third.closedByServer();
+    expect(third.text).toBe("");
+    expect(dropped).toBe(1);
+    first.socket.destroy();
+    await sleep(50);
+    const fourth = new Raw(port);
+    fourth.send(get("/4"));
+    expect((await fourth.response()).status).toBe(200);
+  });
+
+  it("throttled(): the first event at once, then the count of each interval's events", async () => {
+    const reports: number[] = [];
+    const notice = throttled(100, (n) => reports.push(n));
+    for (let i = 0; i < 5; i++) notice();
+    expect(reports).toEqual([1]);
+    await sleep(150);
+    expect(reports).toEqual([1, 4]);
+    await sleep(150);
+    notice();
+    expect(reports).toEqual([1, 4, 1]);
   });
 
   it("closes a connection idle past the keep-alive timeout", async () => {

@@ -16,8 +16,23 @@ import { HTTPParser, handleOf, METHODS, type ParseError, type Parser, type Strea
 export type ServerOptions = {
   /** Request line and headers together, at most (431 above). */
   maxHeaderBytes: number;
-  /** From a request's first byte to the end of its headers, at most (408 after; slow clients). */
+  /**
+   * From a request's first byte to the end of its headers, at most (408 after; slow clients),
+   * for every request on a connection: one that arrives behind a request being answered gets
+   * its 408 (and the connection ends) once that answer is through.
+   */
   headersTimeoutMs: number;
+  /**
+   * A request body the server reads must bring bytes at least this often (nginx's
+   * client_body_timeout), and, over the whole body, come at bodyMinRate on average after this
+   * grace (Apache's mod_reqtimeout MinRate): a body trickled a byte at a time never waits long
+   * between reads, but its rate gives it away. 408 (or the connection cut if the answer already
+   * started). Time the server is not reading the body (held while its app wakes, or while the
+   * app is slower than the client) does not count.
+   */
+  bodyTimeoutMs: number;
+  /** Bytes per second a body must average, see bodyTimeoutMs; 0: no rate, only the timeout. */
+  bodyMinRate: number;
   /**
    * An idle connection is closed after this long. Above the idle timeouts of the load balancers
    * usually in front (60 s), so they, not the gateway, close idle connections: no request meets
@@ -29,6 +44,11 @@ export type ServerOptions = {
    * nginx's send_timeout): a stalled reader must not hold its app awake and its upstream open.
    */
   sendTimeoutMs: number;
+  /**
+   * Client connections open at once, upgraded ones included (nginx's worker_connections): a
+   * connection beyond them is closed as it is accepted, and counted (onDrop).
+   */
+  maxConnections: number;
 };
 
 export const defaultServerOptions: ServerOptions = {
@@ -36,6 +56,9 @@ export const defaultServerOptions: ServerOptions = {
   headersTimeoutMs: 30_000,
   keepAliveTimeoutMs: 65_000,
   sendTimeoutMs: 60_000,
+  bodyTimeoutMs: 60_000,
+  bodyMinRate: 500,
+  maxConnections: 10_000,
 };
 
 /** Header fields by lower-case name; repeated fields joined as node:http joins them. */
@@ -159,8 +182,15 @@ export class RequestBody extends EventEmitter {
 
   /** Holds chunks back (and the client with them) until resume(). */
   pause(): this {
+    if (!this.flowing) return this;
     this.flowing = false;
+    this.connection.bodyClockTick();
     return this;
+  }
+
+  /** Somebody reads the body: the client owes the rest of it (the body timeout runs). */
+  get wanted(): boolean {
+    return this.flowing;
   }
 
   /**
@@ -170,6 +200,7 @@ export class RequestBody extends EventEmitter {
   resume(): this {
     if (this.flowing) return this;
     this.flowing = true;
+    this.connection.bodyClockTick();
     if (this.expectsContinue) {
       // Asked for only now that somebody reads the body: a request refused before (401, 404)
       // never makes the client send it.
@@ -251,6 +282,8 @@ export class Response extends EventEmitter {
   private chunked = false;
   /** The connection closes after this response. */
   closes = false;
+  /** The status the server itself answered in this response's place (408 to a body too slow). */
+  answeredBy: number | undefined;
   private headWritten = false;
 
   constructor(connection: Connection, request: Request) {
@@ -369,6 +402,27 @@ function count(raw: readonly string[], lowerName: string): number {
   return n;
 }
 
+/** How long a body was waited for and how much of it came, for the body timeouts. */
+export type BodyProgress = {
+  /** Time the server waited for the body's bytes (reading, and somebody reading the body). */
+  waitedMs: number;
+  /** Time since the last of its bytes (or since the server began to wait again). */
+  quietMs: number;
+  bytes: number;
+};
+
+/** Why a body is too slow for the limits, or undefined while it is not. */
+export function slowBody(
+  body: BodyProgress,
+  limits: Pick<ServerOptions, "bodyTimeoutMs" | "bodyMinRate">,
+): string | undefined {
+  if (body.quietMs > limits.bodyTimeoutMs) return `no body bytes for ${limits.bodyTimeoutMs / 1000} s`;
+  // The rate is measured over the whole body, after a grace as long as the timeout.
+  if (limits.bodyMinRate > 0 && body.waitedMs > limits.bodyTimeoutMs + (body.bytes * 1000) / limits.bodyMinRate)
+    return `the body came slower than ${limits.bodyMinRate} bytes/s`;
+  return undefined;
+}
+
 /** A Transfer-Encoding list that names chunked alone (empty members ignored, RFC 9110 §5.6.1). */
 const onlyChunked = (value: string) => {
   const codings = value.split(",").filter((c) => c.trim());
@@ -401,6 +455,16 @@ class Connection {
   idleSince = Date.now();
   /** Since when written data waits for the client to take it (send timeout), 0 if it does not. */
   blockedSince = 0;
+  /** A request's head ran out of time behind an answer under way: 408 once that is through. */
+  private lateHead = false;
+  // The body clock (body timeouts) of the request being parsed: its bytes, the time waited for
+  // them before the current wait, since when the server waits (0: it does not), and when bytes
+  // were last seen (by the sweep: no clock read per chunk).
+  private bodyBytes = 0;
+  private bodySeenBytes = 0;
+  private bodyWaitedMs = 0;
+  private bodySince = 0;
+  private bodyProgressAt = 0;
 
   constructor(server: HttpServer, socket: Socket) {
     this.server = server;
@@ -428,6 +492,7 @@ class Connection {
       keepAlive: boolean,
     ) => this.onHeaders(major, minor, raw, method, url, upgrade, keepAlive);
     parser[HTTPParser.kOnBody] = (chunk: Buffer) => {
+      this.bodyBytes += chunk.length;
       if (!this.draining) this.parsing?.body?.push(chunk);
     };
     parser[HTTPParser.kOnMessageComplete] = () => {
@@ -439,7 +504,9 @@ class Connection {
       this.parsing = undefined;
       if (!req) return;
       req.complete = true;
-      req.body?.finish();
+      if (!req.body) return;
+      req.body.finish();
+      this.bodyClockTick();
     };
     parser[HTTPParser.kOnExecute] = (result: number | ParseError) => this.onExecute(result);
     this.handle = handleOf(socket);
@@ -504,6 +571,9 @@ class Connection {
     );
     this.startedAt = 0;
     this.parsing = req;
+    if (req.body) {
+      this.bodyBytes = this.bodySeenBytes = this.bodyWaitedMs = this.bodySince = 0;
+    }
     if (upgrade) {
       this.upgrading = req; // handed over once the parser stops (onExecute)
       return 0;
@@ -584,6 +654,10 @@ class Connection {
     if (this.current?.res !== res) return;
     const { req } = this.current;
     this.current = undefined;
+    if (this.lateHead) {
+      this.refuse(408, "The request's headers took too long");
+      return;
+    }
     // Closes after an answer that said so, a request whose body did not all arrive (answered
     // with Connection: close), or when the connection is on its way out (shutdown, too many
     // requests in line, a refused request behind this one).
@@ -608,8 +682,68 @@ class Connection {
     const read = this.closing || (this.queue.length === 0 && !this.parsing?.body?.holding);
     if (read === this.reading) return;
     this.reading = read;
-    if (read) this.handle.readStart();
-    else this.handle.readStop();
+    if (read) {
+      this.handle.readStart();
+      // A head that began in a read before the pause: its time runs from now, when it is read.
+      if (this.startedAt) this.startedAt = Date.now();
+    } else this.handle.readStop();
+    this.bodyClockTick();
+  }
+
+  /** Starts or stops the body clock: it runs while a body somebody reads is read from the client. */
+  bodyClockTick(): void {
+    const waiting = this.reading && !this.draining && this.parsing?.body?.wanted === true;
+    if (waiting === (this.bodySince !== 0)) return;
+    const now = Date.now();
+    if (waiting) {
+      this.bodySince = now;
+      this.bodyProgressAt = now;
+    } else {
+      this.bodyWaitedMs += now - this.bodySince;
+      this.bodySince = 0;
+    }
+  }
+
+  /** Why the body being read is too slow (for the sweep), or undefined. */
+  private bodyTooSlow(now: number): string | undefined {
+    if (!this.bodySince) return undefined;
+    if (this.bodyBytes !== this.bodySeenBytes) {
+      this.bodySeenBytes = this.bodyBytes;
+      this.bodyProgressAt = now;
+    }
+    const progress = {
+      waitedMs: this.bodyWaitedMs + now - this.bodySince,
+      quietMs: now - this.bodyProgressAt,
+      bytes: this.bodyBytes,
+    };
+    return slowBody(progress, this.server.options);
+  }
+
+  /**
+   * The body stopped coming, or trickles: 408 and close when no answer started (its handler
+   * sees the client leave: the app's connection closes, its activity ends), else the
+   * connection is cut.
+   */
+  private bodyTimedOut(why: string): void {
+    const current = this.current;
+    this.bodySince = 0;
+    if (!current || current.res.headersSent) {
+      this.destroy();
+      return;
+    }
+    this.current = undefined;
+    this.refuse(408, `The request's body took too long: ${why}`);
+    current.res.answeredBy = 408;
+    current.res.aborted();
+  }
+
+  /** A request's head ran out of time: 408 now, or after the answer under way. */
+  private headTimedOut(): void {
+    if (!this.current) this.refuse(408, "The request's headers took too long");
+    else {
+      this.lateHead = true;
+      this.closing = true;
+    }
   }
 
   sendContinue(): void {
@@ -673,6 +807,7 @@ class Connection {
     this.queue.length = 0;
     this.socket.end();
     this.updateReading();
+    this.bodyClockTick();
     setTimeout(() => this.destroy(), 2000).unref();
   }
 
@@ -684,9 +819,10 @@ class Connection {
   /** For the timeout sweep: closes a connection idle or slow beyond the limits. */
   sweep(now: number): void {
     const { headersTimeoutMs, keepAliveTimeoutMs, sendTimeoutMs } = this.server.options;
+    const slow = this.bodyTooSlow(now);
     if (this.blockedSince && now - this.blockedSince > sendTimeoutMs) this.destroy();
-    else if (this.startedAt && now - this.startedAt > headersTimeoutMs && !this.current)
-      this.refuse(408, "The request's headers took too long");
+    else if (slow) this.bodyTimedOut(slow);
+    else if (this.startedAt && now - this.startedAt > headersTimeoutMs) this.headTimedOut();
     else if (!this.current && !this.parsing && !this.startedAt && now - this.idleSince > keepAliveTimeoutMs)
       this.destroy();
   }
@@ -698,6 +834,28 @@ class Connection {
   }
 }
 
+/**
+ * Reports a burst of events at most once per interval: report(1) at the first, then every
+ * intervalMs the number that came meanwhile, if any (a flood of refused connections logs a
+ * line every few seconds, not a line per connection).
+ */
+export function throttled(intervalMs: number, report: (count: number) => void): () => void {
+  let pending = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (!pending) return;
+    report(pending);
+    pending = 0;
+    timer = setTimeout(flush, intervalMs).unref();
+  };
+  return () => {
+    if (timer) return void pending++;
+    report(1);
+    timer = setTimeout(flush, intervalMs).unref();
+  };
+}
+
 /** An HTTP/1.1 server on llhttp: call listen() and close() as on a net.Server. */
 export class HttpServer {
   readonly options: ServerOptions;
@@ -707,6 +865,8 @@ export class HttpServer {
   /** Upgraded connections (WebSockets), the upgrade handler's but closed at shutdown. */
   readonly tunnels = new Set<Socket>();
   readonly net: NetServer;
+  /** Called for each connection closed as it was accepted, maxConnections being open. */
+  onDrop: () => void = () => undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: Partial<ServerOptions>, onRequest: RequestHandler) {
@@ -721,6 +881,10 @@ export class HttpServer {
         this.connections.add(new Connection(this, socket));
       },
     );
+    // node closes a connection over the limit as it accepts it, before any JS object is made
+    // for it: a flood costs the least it can.
+    this.net.maxConnections = this.options.maxConnections;
+    this.net.on("drop", () => this.onDrop());
   }
 
   listen(port: number, host: string, listening?: () => void): this {

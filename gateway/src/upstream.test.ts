@@ -1,6 +1,6 @@
 // The upstream client against real loopback servers: node:http apps, and raw sockets where an
 // app must misbehave in a way node:http would not.
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { createServer as createHttpServer, get, type IncomingMessage, request, type Server } from "node:http";
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
@@ -77,6 +77,25 @@ async function front(pool: UpstreamPool, to: Endpoint, maxBodyBytes = 1 << 20) {
   const { port } = await listen(server);
   return `http://127.0.0.1:${port}`;
 }
+
+/** A request head for path, as the gateway makes it. */
+const headOf = (path: string, to: Endpoint) =>
+  requestHead(["Host", "app.test"], {
+    method: "GET",
+    path,
+    remoteAddress: "127.0.0.1",
+    fallbackHost: `${to.host}:${to.port}`,
+  });
+
+/** A response sink that takes everything (a client that reads at once), as the pool writes it. */
+type Sink = EventEmitter & { writeHead(): void; write(): boolean; end(): void; destroy(): void };
+const sink = (): Sink =>
+  Object.assign(new EventEmitter(), {
+    writeHead: () => undefined,
+    write: () => true,
+    end: () => undefined,
+    destroy: () => undefined,
+  });
 
 let pool: UpstreamPool;
 afterEach(() => pool?.close());
@@ -214,6 +233,72 @@ describe("UpstreamPool", () => {
     const post = await fetch(url, { method: "POST", body: "x" });
     expect(post.status).toBe(502);
     expect(await post.text()).toMatch(/closed the connection|did not answer/);
+  });
+
+  it("sends a GET its client left before the answer once: only the app's own close is retried", async () => {
+    // The client half-closed (or went away) after its request reached the app: the exchange
+    // ends on the gateway's side, and the request must not go to the app again.
+    const deliveries: string[] = [];
+    const backend = await app((req, res) => {
+      deliveries.push(req.url ?? "");
+      setTimeout(() => res.end("ok"), req.url === "/slow" ? 300 : 0);
+    });
+    newPool();
+    const forward = (path: string, sink: Sink) =>
+      new Promise<UpstreamError | undefined>((resolve) =>
+        pool.forward(backend, { head: headOf(path, backend), method: "GET", maxBodyBytes: 0 }, sink, resolve),
+      );
+    expect(await forward("/first", sink())).toBeUndefined(); // a kept-alive connection to reuse
+    const leaving = sink();
+    const ended = forward("/slow", leaving);
+    for (let i = 0; i < 50 && deliveries.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    leaving.emit("close"); // the client is gone
+    const error = await ended;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(deliveries).toEqual(["/first", "/slow"]);
+    expect(error?.message).toMatch(/client went away/);
+  });
+
+  it("answers 504 when the app takes a request and never answers, and closes that connection", async () => {
+    let appClosed = false;
+    const silent = await rawApp((_n, socket) => {
+      socket.on("close", () => {
+        appClosed = true;
+      });
+      return undefined;
+    });
+    const started = Date.now();
+    const res = await fetch(await front(newPool({ responseTimeoutMs: 300 }), silent));
+    expect([res.status, await res.text()]).toEqual([504, "The app did not answer within 0.3 s"]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(appClosed).toBe(true);
+    expect(pool.idleCount(silent)).toBe(0);
+  });
+
+  it("cuts a response whose app falls silent mid-body for the response timeout", async () => {
+    let appClosed = false;
+    const stalls = await rawApp((_n, socket) => {
+      socket.on("close", () => {
+        appClosed = true;
+      });
+      return "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial";
+    });
+    const res = await fetch(await front(newPool({ responseTimeoutMs: 300 }), stalls));
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    expect(appClosed).toBe(true);
+  });
+
+  it("does not time a response while its client holds it back", async () => {
+    // The app wrote everything it has; the gateway stopped reading because the client is slow.
+    const size = 8 << 20;
+    const backend = await app((_req, res) => res.end(Buffer.alloc(size, "z")));
+    const url = await front(newPool({ responseTimeoutMs: 200 }), backend);
+    const res = await new Promise<IncomingMessage>((resolve) => get(url, resolve));
+    res.pause();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await bodySize(res)).toBe(size);
   });
 
   it("answers 502 for an invalid response, oversized headers and a refused connection", async () => {

@@ -60,6 +60,14 @@ export type PoolOptions = {
    */
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /**
+   * The app must send response bytes at least this often while it owes them (nginx's
+   * proxy_read_timeout): from the request written to the head, and between reads of the body.
+   * Silent longer: 504 (nothing sent yet) or the response cut, and the connection closed.
+   * Time the gateway holds the app back for a slow client does not count, nor does time the
+   * request's body is still arriving from the client (the server's body timeout covers that).
+   */
+  responseTimeoutMs: number;
   maxHeaderBytes: number;
 };
 
@@ -67,12 +75,18 @@ export const defaultPoolOptions: PoolOptions = {
   maxIdle: 64,
   idleTimeoutMs: 4000,
   connectTimeoutMs: 10_000,
+  responseTimeoutMs: 60_000,
   maxHeaderBytes: 64 * 1024,
 };
 
-// Requests that may go again on a fresh connection when a kept-alive one turns out closed
-// before any answer (RFC 9110 §9.2.2): safe methods without a body.
+// Requests that may go again on a fresh connection when the app closed a kept-alive one before
+// any byte of an answer (RFC 9110 §9.2.2): safe methods without a body. Only then: a request
+// the gateway itself gave up on (its client left, a timeout, a refused body) may have reached
+// the app and is never sent again.
 const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Why an exchange failed: the app ended the connection, or the gateway did (see RETRYABLE). */
+type Ender = "app" | "gateway";
 
 type Exchange = {
   request: UpstreamRequest;
@@ -99,6 +113,12 @@ class Connection {
   idleLimitMs: number;
   /** Responses completed on this connection: a reused connection may have been closed by the app. */
   served = 0;
+  /** Reads from the app and writes it took ('drain'), counted for the response timeout's sweep. */
+  progress = 0;
+  /** What the response timeout's sweep last saw: the exchange, its progress, and since when. */
+  private watched: { exchange: Exchange; progress: number; since: number } | undefined;
+  /** Reading from the app is paused until the client takes what was written (backpressure). */
+  private heldForClient = false;
   private readonly pool: UpstreamPool;
   private exchange: Exchange | undefined;
   private headerParts: string[] = [];
@@ -110,6 +130,7 @@ class Connection {
     this.key = key;
     this.idleLimitMs = options.idleTimeoutMs;
     this.socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    pool.open.add(this);
     this.socket.setTimeout(options.connectTimeoutMs, () =>
       this.fail(new UpstreamError(`The app did not accept a connection in ${options.connectTimeoutMs} ms`)),
     );
@@ -135,6 +156,7 @@ class Connection {
       if (this.exchange) this.exchange.answered = true;
     };
     parser[HTTPParser.kOnExecute] = (result: number | ParseError) => {
+      this.progress++;
       if (result instanceof Error) this.fail(new UpstreamError(`The app sent an invalid response (${result.code})`));
     };
     // The parser reads from the socket's handle itself, as node:http's server does with its
@@ -147,17 +169,20 @@ class Connection {
     // An answer without a length ends with the connection.
     this.socket.on("end", () => {
       const result = parser.finish();
-      if (result instanceof Error) this.fail(new UpstreamError("The app's response was cut short"));
-      this.fail(new UpstreamError("The app closed the connection before answering"));
+      if (result instanceof Error) this.fail(new UpstreamError("The app's response was cut short"), "app");
+      this.fail(new UpstreamError("The app closed the connection before answering"), "app");
     });
-    this.socket.on("error", (error) => this.fail(new UpstreamError(`The app did not answer: ${error.message}`)));
+    this.socket.on("error", (error) => this.fail(new UpstreamError(`The app did not answer: ${error.message}`), "app"));
     this.socket.on("close", () => {
-      this.fail(new UpstreamError("The app closed the connection before answering"));
+      this.fail(new UpstreamError("The app closed the connection before answering"), "app");
       // Only now, outside the parser's own callbacks and with the handle closed.
       parser.unconsume();
       parser.close();
     });
-    this.socket.on("drain", () => this.exchange?.request.body?.resume());
+    this.socket.on("drain", () => {
+      this.progress++;
+      this.exchange?.request.body?.resume();
+    });
   }
 
   /** Writes one request; its exchange ends through done(). */
@@ -236,8 +261,11 @@ class Connection {
     if (!exchange || exchange.res.write(chunk)) return;
     // The client reads slower than the app writes: stop reading from the app until it caught up.
     this.socket.pause();
+    this.heldForClient = true;
     exchange.res.once("drain", () => {
-      if (this.exchange === exchange) this.socket.resume();
+      if (this.exchange !== exchange) return;
+      this.heldForClient = false;
+      this.socket.resume();
     });
   }
 
@@ -254,6 +282,7 @@ class Connection {
     exchange.res.end();
     // The last write may have paused the app's side for a client that will never drain (one
     // that went away): the next exchange on this connection must read again.
+    this.heldForClient = false;
     this.socket.resume();
     // An app may answer before reading the whole body (a 413, say): then the connection is
     // mid-request and cannot carry another.
@@ -262,8 +291,34 @@ class Connection {
     exchange.done();
   }
 
-  /** Ends the connection; an exchange still on it ends with the error. */
-  fail(error: UpstreamError): void {
+  /**
+   * For the pool's sweep: ends the exchange with 504 when the app owes bytes and sent none for
+   * the response timeout. The app owes them once the request is written, or while a write of it
+   * waits for the app to read; not while the client holds the answer back.
+   */
+  checkResponseTime(now: number, timeoutMs: number): void {
+    const exchange = this.exchange;
+    // Still connecting: the connect timeout's to judge.
+    const owes =
+      exchange !== undefined &&
+      !this.socket.connecting &&
+      (this.socket.writableNeedDrain || (exchange.sent && !this.heldForClient));
+    if (!owes) {
+      this.watched = undefined;
+      return;
+    }
+    const seen = this.watched;
+    if (!seen || seen.exchange !== exchange || seen.progress !== this.progress)
+      this.watched = { exchange, progress: this.progress, since: now };
+    else if (now - seen.since >= timeoutMs)
+      this.fail(new UpstreamError(`The app did not answer within ${timeoutMs / 1000} s`, 504));
+  }
+
+  /**
+   * Ends the connection; an exchange still on it ends with the error, to be retried on a fresh
+   * connection only when the app ended this one before any answer (see RETRYABLE).
+   */
+  fail(error: UpstreamError, by: Ender = "gateway"): void {
     if (this.dead) return;
     this.close();
     const exchange = this.exchange;
@@ -273,12 +328,17 @@ class Connection {
       // Headers are out: the client can only see the response cut short, as the app cut it.
       exchange.res.destroy();
       exchange.done();
-    } else exchange.done(error, this.served > 0 && !exchange.answered && RETRYABLE.has(exchange.request.method));
+    } else
+      exchange.done(
+        error,
+        by === "app" && this.served > 0 && !exchange.answered && RETRYABLE.has(exchange.request.method),
+      );
   }
 
   close(): void {
     if (this.dead) return;
     this.dead = true;
+    this.pool.open.delete(this);
     this.pool.forget(this);
     this.socket.destroy();
   }
@@ -287,12 +347,16 @@ class Connection {
 /** Keep-alive connections to app endpoints. */
 export class UpstreamPool {
   private readonly idle = new Map<string, Connection[]>();
+  /** Every connection not yet closed, idle or busy (the response timeout's sweep). */
+  readonly open = new Set<Connection>();
   private readonly options: PoolOptions;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: Partial<PoolOptions> = {}) {
     this.options = { ...defaultPoolOptions, ...options };
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, this.options.idleTimeoutMs)).unref();
+    const { idleTimeoutMs, responseTimeoutMs } = this.options;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.min(1000, idleTimeoutMs, responseTimeoutMs / 4)));
+    this.sweeper.unref();
   }
 
   /**
@@ -367,5 +431,6 @@ export class UpstreamPool {
     const now = Date.now();
     for (const list of [...this.idle.values()])
       for (const c of list.filter((c) => now - c.idleSince >= c.idleLimitMs)) c.close();
+    for (const c of [...this.open]) c.checkResponseTime(now, this.options.responseTimeoutMs);
   }
 }

@@ -42,7 +42,8 @@ async function installApp(name: string, template: string, timeout: string, port:
     apiVersion: A,
     kind: "AppInstance",
     metadata: { name, namespace: NS },
-    spec: { template, idle: { policy: "Auto", timeout, excludePaths: ["/status"] } },
+    // Public: this gateway has no forward-auth, and refuses other apps (fail closed).
+    spec: { template, access: { policy: "Public" }, idle: { policy: "Auto", timeout, excludePaths: ["/status"] } },
   } as Obj);
   fakes.push(serveAppPods(kc, { namespace: NS, app: name, port, startDelayMs }));
   await until(`${name} Running`, async () => ((await read(name)).status?.phase === "Running" ? true : undefined));
@@ -178,7 +179,7 @@ describe("scale to zero", () => {
       apiVersion: A,
       kind: "AppInstance",
       metadata: { name: "parked", namespace: NS },
-      spec: { template: "echo", idle: { policy: "Stopped" } },
+      spec: { template: "echo", access: { policy: "Public" }, idle: { policy: "Stopped" } },
     } as Obj);
     await stopped("parked");
     const started = Date.now();
