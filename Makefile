@@ -1,4 +1,4 @@
-# Atrium's entry points. Node 24 comes from scripts/ensure-node.sh when the machine's is older.
+# Atrium's entry points. The Node of .nvmrc comes from scripts/ensure-node.sh unless the machine has it.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 NODE_BIN := $(shell scripts/ensure-node.sh)

@@ -3,4 +3,5 @@ export * from "./client.ts";
 export * from "./env.ts";
 export * from "./informer.ts";
 export * from "./log.ts";
+export * from "./node-flags.ts";
 export * from "./resources.ts";

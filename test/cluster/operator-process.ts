@@ -1,11 +1,10 @@
 // The real operator (operator/src/main.ts) as its own process, with its /statusz and metrics.
 import { fileURLToPath } from "node:url";
-import { OPERATOR_NODE_FLAGS } from "../../operator/src/node-flags.ts";
+import { operatorNodeFlags } from "../../operator/src/node-flags.ts";
 import { startNodeProcess } from "./node-process.ts";
 import { freePorts } from "./ports.ts";
 
 const MAIN = fileURLToPath(new URL("../../operator/src/main.ts", import.meta.url));
-const NODE_FLAGS = process.env.ATRIUM_OPERATOR_NODE_FLAGS?.split(" ").filter(Boolean) ?? OPERATOR_NODE_FLAGS;
 
 export type OperatorProcess = Awaited<ReturnType<typeof startOperator>>;
 
@@ -21,7 +20,8 @@ export async function startOperator(options: {
   const proc = await startNodeProcess({
     name: `operator-${options.id}`,
     main: MAIN,
-    nodeFlags: NODE_FLAGS,
+    // On its command line, as main.ts would otherwise start itself again with them.
+    nodeFlags: operatorNodeFlags(),
     admin: base,
     env: {
       KUBECONFIG: options.kubeconfig,
@@ -40,6 +40,8 @@ export async function startOperator(options: {
     };
   return {
     ...proc,
+    /** Base URL of its health and metrics server. */
+    admin: base,
     status,
     /** Writes to anything but the leader Lease and Events: what steady state must not do. */
     objectWrites: () => proc.metric("atrium_operator_api_writes_total", (l) => !/resource="(leases|events)"/.test(l)),
