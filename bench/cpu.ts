@@ -1,5 +1,8 @@
 // CPU time a process and its descendants used, from /proc (Linux). What a proxy costs per
-// request is far less sensitive to the rest of the machine's load than requests per second are.
+// request is far less sensitive to the rest of the machine's load than requests per second are:
+// a proxy that gets fewer cores serves fewer requests, but each costs about the same CPU (cache
+// and scheduler effects of the other load remain). Ticks are 10 ms: a 5 s sample of a busy proxy
+// holds hundreds of them.
 import { readdirSync, readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ, 100 on Linux
@@ -23,8 +26,9 @@ export function cpuTime(pid: number): CpuTime {
   return total;
 }
 
-/** Microseconds of CPU per request between two readings. */
-export const microsPerRequest = (before: CpuTime, after: CpuTime, requests: number) => ({
-  user: ((after.user - before.user) * 1e6) / requests,
-  system: ((after.system - before.system) * 1e6) / requests,
-});
+/** Microseconds of CPU per request between two readings; total is user + system. */
+export const microsPerRequest = (before: CpuTime, after: CpuTime, requests: number) => {
+  const user = ((after.user - before.user) * 1e6) / requests;
+  const system = ((after.system - before.system) * 1e6) / requests;
+  return { user, system, total: user + system };
+};
