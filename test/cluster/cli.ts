@@ -113,13 +113,19 @@ async function down() {
 async function dev() {
   const cp = await startFresh();
   log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
-  const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "dev", leaseNamespace: "atrium-system" });
+  const gatewayPort = Number(process.env.ATRIUM_GATEWAY_PORT ?? 8081);
+  const operator = await startOperator({
+    kubeconfig: cp.kubeconfig,
+    id: "dev",
+    leaseNamespace: "atrium-system",
+    // Apps' status.url: the gateway's path form, the address that answers here.
+    env: { ATRIUM_APP_URL_TEMPLATE: `http://127.0.0.1:${gatewayPort}/apps/{org}/{app}/` },
+  });
   log(`Operator running (log: ${operator.logFile})`);
   seedDemo(cp);
   // A development identity provider with the demo users, and the API on the embedded SQLite file.
   const apiPort = Number(process.env.ATRIUM_API_PORT ?? 8080);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const gatewayPort = Number(process.env.ATRIUM_GATEWAY_PORT ?? 8081);
   const idp = await startOidcProvider({
     port: Number(process.env.ATRIUM_OIDC_PORT ?? 5556),
     clients: [{ clientId: "atrium", clientSecret: "atrium-dev-secret", redirectUris: [`${apiUrl}/api/auth/callback`] }],
@@ -129,6 +135,10 @@ async function dev() {
     kubeconfig: cp.kubeconfig,
     port: apiPort,
     env: {
+      // A key pepper made once in .atrium/ (production must be given ATRIUM_KEY_PEPPERS), and
+      // Ctrl-C stops at once: no load balancer to drain.
+      ATRIUM_ENV: "development",
+      ATRIUM_API_DRAIN_SECONDS: "0",
       ATRIUM_OIDC_ISSUER: idp.issuer,
       ATRIUM_OIDC_CLIENT_ID: "atrium",
       ATRIUM_OIDC_CLIENT_SECRET: "atrium-dev-secret",
@@ -136,7 +146,7 @@ async function dev() {
       ATRIUM_GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
     },
   });
-  log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; log: ${api.logFile})`);
+  log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; metrics: ${api.admin}/metrics; log: ${api.logFile})`);
   log(`Log in at ${apiUrl}/api/auth/login as ${DEMO_USERS.map((u) => u.email).join(", ")} (password "demo")`);
   const gateway = await startGateway({
     kubeconfig: cp.kubeconfig,
