@@ -1,6 +1,6 @@
 import type { Member } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
-import { activeAdmins, adminCondition } from "./admins.ts";
+import { activeAdmins, adminCondition, invitedAdmins } from "./admins.ts";
 import { retainedClaims, retainPatch } from "./volumes.ts";
 
 const levels: Record<string, number> = { admin: 100, manager: 60 };
@@ -38,6 +38,24 @@ describe("activeAdmins", () => {
   it("AdminPresent is False with NoActiveAdmin when none is left", () => {
     expect(adminCondition([])).toMatchObject({ type: "AdminPresent", status: "False", reason: "NoActiveAdmin" });
     expect(adminCondition([m("ann", "admin")])).toMatchObject({ status: "True", message: "1 active Admin: ann" });
+  });
+
+  it("says AdminInvited while the only Admins are invited and have not joined (a new org)", () => {
+    const now = new Date("2026-01-03T00:00:00Z");
+    const pending = (name: string, expires: string) => ({
+      ...m(name, "admin", {}, false),
+      status: { invitationExpiresAt: expires },
+    });
+    const members = [
+      pending("ann", "2026-01-09T00:00:00Z"),
+      pending("old", "2026-01-02T00:00:00Z"),
+      m("dan", "manager"),
+    ];
+    const invited = invitedAdmins(members, level, now);
+    expect(invited.map((a) => a.metadata.name)).toEqual(["ann"]);
+    expect(adminCondition([], invited)).toMatchObject({ status: "False", reason: "AdminInvited" });
+    expect(adminCondition([], invited).message).toContain("ann@acme.example");
+    expect(adminCondition([m("ann", "admin")], invited)).toMatchObject({ status: "True" });
   });
 });
 

@@ -4,7 +4,7 @@ import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { FINALIZER, MANAGED_SELECTOR } from "../labels.ts";
 import { findCondition, isSubset, jsonEqual, setCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
-import { activeAdmins, adminCondition } from "./admins.ts";
+import { activeAdmins, adminCondition, invitedAdmins } from "./admins.ts";
 import {
   desiredBuiltInRoles,
   desiredLimitRange,
@@ -50,9 +50,8 @@ export const reconcileOrganization = (deps: Deps) => {
     const apps = caches.appInstances.inNamespace(namespace);
     const members = caches.members.inNamespace(namespace);
     const wasReady = findCondition(org.status?.conditions, "Ready")?.status === "True";
-    const admins = adminCondition(
-      activeAdmins(members, (role) => caches.orgRoles.get(`${namespace}/${role}`)?.spec.level),
-    );
+    const levelOf = (role: string) => caches.orgRoles.get(`${namespace}/${role}`)?.spec.level;
+    const admins = adminCondition(activeAdmins(members, levelOf), invitedAdmins(members, levelOf, deps.now()));
     const status = {
       namespace,
       memberCount: members.length,
@@ -80,11 +79,13 @@ export const reconcileOrganization = (deps: Deps) => {
       announced.set(`${uid}/ready`, "True");
       deps.record(org, "Normal", "Ready", `Organization is ready in namespace ${namespace}`);
     }
-    // A lost Admin is worth a Warning (a new org without members is merely not set up yet);
-    // once per change, however stale the cached status this pass saw.
+    // A lost Admin is worth a Warning (a new org without members, or whose first Admin is
+    // still invited, is merely not set up yet); once per change, however stale the cached
+    // status this pass saw.
     const hadAdmin = findCondition(org.status?.conditions, "AdminPresent")?.status;
     const said = announced.get(`${uid}/admin`) ?? hadAdmin;
-    if (said !== admins.status && (admins.status === "True" ? said === "False" : members.length > 0 || said === "True"))
+    const lost = said === "True" || (members.length > 0 && admins.reason === "NoActiveAdmin");
+    if (said !== admins.status && (admins.status === "True" ? said === "False" : lost))
       deps.record(org, admins.status === "True" ? "Normal" : "Warning", admins.reason, admins.message);
     announced.set(`${uid}/admin`, admins.status);
   };
