@@ -1,8 +1,20 @@
 // reconcile-1000: 50 organizations × 20 apps created at once on the local control plane.
-// Measures the time until every AppInstance is Ready, the operator's peak RSS (VmHWM of its
-// process), and its writes during 60 s of steady state afterwards.
+// Absolute times move with the (shared) machine, so each round measures the operator beside
+// the same work done without it: the same 1,000 Deployments and Services (built by the
+// operator's own desired-state functions) server-side applied directly, with the operator's
+// client and its app concurrency (16), until every Deployment has its replica ready. Rounds
+// alternate (direct, operator, direct, operator …), each on a fresh control plane; the ratio
+// of the medians is the figure. The last operator round also measures the operator's peak
+// RSS (VmHWM of its process) and its writes during 60 s of steady state afterwards. Each
+// operator round logs its writes per app by resource. To iterate: BENCH_ORGS=10 (a variant
+// prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS, and
+// BENCH_CPU_PROF=<dir> for the operator's CPU profiles.
 import { readFileSync } from "node:fs";
+import { type AppInstance, type AppTemplate, orgOfNamespace } from "@atrium/crds";
+import { KubeClient, type KubeObject, R } from "@atrium/kube";
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { desiredDeployment, desiredService, resolveSettings } from "../../operator/src/appinstance/desired.ts";
+import { managedLabels } from "../../operator/src/labels.ts";
 import { OPERATOR_NODE_FLAGS } from "../../operator/src/node-flags.ts";
 import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { echoTemplate } from "../../test/cluster/fake-pods.ts";
@@ -15,6 +27,13 @@ const ORGS = Number(process.env.BENCH_ORGS ?? 50);
 const APPS_PER_ORG = Number(process.env.BENCH_APPS_PER_ORG ?? 20);
 const TEMPLATE = process.env.BENCH_TEMPLATE ?? "bench-echo";
 const STEADY_MS = Number(process.env.BENCH_STEADY_MS ?? 60_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** A variant (say BENCH_ORGS=10 to iterate quickly) prints its figures and keeps the results file. */
+const FULL_SIZE = ORGS === 50 && APPS_PER_ORG === 20;
+/** A directory to write the operator's CPU profiles to (node --cpu-prof), one per operator round. */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** The operator's AppInstance controller concurrency (operator.ts): the direct client's too. */
+const APP_CONCURRENCY = 16;
 const A = "atrium.dev/v1alpha1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.log(`[reconcile-1000] ${m}`);
@@ -29,68 +48,167 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unk
   );
 }
 
+/** The middle value; for an even count, the mean of the two middle ones (two rounds are common). */
+const median = (xs: readonly number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 const peakRssMb = (pid: number) =>
   Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
 
-export async function run() {
-  const cp = await startControlPlane({ log });
-  try {
-    installCrds(cp);
-    installCatalog(cp);
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfig);
-    const objects = KubernetesObjectApi.makeApiClient(kc);
-    // A template without a volume: what is measured is the operator, not the test cluster's
-    // hostPath provisioner (it binds claims one at a time; see BENCH_TEMPLATE to include it).
-    await objects.create(echoTemplate("bench-echo", 80) as never);
-    const op = await startOperator({ kubeconfig: cp.kubeconfig, id: "bench", leaseNamespace: "atrium-system" });
-    await op.waitUntil("leadership", async () => (await op.status()).leader);
+const orgNames = () => Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
+const appNames = () => Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`);
 
+/** A fresh control plane with the CRDs, the catalog and the bench template. */
+async function freshCluster() {
+  const cp = await startControlPlane({ log });
+  installCrds(cp);
+  installCatalog(cp);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  // A template without a volume: what is measured is the operator, not the test cluster's
+  // hostPath provisioner (it binds claims one at a time; see BENCH_TEMPLATE to include it).
+  await objects.create(echoTemplate("bench-echo", 80) as never);
+  return { cp, kc, objects };
+}
+
+/** Polls `count` every 0.5 s until it reaches the total; seconds since `started`. */
+async function readyAfter(
+  started: number,
+  what: string,
+  count: () => Promise<number>,
+  progress: () => Promise<string> = async () => "",
+) {
+  const total = ORGS * APPS_PER_ORG;
+  let lastLog = 0;
+  for (;;) {
+    await sleep(500);
+    const ready = await count();
+    if (ready >= total) break;
+    if (Date.now() - lastLog > 5000) {
+      lastLog = Date.now();
+      log(`${what}: ${((Date.now() - started) / 1000).toFixed(0)} s: ${ready}/${total} ready${await progress()}`);
+    }
+    if (Date.now() - started > 300_000) throw new Error(`${what}: only ${ready}/${total} ready after 5 minutes`);
+  }
+  const s = (Date.now() - started) / 1000;
+  log(`${what}: all ${total} ready after ${s.toFixed(1)} s`);
+  return s;
+}
+
+/**
+ * The baseline: each org's namespace, then every app's Service and Deployment as the operator
+ * would write them (its own functions, owner references left out: there is no AppInstance to
+ * own them), server-side applied with the operator's client, 16 apps at a time (an app's two
+ * objects at once, as the operator applies them); timed until every
+ * Deployment has a ready replica.
+ */
+async function directRound(): Promise<number> {
+  const { cp, kc, objects } = await freshCluster();
+  try {
+    const template = (await objects.read({
+      apiVersion: A,
+      kind: "AppTemplate",
+      metadata: { name: TEMPLATE },
+    } as never)) as unknown as AppTemplate & KubeObject;
+    const client = new KubeClient(kc, { fieldManager: "bench-direct" });
+    const unowned = (o: KubeObject): KubeObject => {
+      const { ownerReferences: _none, ...metadata } = o.metadata;
+      return { ...o, metadata };
+    };
+    const started = Date.now();
+    await pool(orgNames(), 25, (org) =>
+      client.apply(R.namespace, { metadata: { name: `org-${org}`, labels: managedLabels(org) } }),
+    );
+    const apps = orgNames().flatMap((org) =>
+      appNames().map(
+        (name) =>
+          ({
+            apiVersion: A,
+            kind: "AppInstance",
+            metadata: { name, namespace: `org-${org}`, uid: "direct" },
+            spec: { template: TEMPLATE },
+          }) as unknown as AppInstance & KubeObject,
+      ),
+    );
+    await pool(apps, APP_CONCURRENCY, async (app) => {
+      const settings = resolveSettings(app, template, {}, () => "unused");
+      const version = template.spec.defaultVersion;
+      // As the operator does: an app's Service and Deployment at once (up to 2 × 16 in flight).
+      await Promise.all([
+        client.apply(R.service, unowned(desiredService(app, template))),
+        client.apply(R.deployment, unowned(desiredDeployment(app, template, { version, settings, replicas: 1 }))),
+      ]);
+    });
+    log(`direct: applied ${apps.length} Services and Deployments in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return await readyAfter(started, "direct", async () => {
+      const { items } = await client.list<KubeObject & { status?: { readyReplicas?: number } }>(R.deployment);
+      return items.filter((d) => orgOfNamespace(d.metadata.namespace) && (d.status?.readyReplicas ?? 0) >= 1).length;
+    });
+  } finally {
+    await cp.stop();
+  }
+}
+
+type OperatorRound = { s: number; rss?: number; steadyWrites?: number; leaseWrites?: number };
+
+/** Organizations and AppInstances created at once; timed until every AppInstance is Ready. */
+async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound> {
+  const { cp, kc } = await freshCluster();
+  try {
+    // The direct round's client (one keep-alive pool): client-node's makes a new TLS connection
+    // per request, which on 2 cores would weigh on this round and not on the other.
+    const client = new KubeClient(kc, { fieldManager: "bench" });
+    const op = await startOperator({
+      kubeconfig: cp.kubeconfig,
+      id: "bench",
+      leaseNamespace: "atrium-system",
+      env: CPU_PROF_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF_DIR}` } : {},
+    });
+    await op.waitUntil("leadership", async () => (await op.status()).leader);
     const total = ORGS * APPS_PER_ORG;
     const started = Date.now();
-    const orgs = Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
+    const orgs = orgNames();
     await pool(orgs, 25, (name) =>
-      objects.create({ apiVersion: A, kind: "Organization", metadata: { name }, spec: { displayName: name } } as never),
+      client.create(R.organization, {
+        apiVersion: A,
+        kind: "Organization",
+        metadata: { name },
+        spec: { displayName: name },
+      }),
     );
     // An app needs its org's namespace; create each org's apps as soon as it exists.
     await pool(orgs, 10, async (org) => {
       const ns = `org-${org}`;
-      await until(`namespace ${ns}`, () =>
-        objects.read({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }),
-      );
-      await pool(
-        Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`),
-        5,
-        (name) =>
-          objects.create({
-            apiVersion: A,
-            kind: "AppInstance",
-            metadata: { name, namespace: ns },
-            spec: { template: TEMPLATE },
-          } as never),
+      await until(`namespace ${ns}`, () => client.get(R.namespace, ns));
+      await pool(appNames(), 5, (name) =>
+        client.create(R.appInstance, {
+          apiVersion: A,
+          kind: "AppInstance",
+          metadata: { name, namespace: ns },
+          spec: { template: TEMPLATE },
+        }),
       );
     });
-    log(`created ${ORGS} orgs and ${total} apps in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-    let ready = 0;
-    let lastLog = 0;
-    while (ready < total) {
-      await sleep(500);
-      const list = (await objects.list(A, "AppInstance")).items as any[];
-      ready = list.filter((a) =>
-        a.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
-      ).length;
-      if (Date.now() - lastLog > 5000) {
-        lastLog = Date.now();
-        const phases: Record<string, number> = {};
-        for (const a of list) phases[a.status?.phase ?? "none"] = (phases[a.status?.phase ?? "none"] ?? 0) + 1;
-        log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${ready}/${total} Ready ${JSON.stringify(phases)}`);
-      }
-      if (Date.now() - started > 300_000) throw new Error(`only ${ready}/${total} Ready after 5 minutes`);
+    log(`operator: created ${ORGS} orgs and ${total} apps in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const s = await readyAfter(
+      started,
+      "operator",
+      async () => {
+        const list = (await client.list(R.appInstance)).items as any[];
+        return list.filter((a) => a.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
+          .length;
+      },
+      async () => `; queued ${JSON.stringify((await op.status()).queues)}`,
+    );
+    log(`operator writes per app until all were Ready: ${await writesPerApp(op)}`);
+    if (!measureSteadyState) {
+      await op.kill();
+      return { s };
     }
-    const allReadyS = (Date.now() - started) / 1000;
-    log(`all ${total} apps Ready after ${allReadyS.toFixed(1)} s`);
-
     await op.settled(2000);
     const writesBefore = await op.objectWrites();
     const leaseBefore = await op.metric("atrium_operator_api_writes_total", (l) => l.includes('resource="leases"'));
@@ -105,23 +223,63 @@ export async function run() {
       `steady state: ${steadyWrites} object writes, ${leaseWrites} lease renewals in ${STEADY_MS / 1000} s; peak RSS ${rss.toFixed(0)} MB`,
     );
     await op.kill();
-
-    writeResult({
-      scenario: "reconcile-1000",
-      method:
-        `${ORGS} orgs x ${APPS_PER_ORG} apps (template ${TEMPLATE}: ${TEMPLATE === "bench-echo" ? "Deployment and Service" : "Deployment, Service and PVC"}) created at once on the local control plane ` +
-        "(etcd, kube-apiserver, controller-manager, scheduler, 1 KWOK node); clock from the first create to every AppInstance " +
-        `Ready=True (polled every 0.5 s); peak RSS = VmHWM of the operator process; steady-state writes = the operator's ` +
-        `writes to anything but its leader Lease (and Events) during ${STEADY_MS / 1000} s after the queues drained ` +
-        `(lease renewals in that window: ${leaseWrites}). Operator flags: ${OPERATOR_NODE_FLAGS.join(" ")}. One run.`,
-      metrics: {
-        all_ready_s: Math.round(allReadyS * 10) / 10,
-        operator_peak_rss_mb: Math.round(rss),
-        steady_state_writes: steadyWrites,
-      },
-      goals: { all_ready_s: "<= 60", operator_peak_rss_mb: "< 250", steady_state_writes: "== 0" },
-    });
+    return { s, rss, steadyWrites, leaseWrites };
   } finally {
     await cp.stop();
   }
+}
+
+/** The operator's writes so far by resource, per app ("deployments 1.00, appinstances 2.02, …"). */
+async function writesPerApp(op: Awaited<ReturnType<typeof startOperator>>) {
+  const text = await (await fetch(`${op.admin}/metrics`)).text();
+  const byResource = new Map<string, number>();
+  for (const m of text.matchAll(/^atrium_operator_api_writes_total\{([^}]*)\} (\S+)$/gm)) {
+    const resource = /resource="([^"]+)"/.exec(m[1] as string)?.[1] ?? "?";
+    if (resource !== "leases") byResource.set(resource, (byResource.get(resource) ?? 0) + Number(m[2]));
+  }
+  const apps = ORGS * APPS_PER_ORG;
+  const total = [...byResource.values()].reduce((a, b) => a + b, 0);
+  return `${(total / apps).toFixed(2)} in all: ${[...byResource]
+    .sort(([, a], [, b]) => b - a)
+    .map(([r, n]) => `${r} ${(n / apps).toFixed(2)}`)
+    .join(", ")}`;
+}
+
+export async function run() {
+  const direct: number[] = [];
+  const operator: OperatorRound[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    direct.push(await directRound());
+    operator.push(await operatorRound(round === ROUNDS - 1));
+  }
+  const last = operator.at(-1) as Required<OperatorRound>;
+  const directS = median(direct);
+  const operatorS = median(operator.map((o) => o.s));
+  const round1 = (n: number) => Math.round(n * 10) / 10;
+  const ratio = Math.round((operatorS / directS) * 100) / 100;
+  log(`medians: direct ${directS.toFixed(1)} s, operator ${operatorS.toFixed(1)} s, ratio ${ratio}`);
+  if (!FULL_SIZE) {
+    log(`a ${ORGS} x ${APPS_PER_ORG} variant: results file left alone`);
+    return;
+  }
+  writeResult({
+    scenario: "reconcile-1000",
+    method:
+      `${ORGS} orgs x ${APPS_PER_ORG} apps (template ${TEMPLATE}: ${TEMPLATE === "bench-echo" ? "Deployment and Service" : "Deployment, Service and PVC"}) on the local control plane ` +
+      "(etcd, kube-apiserver, controller-manager, scheduler, 1 KWOK node), a fresh one per round; " +
+      `${ROUNDS} rounds alternating direct, operator. Operator: Organizations and AppInstances created at once (with the same client as the direct round), clock from the first create to every AppInstance Ready=True. ` +
+      `Direct: the same namespaces, Services and Deployments (the operator's desired-state functions) server-side applied with the operator's client at its app concurrency (${APP_CONCURRENCY} apps, each app's Service and Deployment at once, as the operator applies them), clock from the first apply to every Deployment readyReplicas=1. ` +
+      "Both polled every 0.5 s; medians of the rounds " +
+      `(direct ${direct.map((s) => s.toFixed(1)).join(", ")} s; operator ${operator.map((o) => o.s.toFixed(1)).join(", ")} s). ` +
+      `Last operator round: peak RSS = VmHWM of the operator process; steady-state writes = its writes to anything but its leader Lease (and Events) ` +
+      `during ${STEADY_MS / 1000} s after the queues drained (lease renewals in that window: ${last.leaseWrites}). Operator flags: ${OPERATOR_NODE_FLAGS.join(" ")}.`,
+    metrics: {
+      direct_apply_s: round1(directS),
+      operator_s: round1(operatorS),
+      ratio_vs_direct_apply: ratio,
+      operator_peak_rss_mb: Math.round(last.rss),
+      steady_state_writes: last.steadyWrites,
+    },
+    goals: { ratio_vs_direct_apply: "<= 1.3", operator_peak_rss_mb: "< 250", steady_state_writes: "== 0" },
+  });
 }

@@ -19,6 +19,13 @@ import { LeaderElector } from "./runtime/leader.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Outcome } from "./runtime/queue.ts";
 
+/**
+ * How long an org waits to recount after one of its apps or members changed. Its counts
+ * (appCount, runningAppCount, memberCount) and AdminPresent may lag by this much; in
+ * exchange, the changes in that window cost one status write rather than one each.
+ */
+export const ORG_FOLLOW_MS = 2000;
+
 export type OperatorOptions = {
   kc: KubeConfig;
   config: OperatorConfig;
@@ -95,6 +102,12 @@ export function createOperator(options: OperatorOptions) {
     if (leading && key) c.enqueue(key);
   };
   const toOrg = to(controllers.organization);
+  // An org's counts and AdminPresent follow its apps and members: a burst of their changes
+  // (20 apps starting) is folded into one pass ORG_FOLLOW_MS after the first, not one status
+  // write per change. The org's own changes and its children's still go at once.
+  const followOrg = (key: string | undefined) => {
+    if (leading && key) controllers.organization.queue.addAfter(key, ORG_FOLLOW_MS);
+  };
   const toApp = to(controllers.appInstance);
   const orgOf = (ch: Change<KubeObject>) =>
     ch.object.metadata.labels?.[LABEL_ORG] ?? orgOfNamespace(ch.object.metadata.namespace);
@@ -118,7 +131,7 @@ export function createOperator(options: OperatorOptions) {
     to(controllers.orgRole)(`${ns}/${ch.object.spec.role}`);
     if (ch.old && ch.old.spec.role !== ch.object.spec.role) to(controllers.orgRole)(`${ns}/${ch.old.spec.role}`);
     // Member counts, and whether an active Admin is left (AdminPresent).
-    if (ch.type !== "updated" || adminFacts(ch.old) !== adminFacts(ch.object)) toOrg(orgOf(ch));
+    if (ch.type !== "updated" || adminFacts(ch.old) !== adminFacts(ch.object)) followOrg(orgOf(ch));
     // Who owns an address changes when a Member with it comes or goes (DuplicateEmail).
     if (ch.type !== "updated") {
       const email = normalizeEmail(ch.object.spec.email);
@@ -133,7 +146,7 @@ export function createOperator(options: OperatorOptions) {
   });
   caches.appInstances.on((ch) => {
     toApp(ch.key);
-    if (ch.type !== "updated" || ch.old?.status?.phase !== ch.object.status?.phase) toOrg(orgOf(ch));
+    if (ch.type !== "updated" || ch.old?.status?.phase !== ch.object.status?.phase) followOrg(orgOf(ch));
   });
   for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
     c.on((ch) => toApp(appOf(ch)));
@@ -207,8 +220,11 @@ export function createOperator(options: OperatorOptions) {
       await elector.release();
       metrics.leader.set(0);
     },
+    /** Keys queued per kind, with those due within ORG_FOLLOW_MS (an org about to recount is not settled). */
     queues: () =>
-      Object.fromEntries(Object.values(controllers).map((c) => [c.kind, c.queue.depth])) as Record<string, number>,
+      Object.fromEntries(
+        Object.values(controllers).map((c) => [c.kind, c.queue.depth + c.queue.dueWithin(ORG_FOLLOW_MS)]),
+      ) as Record<string, number>,
   };
 }
 

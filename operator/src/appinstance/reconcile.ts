@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type AppInstance, type AppTemplate, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
+import { type AppInstance, type AppTemplate, type Condition, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
 import { errorMessage, KubeError, type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
@@ -37,6 +37,9 @@ const OWNED_STATUS = [
   "stoppedReason",
   "wokenAt",
 ];
+
+/** When a pass that changed the Deployment (and left status to the next pass) looks again at the latest. */
+const UNREPORTED_RECHECK_MS = 5_000;
 
 const generateSecret = () => randomBytes(24).toString("base64url");
 
@@ -106,6 +109,7 @@ export const reconcileAppInstance = (deps: Deps) => {
       idle = idleState({ ...app, status: { ...app.status, startedAt: started, wokenAt: woken } }, now);
     }
     const replicas = idle.replicas;
+    let rolled: boolean;
     try {
       const secret = desiredSecret(app, template, settings);
       if (secret) await ensure(deps, R.secret, secret, caches.secrets);
@@ -117,9 +121,13 @@ export const reconcileAppInstance = (deps: Deps) => {
         const kept = live ? { ...claim, spec: liveValuesOf(claim.spec, live.spec) } : claim;
         await ensure(deps, R.pvc, kept, caches.pvcs);
       }
-      await ensure(deps, R.service, desiredService(app, template), caches.services);
+      // Independent of each other, so applied together: a new app's first pass waits one
+      // round trip for them, not two.
       const deployment = desiredDeployment(app, template, { version, settings, replicas });
-      await ensure(deps, R.deployment, deployment, caches.deployments);
+      [, rolled] = await Promise.all([
+        ensure(deps, R.service, desiredService(app, template), caches.services),
+        ensure(deps, R.deployment, deployment, caches.deployments),
+      ]);
     } catch (error) {
       // Over the org's quota: say so in the org's terms and look again later (raising the quota
       // changes no object of the app's). Otherwise say why, then let the queue retry with backoff.
@@ -133,6 +141,13 @@ export const reconcileAppInstance = (deps: Deps) => {
       if (quota) return requeueAfter(QUOTA_RECHECK_MS);
       throw error;
     }
+    const comeBack = idle.requeueAfterMs !== undefined ? requeueAfter(idle.requeueAfterMs + 50) : undefined;
+    // Status comes from the Deployment as the cache shows it, which this pass just changed: the
+    // cached copy predates the change, and the watch event of the apply brings this app back
+    // within moments to report what it shows. Reporting now would cost a status write that
+    // the next pass overwrites (a new app's "Deploying", right before "Running" on a busy
+    // cluster). The short requeue is a safety net should no event come.
+    if (rolled) return requeueAfter(Math.min(UNREPORTED_RECHECK_MS, comeBack?.requeueAfterMs ?? Infinity));
     await report(deps, app, {
       replicas,
       version,
@@ -144,7 +159,7 @@ export const reconcileAppInstance = (deps: Deps) => {
     });
     // Come back at the deadline (in steps of at most a day: Node's timers overflow past 24.8
     // days); it is re-checked then against the activity seen by then.
-    return idle.requeueAfterMs !== undefined ? requeueAfter(idle.requeueAfterMs + 50) : undefined;
+    return comeBack;
   };
 };
 
@@ -207,7 +222,12 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
         deps.record(app, "Normal", "Waking", "Traffic arrived; starting the app");
         input.announced?.set(`${appKey}/ready`, `${app.metadata.uid}:Ready@${after?.reason}@${after?.message}`);
       }
-    } else if (before?.reason !== after?.reason && after && after.reason !== "Stopping") {
+    } else if (
+      before?.reason !== after?.reason &&
+      after &&
+      after.reason !== "Stopping" &&
+      !firstDeploy(before, after)
+    ) {
       // The cached app can lag this write, and the next pass would announce the same change
       // again: once per reason and message until another is announced.
       const said = `${app.metadata.uid}:Ready@${after.reason}@${after.message}`;
@@ -221,6 +241,13 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
   }
   return;
 }
+
+/**
+ * A new app's first status says Deploying, and Ready (or a Warning saying why not) follows
+ * within moments: an Event for that routine step would double the app's Events for nothing
+ * `kubectl describe` needs. A later Deploying (a new version rolling out) is still told.
+ */
+const firstDeploy = (before: Condition | undefined, after: Condition) => !before && after.reason === "Deploying";
 
 /** The scale-to-zero part of status: stopsAt / stoppedAt / reasons, and the Idle and Waking conditions. */
 function idleStatus(app: App, input: ReportInput, phase: string | undefined, now: Date) {

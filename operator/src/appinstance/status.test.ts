@@ -45,6 +45,13 @@ describe("computeAppStatus", () => {
     expect(ready(s)).toMatchObject({ status: "False", reason: "Deploying" });
   });
 
+  it("is Deploying with health Unknown, not Unhealthy, while its first replica starts", () => {
+    const s = computeAppStatus(
+      input({ deployment: deployment({ replicas: 1, updatedReplicas: 1, readyReplicas: 0 }) }),
+    );
+    expect(s).toMatchObject({ phase: "Deploying", health: "Unknown" });
+  });
+
   it("is Stopped with zero replicas desired and none left", () => {
     const s = computeAppStatus(input({ desiredReplicas: 0, deployment: deployment({ replicas: 0 }) }));
     expect(s).toMatchObject({ phase: "Stopped", health: "Unknown" });

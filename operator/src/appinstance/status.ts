@@ -139,12 +139,14 @@ export function computeAppStatus(input: StatusInput): Computed {
   else if (problem) phase = "Pending";
   else phase = "Deploying";
 
+  // A replica that is still starting (Deploying, Starting) is not unhealthy: saying so would
+  // also cost every new app a status write that the next pass (Running) overwrites.
   const health =
     desiredReplicas === 0 || !deployment
       ? "Unknown"
       : ready >= desiredReplicas
         ? "Healthy"
-        : (s.replicas ?? 0) > 0 && (problem || rolledOut)
+        : (s.replicas ?? 0) > 0 && (problem || phase === "Running")
           ? "Unhealthy"
           : "Unknown";
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { WorkQueue } from "./queue.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_TIMER_MS, WorkQueue } from "./queue.ts";
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -104,6 +104,66 @@ describe("WorkQueue", () => {
     await tick(120);
     expect(seen).toHaveLength(2);
     expect(seen[1]).toBeGreaterThanOrEqual(45);
+    q.shutdown();
+  });
+
+  describe("a delay past Node's timer limit (2^31 - 1 ms)", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("does not run the key at once (setTimeout would fire after 1 ms)", async () => {
+      const seen: string[] = [];
+      const q = new WorkQueue(
+        async (k) => {
+          seen.push(k);
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      q.addAfter("far", 30 * 24 * 3_600_000); // a 30-day deadline
+      q.addAfter("farther", 2 ** 31); // one past the limit
+      await tick(50);
+      expect(seen).toEqual([]);
+      q.shutdown();
+    });
+
+    it("runs the key at the deadline, re-arming the timer in steps the timer can hold", async () => {
+      vi.useFakeTimers();
+      const seen: string[] = [];
+      const q = new WorkQueue(
+        async (k) => {
+          seen.push(k);
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      q.addAfter("far", MAX_TIMER_MS + 60_000);
+      await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+      expect(seen).toEqual([]);
+      await vi.advanceTimersByTimeAsync(59_000);
+      expect(seen).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(seen).toEqual(["far"]);
+      q.shutdown();
+    });
+  });
+
+  it("coalesces keys asked for repeatedly while their delay runs into one pass", async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue(
+      async (k) => {
+        seen.push(k);
+        return undefined;
+      },
+      { concurrency: 1 },
+    );
+    for (let i = 0; i < 20; i++) q.addAfter("org", 30);
+    await tick(10);
+    q.addAfter("org", 30); // still waiting on the first timer: no second pass
+    await tick(60);
+    await q.idle();
+    expect(seen).toEqual(["org"]);
     q.shutdown();
   });
 });

@@ -4,6 +4,9 @@
 // exponential backoff; a reconcile may ask to run again later (requeueAfter).
 import { backoffDelay } from "@atrium/kube";
 
+/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type Outcome = { requeueAfterMs?: number } | undefined;
 export type Processor = (key: string) => Promise<Outcome>;
 
@@ -45,10 +48,14 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /**
+   * Adds the key after a delay; an earlier pending delay for the same key wins, so a key
+   * asked for again and again while its timer runs is processed once, when the first timer
+   * fires (callers use that to coalesce bursts of changes into one pass).
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
-    if (delayMs <= 0) {
+    if (!(delayMs > 0)) {
       this.add(key);
       return;
     }
@@ -56,16 +63,38 @@ export class WorkQueue {
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, delayMs);
+    this.arm(key, at);
+  }
+
+  /**
+   * A timer for `at`, in steps of at most MAX_TIMER_MS: setTimeout holds a signed 32-bit
+   * delay, and a longer one fires after 1 ms (with a TimeoutOverflowWarning), so a far
+   * deadline would otherwise run the key at once, and a reconcile that asks for it again
+   * would spin.
+   */
+  private arm(key: string, at: number): void {
+    const timer = setTimeout(
+      () => {
+        if (Date.now() < at) return this.arm(key, at);
+        this.timers.delete(key);
+        this.add(key);
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
+    );
     timer.unref();
     this.timers.set(key, { at, timer });
   }
 
   get depth(): number {
     return this.order.length;
+  }
+
+  /** Keys whose delay ends within `ms`: work that is about to be queued. */
+  dueWithin(ms: number): number {
+    const by = Date.now() + ms;
+    let n = 0;
+    for (const { at } of this.timers.values()) if (at <= by) n++;
+    return n;
   }
 
   /** Resolves when nothing is queued or running (tests and benchmarks use it). */
