@@ -12,7 +12,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
 import { HttpServer, type Request, type Response, type ServerOptions, throttled } from "./server.ts";
-import { type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
+import { addressOf, type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
 
 export type GatewayConfig = {
   baseDomain: string;
@@ -156,15 +156,16 @@ export function createGateway(options: {
       const port = slice.ports?.find((p) => p.name === "http")?.port;
       if (!port) continue;
       for (const e of slice.endpoints ?? [])
-        if (e.conditions?.ready !== false) for (const a of e.addresses) ready.push({ host: a, port });
+        if (e.conditions?.ready !== false)
+          for (const a of e.addresses) ready.push({ host: a, port, address: `${a}:${port}` });
     }
     if (ready.length) endpoints.set(`${namespace}/${service}`, ready);
     else endpoints.delete(`${namespace}/${service}`);
   });
 
-  /** A ready endpoint of the app's Service on its `http` port. */
-  const readyEndpoint = (app: App): Endpoint | undefined => {
-    const ready = endpoints.get(`${app.metadata.namespace}/${app.metadata.name}`);
+  /** A ready endpoint of the app's Service on its `http` port (key: the app's, `namespace/name`). */
+  const readyEndpoint = (key: string): Endpoint | undefined => {
+    const ready = endpoints.get(key);
     return ready ? ready[roundRobin++ % ready.length] : undefined;
   };
 
@@ -191,7 +192,7 @@ export function createGateway(options: {
         await activity.flushNow(key); // fresh lastActivity: the operator scales the app up
         const deadline = Date.now() + Math.max(config.wakeTimeoutMs, 5 * 60_000);
         while (Date.now() < deadline) {
-          const target = readyEndpoint(apps.get(key) ?? app);
+          const target = readyEndpoint(key);
           if (target && (await canConnect(target))) {
             metrics.wakeDuration.observe((Date.now() - started) / 1000);
             return target;
@@ -267,10 +268,10 @@ export function createGateway(options: {
     if (!route) throw new HttpError(404, "No app here", `Apps answer at <app>.<org>.${config.baseDomain}`);
     const key = appKey(route);
     const app = apps.get(key);
-    const notFound = () => new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
     // An unknown app answers as an app of another organization does (the API says 401 to
     // nobody, 404 to others): outsiders cannot tell which apps exist.
     if (!app) {
+      const notFound = () => new HttpError(404, "App not found", `There is no app ${route.app} in ${route.org}`);
       if (!auth) throw notFound();
       return authorize(auth, req, route, allowPages).then(() => Promise.reject(notFound()));
     }
@@ -302,7 +303,7 @@ export function createGateway(options: {
       paths: own?.excludePaths ?? NONE,
       userAgents: own?.excludeUserAgents ?? NONE,
     });
-    const target = readyEndpoint(app);
+    const target = readyEndpoint(key);
     if (target) return { route, key, target, excluded, user };
     if (app.status?.phase === "Failed") {
       const reason = app.status.conditions?.find((c) => c.type === "Ready");
@@ -372,7 +373,7 @@ export function createGateway(options: {
       trustedPeer: isTrustedProxy(req.socket.remoteAddress),
       user: to.user,
       chunked,
-      fallbackHost: `${to.target.host}:${to.target.port}`,
+      fallbackHost: addressOf(to.target),
     });
     upstream.forward(
       to.target,
@@ -459,7 +460,7 @@ export function createGateway(options: {
             trustedPeer: isTrustedProxy(req.socket.remoteAddress),
             user: resolved.user,
             upgrade: req.headers.upgrade,
-            fallbackHost: `${target.host}:${target.port}`,
+            fallbackHost: addressOf(target),
           }),
         );
         if (head.length) upstreamSocket.write(head);

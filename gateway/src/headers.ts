@@ -15,19 +15,52 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+/**
+ * Whether a field name is hop-by-hop. Most names are not and differ in length from all of them:
+ * those are told apart without lower-casing them (this runs for every field both ways).
+ */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+    case 7:
+    case 10:
+    case 16:
+    case 17:
+      return HOP_BY_HOP.has(name.toLowerCase());
+    default:
+      return false;
+  }
+}
+
+/**
+ * The fields a Connection header names besides the hop-by-hop ones (lower-case), or undefined
+ * when it names none (the usual "keep-alive").
+ */
+function connectionNamed(raw: readonly string[]): string[] | undefined {
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
+    for (const item of (raw[i + 1] as string).split(",")) {
+      const token = item.trim().toLowerCase();
+      if (!token || HOP_BY_HOP.has(token)) continue;
+      named ??= [];
+      named.push(token);
+    }
+  }
+  return named;
+}
+
+/** Whether a field is dropped on its way through: hop-by-hop, or named by Connection. */
+const dropped = (name: string, named: readonly string[] | undefined) =>
+  isHopByHop(name) || named?.includes(name.toLowerCase()) === true;
+
 /** The header list without hop-by-hop fields. */
 export function withoutHopByHop(raw: readonly string[]): string[] {
-  let named: Set<string> | undefined;
-  for (let i = 0; i < raw.length; i += 2)
-    if ((raw[i] as string).toLowerCase() === "connection") {
-      named ??= new Set();
-      for (const token of (raw[i + 1] as string).split(",")) named.add(token.trim().toLowerCase());
-    }
+  const named = connectionNamed(raw);
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (!HOP_BY_HOP.has(name) && !named?.has(name)) out.push(raw[i] as string, raw[i + 1] as string);
-  }
+  for (let i = 0; i < raw.length; i += 2)
+    if (!dropped(raw[i] as string, named)) out.push(raw[i] as string, raw[i + 1] as string);
   return out;
 }
 
@@ -140,10 +173,11 @@ export function requestHead(raw: readonly string[], f: Forwarding): string {
   let forwardedHost: string | undefined;
   let realIp: string | undefined;
   let host: string | undefined;
-  const headers = withoutHopByHop(raw);
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    let value = headers[i + 1] as string;
+  const named = connectionNamed(raw);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (dropped(name, named)) continue;
+    let value = raw[i + 1] as string;
     switch (name.toLowerCase()) {
       case "cookie":
         value = withoutAtriumCookies(value);

@@ -1,18 +1,27 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-// Per request: a cached label child for the request count (no label object built per request)
-// and a plain number for requests in flight, read when /metrics is scraped.
+// Per request: plain numbers, handed to prom-client when /metrics is scraped (its collect
+// hooks): requests counted per label set in a Map, requests in flight in one number. A
+// prom-client inc() per request re-hashed the labels each time.
 export function gatewayMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "atrium_gateway_" });
   const r = { registers: [registry] };
-  const requests = new Counter({
+  /** Requests counted since the last scrape, per label set. */
+  const byLabels = new Map<string, { labels: { org: string; app: string; code: string }; pending: number }>();
+  new Counter({
     name: "atrium_gateway_requests_total",
     help: "Requests by org, app and status code (org and app empty when the request named no existing app).",
     labelNames: ["org", "app", "code"],
+    collect() {
+      for (const count of byLabels.values())
+        if (count.pending) {
+          this.inc(count.labels, count.pending);
+          count.pending = 0;
+        }
+    },
     ...r,
   });
-  const byLabels = new Map<string, Counter.Internal>();
   let open = 0;
   new Gauge({
     name: "atrium_gateway_in_flight",
@@ -27,12 +36,9 @@ export function gatewayMetrics() {
     /** Counts one answered request; app is undefined for requests that named no existing app. */
     countRequest(app: { org: string; app: string } | undefined, code: number) {
       const k = `${app?.org}/${app?.app}/${code}`;
-      let child = byLabels.get(k);
-      if (!child) {
-        child = requests.labels(app?.org ?? "", app?.app ?? "", String(code));
-        byLabels.set(k, child);
-      }
-      child.inc();
+      const count = byLabels.get(k);
+      if (count) count.pending++;
+      else byLabels.set(k, { labels: { org: app?.org ?? "", app: app?.app ?? "", code: String(code) }, pending: 1 });
     },
     inFlight: {
       open: () => void open++,

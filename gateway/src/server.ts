@@ -303,29 +303,35 @@ export class Response extends EventEmitter {
     this.headers = raw;
     this.headersSent = true;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
-    this.connection.cork();
+    this.connection.headHeld();
     return this;
   }
 
   write(chunk: Buffer | string): boolean {
     if (this.finished) return false;
     if (!this.headersSent) this.writeHead(200);
-    if (!this.headWritten) this.writeHeadNow(undefined);
-    if (this.bodyless || !chunk.length) return this.connection.writable();
-    if (!this.chunked) return this.connection.write(chunk);
+    const head = this.headWritten ? "" : this.head(undefined);
+    if (this.bodyless || !chunk.length) {
+      if (head) this.connection.write(head, "latin1");
+      return this.connection.writable();
+    }
+    if (!this.chunked) return this.connection.send(head, chunk, "");
     const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
-    this.connection.write(`${size.toString(16)}\r\n`);
-    this.connection.write(chunk);
-    return this.connection.write("\r\n");
+    return this.connection.send(`${head}${size.toString(16)}\r\n`, chunk, "\r\n");
   }
 
   end(chunk?: Buffer | string): void {
     if (this.finished) return;
     if (!this.headersSent) this.writeHead(200);
-    if (!this.headWritten)
-      this.writeHeadNow(chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length);
-    if (chunk?.length) this.write(chunk);
-    if (this.chunked) this.connection.write("0\r\n\r\n");
+    const length = chunk === undefined ? 0 : typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    const head = this.headWritten ? "" : this.head(length);
+    const last = this.chunked ? "0\r\n\r\n" : "";
+    // Head, body and the last chunk in one write (one send, as node:http's corked socket does).
+    if (this.bodyless || !length) {
+      if (head || last) this.connection.write(head + last, "latin1");
+    } else if (this.chunked)
+      this.connection.send(`${head}${length.toString(16)}\r\n`, chunk as Buffer | string, `\r\n${last}`);
+    else this.connection.send(head, chunk as Buffer | string, "");
     this.finished = true;
     this.connection.responded(this);
     this.emit("close");
@@ -333,7 +339,7 @@ export class Response extends EventEmitter {
 
   /** Sends the head now if it is still held (the body's length unknown: chunks or the end). */
   flushHead(): void {
-    if (this.headersSent && !this.headWritten && !this.finished) this.writeHeadNow(undefined);
+    if (this.headersSent && !this.headWritten && !this.finished) this.connection.write(this.head(undefined), "latin1");
   }
 
   /** Ends the connection (the client sees the response cut short). */
@@ -348,8 +354,11 @@ export class Response extends EventEmitter {
     this.emit("close");
   }
 
-  /** The status line and headers, framed; length is the whole body's when end() knows it. */
-  private writeHeadNow(length: number | undefined): void {
+  /**
+   * The status line and headers (latin1), framed; length is the whole body's when end() knows
+   * it. Marks the head written: the caller writes it, with what follows it when it can.
+   */
+  private head(length: number | undefined): string {
     this.headWritten = true;
     const req = this.request;
     let head = `HTTP/1.1 ${this.status} ${STATUS_CODES[this.status] ?? "Unknown"}\r\n`;
@@ -379,7 +388,7 @@ export class Response extends EventEmitter {
     this.closes = closes;
     if (closes) head += "connection: close\r\n";
     else if (req.httpVersion === "1.0") head += "connection: keep-alive\r\n";
-    this.connection.write(`${head}\r\n`, "latin1");
+    return `${head}\r\n`;
   }
 }
 
@@ -389,6 +398,9 @@ export class Response extends EventEmitter {
  * (the client sends the rest again on a new one), so a read cannot pin megabytes of them.
  */
 const MAX_PIPELINED = 128;
+
+/** Body chunks up to this size are copied next to their framing and sent in one Buffer. */
+const COPY_BELOW = 16 * 1024;
 
 // What a client gets for a request llhttp refuses, before the connection closes (errors in a
 // body come after the request was handed on: the connection is just closed then).
@@ -448,7 +460,8 @@ class Connection {
   /** Closing: what the client still sends is read and dropped. */
   private draining = false;
   private upgrading: Request | undefined;
-  private corked = false;
+  /** A held response head is to be sent at the end of this tick (headHeld). */
+  private headFlushDue = false;
   /** When the request being parsed began (headers timeout), 0 between requests. */
   startedAt = 0;
   /** When the connection last had nothing to do (keep-alive timeout). */
@@ -756,32 +769,52 @@ class Connection {
     return !this.dead && !this.socket.writableNeedDrain;
   }
 
-  /**
-   * Writes for one tick go out together (head, body and end in one send), as node:http
-   * corks its sockets.
-   */
+  /** One write to the client; false when the client must take what waits first ('drain'). */
   write(data: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.dead) return false;
-    this.cork();
     const flushed = encoding ? this.socket.write(data, encoding) : this.socket.write(data);
     if (!flushed && !this.blockedSince) this.blockedSince = Date.now();
     return flushed;
   }
 
   /**
-   * Holds writes until the end of this tick; then a response whose head is still held (headers
-   * without body bytes yet: an event stream, a long download's start) sends it on its own.
+   * Framing before (latin1), a body chunk (a string goes as UTF-8) and framing after, in one
+   * send: a small chunk is copied into one Buffer with its framing (one write through the
+   * stream, as cheap as a write gets), a large one goes out with it in one writev.
    */
-  cork(): void {
-    if (this.corked || this.dead) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(() => {
-      this.current?.res.flushHead(); // still corked: goes out with the rest
-      this.corked = false;
+  send(before: string, chunk: Buffer | string, after: string): boolean {
+    if (this.dead) return false;
+    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    if (size > COPY_BELOW) {
+      this.socket.cork();
+      if (before) this.socket.write(before, "latin1");
+      let flushed = this.write(chunk);
+      if (after) flushed = this.write(after, "latin1");
       this.socket.uncork();
-    });
+      return flushed;
+    }
+    const out = Buffer.allocUnsafe(before.length + size + after.length);
+    out.write(before, 0, "latin1");
+    if (typeof chunk === "string") out.write(chunk, before.length, "utf8");
+    else chunk.copy(out, before.length);
+    if (after) out.write(after, before.length + size, "latin1");
+    return this.write(out);
   }
+
+  /**
+   * A response's head is held for its first body bytes (one send for both): at the end of this
+   * tick, one that got none (an event stream, a long download's start) sends it on its own.
+   */
+  headHeld(): void {
+    if (this.headFlushDue || this.dead) return;
+    this.headFlushDue = true;
+    process.nextTick(this.flushHead);
+  }
+
+  private readonly flushHead = () => {
+    this.headFlushDue = false;
+    this.current?.res.flushHead();
+  };
 
   /** Answers a request that goes no further, and closes. */
   private refuse(status: number, reason: string): void {

@@ -102,6 +102,33 @@ afterEach(() => pool?.close());
 const newPool = (options: ConstructorParameters<typeof UpstreamPool>[0] = {}) => (pool = new UpstreamPool(options));
 
 describe("UpstreamPool", () => {
+  it("sends a request head's bytes as llhttp read them (obs-text in a field value stays one byte)", async () => {
+    const heads: Buffer[] = [];
+    const server = createTcpServer((socket) => {
+      socket.on("data", (d: Buffer) => {
+        heads.push(d);
+        if (d.includes("\r\n\r\n")) socket.write("HTTP/1.1 204 No Content\r\n\r\n");
+      });
+      socket.on("error", () => undefined);
+    });
+    const to = await listen(server);
+    newPool();
+    // llhttp hands a field value's bytes over as one char each (latin1): 0xe9 is "\xe9".
+    const head = requestHead(["Host", "app.test", "X-Name", "caf\xe9"], {
+      method: "GET",
+      path: "/",
+      remoteAddress: "127.0.0.1",
+      fallbackHost: "x",
+    });
+    const error = await new Promise<UpstreamError | undefined>((resolve) =>
+      pool.forward(to, { head, method: "GET", maxBodyBytes: 0 }, sink(), resolve),
+    );
+    expect(error).toBeUndefined();
+    const sent = Buffer.concat(heads);
+    expect(sent.includes(Buffer.from("X-Name: caf\xe9\r\n", "latin1"))).toBe(true);
+    expect(sent.includes(Buffer.from([0xc3, 0xa9]))).toBe(false);
+  });
+
   it("forwards status, repeated headers and body, and reuses one kept-alive connection", async () => {
     const backend = await app((req, res) => {
       res.setHeader("set-cookie", ["a=1", "b=2"]);

@@ -10,7 +10,15 @@ import { connect, type Socket } from "node:net";
 import { withoutHopByHop } from "./headers.ts";
 import { HTTPParser, handleOf, type ParseError } from "./llhttp.ts";
 
-export type Endpoint = { host: string; port: number };
+export type Endpoint = {
+  host: string;
+  port: number;
+  /** `host:port`, when made once with the endpoint (else per request, as the pool's key). */
+  address?: string;
+};
+
+/** An endpoint's `host:port`: the pool's key, and the Host of a request that brought none. */
+export const addressOf = (endpoint: Endpoint) => endpoint.address ?? `${endpoint.host}:${endpoint.port}`;
 
 /** The app could not be reached or sent no usable response; status is what the client gets. */
 export class UpstreamError extends Error {
@@ -123,6 +131,8 @@ class Connection {
   private exchange: Exchange | undefined;
   private headerParts: string[] = [];
   private keepAlive = false;
+  /** The app's last Keep-Alive value, already applied to idleLimitMs. */
+  private keepAliveSeen: string | undefined;
   private dead = false;
 
   constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, options: PoolOptions) {
@@ -152,11 +162,12 @@ class Connection {
     ) => this.onHeaders(raw ?? this.headerParts, status, keepAlive);
     parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.onBody(chunk);
     parser[HTTPParser.kOnMessageComplete] = () => this.onComplete();
-    parser[HTTPParser.kOnMessageBegin] = () => {
-      if (this.exchange) this.exchange.answered = true;
-    };
+    // Each read from the app ends here, after its bytes were parsed. Bytes read while an exchange
+    // is on the connection are its answer's (a 1xx included): no kOnMessageBegin callback, which
+    // would cost a call into JS per response for the same fact.
     parser[HTTPParser.kOnExecute] = (result: number | ParseError) => {
       this.progress++;
+      if (this.exchange) this.exchange.answered = true;
       if (result instanceof Error) this.fail(new UpstreamError(`The app sent an invalid response (${result.code})`));
     };
     // The parser reads from the socket's handle itself, as node:http's server does with its
@@ -193,7 +204,9 @@ class Connection {
       // The client left before the app's answer was through: the rest of it cannot be skipped.
       if (this.exchange === exchange) this.fail(new UpstreamError("The client went away"));
     });
-    this.socket.write(request.head);
+    // latin1: the head's strings hold the bytes llhttp read (field values may carry obs-text),
+    // one char each; as UTF-8 a byte such as 0xe9 would reach the app as two.
+    this.socket.write(request.head, "latin1");
     const body = request.body;
     if (!body) {
       exchange.sent = true;
@@ -242,7 +255,11 @@ class Connection {
     this.keepAlive = keepAlive;
     for (let i = 0; i < raw.length; i += 2)
       if ((raw[i] as string).length === 10 && (raw[i] as string).toLowerCase() === "keep-alive") {
-        const seconds = Number((raw[i + 1] as string).match(/timeout=(\d+)/i)?.[1]);
+        // An app sends the same value with every response: read once per connection.
+        const value = raw[i + 1] as string;
+        if (value === this.keepAliveSeen) continue;
+        this.keepAliveSeen = value;
+        const seconds = Number(value.match(/timeout=(\d+)/i)?.[1]);
         if (seconds >= 0) this.idleLimitMs = Math.min(this.idleLimitMs, seconds * 750);
       }
     try {
@@ -365,7 +382,7 @@ export class UpstreamPool {
    * was sent to the client yet, so the caller can answer with an error page.
    */
   forward(endpoint: Endpoint, request: UpstreamRequest, res: ResponseSink, done: (error?: UpstreamError) => void) {
-    const key = `${endpoint.host}:${endpoint.port}`;
+    const key = addressOf(endpoint);
     const attempt = (fresh: boolean) => {
       const connection = (!fresh && this.take(key)) || new Connection(this, key, endpoint, this.options);
       connection.send({
@@ -386,7 +403,7 @@ export class UpstreamPool {
 
   /** Idle connections per endpoint (for tests and metrics). */
   idleCount(endpoint: Endpoint): number {
-    return this.idle.get(`${endpoint.host}:${endpoint.port}`)?.length ?? 0;
+    return this.idle.get(addressOf(endpoint))?.length ?? 0;
   }
 
   release(connection: Connection): void {
