@@ -1,5 +1,6 @@
 // The API as an Express app: middleware order, authentication, the route modules, errors.
 // main.ts builds the real dependencies; tests build the same app against a real cluster.
+import { mayAct } from "@atrium/crds";
 import type { KubeClient, Logger } from "@atrium/kube";
 import express, { type Request, type RequestHandler, type Response } from "express";
 import { AuditLog, clientIp } from "./audit/audit.ts";
@@ -8,7 +9,7 @@ import type { OidcClient } from "./auth/oidc.ts";
 import { actorIn, type Principal } from "./auth/principal.ts";
 import { type Limiter, limiterFor } from "./auth/ratelimit.ts";
 import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, Sessions } from "./auth/sessions.ts";
-import { type Directory, mayAct } from "./authz/directory.ts";
+import type { Directory } from "./authz/directory.ts";
 import type { ApiConfig } from "./config.ts";
 import type { Database } from "./db/index.ts";
 import { parseCookies } from "./http/cookies.ts";

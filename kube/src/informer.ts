@@ -7,7 +7,7 @@
 
 import { backoffDelay, sleep } from "./backoff.ts";
 import { isGone, type KubeClient, type KubeObject } from "./client.ts";
-import type { Logger } from "./log.ts";
+import { errorMessage, type Logger } from "./log.ts";
 import { keyOf, type ResourceType } from "./resources.ts";
 
 export type Change<T> = { type: "added" | "updated" | "deleted" | "resync"; key: string; object: T; old?: T };
@@ -109,7 +109,7 @@ export class Informer<T extends KubeObject = KubeObject> {
             resource: this.type.plural,
             key: change.key,
             change: change.type,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           },
           "error",
         );
@@ -151,7 +151,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         await watch.done;
       } catch (error) {
         if (signal.aborted) return;
-        const reason = isGone(error) ? "Gone" : error instanceof Error ? error.message : String(error);
+        const reason = isGone(error) ? "Gone" : errorMessage(error);
         this.options.onRestart?.(this.type.plural, isGone(error) ? "gone" : "error");
         this.options.log?.(
           "Watch failed; restarting",

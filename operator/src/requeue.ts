@@ -1,8 +1,7 @@
-// Coming back later, without overflowing Node's timers. setTimeout holds a signed 32-bit
-// delay (2^31 - 1 ms, about 24.8 days); anything longer fires after 1 ms with a
-// TimeoutOverflowWarning, so a 30-day idle timeout made the operator reconcile in a tight loop.
-// Deadlines further out than a day are reached in steps instead: each pass re-checks the
-// deadline from durable status and asks to come back again, at most a day later.
+// Coming back later. Deadlines further out than a day are reached in steps: each pass
+// re-checks the deadline from durable status (which may have moved: new activity, a changed
+// timeout) and asks to come back again, at most a day later. (That a delay past Node's timer
+// limit, about 24.8 days, never fires at once is the work queue's business: queue.ts re-arms.)
 import type { Outcome } from "./runtime/queue.ts";
 
 /** The longest a reconciler asks to wait: far below the timer limit, and a daily re-check is cheap. */

@@ -1,7 +1,7 @@
 // Who is calling (Principal: a login session or an API key) and what they are inside one
 // organization (Actor: their Member, role and effective permissions).
-import type { Permission } from "@atrium/crds";
-import { type Directory, type MemberObj, mayAct, type RoleObj } from "../authz/directory.ts";
+import { mayAct, type Permission } from "@atrium/crds";
+import type { Directory, MemberObj, RoleObj } from "../authz/directory.ts";
 
 export type KeyType = "STANDARD" | "AI_AGENT";
 

@@ -5,6 +5,7 @@
 import {
   type AppInstance,
   type Member,
+  mayAct,
   membersByEmail,
   namespaceFor,
   normalizeEmail,
@@ -19,11 +20,6 @@ export type Obj<T> = T & KubeObject;
 export type MemberObj = Obj<Member>;
 export type RoleObj = Obj<OrgRole>;
 export type OrgObj = Obj<Organization>;
-
-export { normalizeEmail };
-
-/** A member may act once they joined and while they are active. */
-export const mayAct = (m: Member) => m.spec.active !== false && Boolean(m.status?.joinedAt);
 
 export class Directory {
   readonly organizations: Informer<OrgObj>;

@@ -1,7 +1,7 @@
 // Login through the organization's OpenID Connect provider (authorization code + PKCE),
 // server-side sessions, logout. A person's identity (issuer + subject) links to a user by
 // verified email, and through the email to their Member objects in each organization.
-import { memberPhase } from "@atrium/crds";
+import { memberPhase, normalizeEmail } from "@atrium/crds";
 import { Type } from "@sinclair/typebox";
 import type { Request, Response } from "express";
 import type { Services } from "../app.ts";
@@ -9,7 +9,6 @@ import { clientIp } from "../audit/audit.ts";
 import { LOGIN_COOKIE, takeLogin, withLogin } from "../auth/login-binding.ts";
 import { OidcError, type OidcIdentity } from "../auth/oidc.ts";
 import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
-import { normalizeEmail } from "../authz/directory.ts";
 import type { AppLocations } from "../config.ts";
 import { cookie, hostCookieName, parseCookies } from "../http/cookies.ts";
 import { ApiError, badRequest, tooManyRequests } from "../http/errors.ts";

@@ -1,8 +1,7 @@
 // The caller: who they are, and the organizations they can switch between.
-import { memberPhase } from "@atrium/crds";
+import { mayAct, memberPhase } from "@atrium/crds";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
-import { mayAct } from "../authz/directory.ts";
 import { route } from "../http/route.ts";
 
 const Me = Type.Object({

@@ -1,12 +1,12 @@
 // Members: list (search, filters, sort, cursor pages), view, edit role / profile / activity,
 // remove. Invitations (which create members) are in invitations.ts.
-import { MAX_LEVEL, MEMBER_PHASES, membersByEmail, namespaceFor } from "@atrium/crds";
+import { activeAdminsAmong, MAX_LEVEL, MEMBER_PHASES, namespaceFor, normalizeEmail } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
 import { AdminGuard } from "../authz/admin-guard.ts";
-import { type Directory, type MemberObj, mayAct, normalizeEmail } from "../authz/directory.ts";
+import type { Directory, MemberObj } from "../authz/directory.ts";
 import { mayActOn, mayAssign, removesLastAdmin } from "../authz/rank.ts";
 import { ApiError, conflict, forbidden, invalidField, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
@@ -182,16 +182,9 @@ export class MemberLists {
   }
 }
 
-/**
- * Names of the active Admins (holding a top-level role, not being deleted) among `members`. A
- * newer Member with an address another Member already owns grants nothing (the operator marks
- * it DuplicateEmail), so it is no Admin either: only each address's owner counts.
- */
+/** Names of the active Admins among `members` (the rule in @atrium/crds, the operator's too). */
 export function adminsAmong(members: readonly MemberObj[], levelOf: (role: string) => number): string[] {
-  const { owners } = membersByEmail(members);
-  return [...owners.values()]
-    .filter((m) => mayAct(m) && !m.metadata.deletionTimestamp && levelOf(m.spec.role) >= MAX_LEVEL)
-    .map((m) => m.metadata.name);
+  return activeAdminsAmong(members, levelOf).map((m) => m.metadata.name);
 }
 
 const levelIn = (directory: Directory, org: string) => (role: string) => directory.role(org, role)?.spec.level ?? 0;

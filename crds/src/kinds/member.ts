@@ -1,5 +1,6 @@
 import type { KindDefinition } from "../crd.ts";
 import { normalizeEmail } from "../email.ts";
+import { MAX_LEVEL } from "../roles.ts";
 import {
   Conditions,
   cel,
@@ -86,6 +87,23 @@ export function membersByEmail<M extends Pick<Member, "metadata" | "spec">>(
     else owners.set(email, m);
   }
   return { owners, duplicates };
+}
+
+/** A member may act once they joined and while they are active. */
+export const mayAct = (m: Pick<Member, "spec" | "status">) => m.spec.active !== false && Boolean(m.status?.joinedAt);
+
+/**
+ * The active Admins among one organization's members: each address's owner (a duplicate grants
+ * nothing) who may act, holds a role at the Admin level and is not being deleted. The API's
+ * last-Admin rule and the operator's AdminPresent condition count the same members.
+ */
+export function activeAdminsAmong<M extends Pick<Member, "metadata" | "spec" | "status">>(
+  members: readonly M[],
+  levelOf: (role: string) => number | undefined,
+): M[] {
+  return [...membersByEmail(members).owners.values()].filter(
+    (m) => mayAct(m) && !m.metadata.deletionTimestamp && (levelOf(m.spec.role) ?? 0) >= MAX_LEVEL,
+  );
 }
 
 export const memberKind: KindDefinition = {

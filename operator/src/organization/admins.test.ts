@@ -1,6 +1,6 @@
-import type { Member } from "@atrium/crds";
+import { activeAdminsAmong, type Member } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
-import { activeAdmins, adminCondition, invitedAdmins } from "./admins.ts";
+import { adminCondition, invitedAdmins } from "./admins.ts";
 import { retainedClaims, retainPatch } from "./volumes.ts";
 
 const levels: Record<string, number> = { admin: 100, manager: 60 };
@@ -19,9 +19,9 @@ const m = (
   ...(joined ? { status: { joinedAt: "2026-01-02T00:00:00Z" } } : {}),
 });
 
-describe("activeAdmins", () => {
+describe("activeAdminsAmong", () => {
   it("counts joined, active members at the Admin level who own their address", () => {
-    const admins = activeAdmins(
+    const admins = activeAdminsAmong(
       [
         m("ann", "admin"),
         m("bob", "admin", { active: false }),

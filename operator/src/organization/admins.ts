@@ -1,18 +1,9 @@
 // Whether an organization still has someone who can manage it. The API refuses to demote or
 // deactivate the last Admin, but kubectl can (and a Member's email can collide with an older
 // one's): the Organization then says so in its AdminPresent condition.
+// Who counts as an active Admin is @atrium/crds' activeAdminsAmong (the API's rule too).
 import { MAX_LEVEL, type Member, memberPhase, membersByEmail } from "@atrium/crds";
 import type { ConditionInput } from "../runtime/conditions.ts";
-
-/**
- * Members who may act as Admin: joined, active, holding a role at the Admin level, and owning
- * their address (a duplicate grants nothing). The same rules the API's authorization applies.
- */
-export function activeAdmins<M extends Member>(members: readonly M[], levelOf: (role: string) => number | undefined) {
-  return [...membersByEmail(members).owners.values()].filter(
-    (m) => m.spec.active !== false && Boolean(m.status?.joinedAt) && (levelOf(m.spec.role) ?? 0) >= MAX_LEVEL,
-  );
-}
 
 /**
  * Members invited as Admin who have not joined yet (and whose invitation still holds): a new

@@ -1,10 +1,10 @@
-import { namespaceFor, type Organization } from "@atrium/crds";
+import { activeAdminsAmong, namespaceFor, type Organization } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { FINALIZER, MANAGED_SELECTOR } from "../labels.ts";
 import { findCondition, isSubset, jsonEqual, setCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
-import { activeAdmins, adminCondition, invitedAdmins } from "./admins.ts";
+import { adminCondition, invitedAdmins } from "./admins.ts";
 import {
   desiredBuiltInRoles,
   desiredLimitRange,
@@ -51,7 +51,7 @@ export const reconcileOrganization = (deps: Deps) => {
     const members = caches.members.inNamespace(namespace);
     const wasReady = findCondition(org.status?.conditions, "Ready")?.status === "True";
     const levelOf = (role: string) => caches.orgRoles.get(`${namespace}/${role}`)?.spec.level;
-    const admins = adminCondition(activeAdmins(members, levelOf), invitedAdmins(members, levelOf, deps.now()));
+    const admins = adminCondition(activeAdminsAmong(members, levelOf), invitedAdmins(members, levelOf, deps.now()));
     const status = {
       namespace,
       memberCount: members.length,
