@@ -5,6 +5,7 @@
 // (node-version.ts), and tries the binding at start (bindingProblems below): docs/adr/0007.
 import { createRequire } from "node:module";
 import { connect, createServer, type Socket } from "node:net";
+import { errorMessage } from "@atrium/kube";
 
 export type Parser = {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
@@ -178,7 +179,7 @@ export function bindingProblems(Parser: ParserClass = HTTPParser): string[] {
       `too long a head gave ${code ?? String(overflow.result)}, not HPE_HEADER_OVERFLOW`,
     );
   } catch (e) {
-    problems.push(`the parser threw: ${e instanceof Error ? e.message : String(e)}`);
+    problems.push(`the parser threw: ${errorMessage(e)}`);
   }
   return problems;
 }
@@ -229,7 +230,7 @@ export async function consumedReadProblems(Parser: ParserClass = HTTPParser, tim
     // Not inside the parser's own callback: node writes to it after kOnExecute returns.
     setImmediate(() => parser.close());
   } catch (e) {
-    problems.push(`the consumed read threw: ${e instanceof Error ? e.message : String(e)}`);
+    problems.push(`the consumed read threw: ${errorMessage(e)}`);
   } finally {
     for (const s of sockets) s.destroy();
     server.close();

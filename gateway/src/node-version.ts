@@ -4,7 +4,7 @@
 // provisions and package.json's "engines" repeats (docs/adr/0007).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Logger } from "@atrium/kube";
+import { errorMessage, type Logger } from "@atrium/kube";
 
 /** Where the pinned version is written, once for the whole repository. */
 export const NVMRC = fileURLToPath(new URL("../../.nvmrc", import.meta.url));
@@ -63,7 +63,7 @@ export function readNvmrc(path = NVMRC): string {
     return readFileSync(path, "utf8");
   } catch (e) {
     throw new NodeVersionError(
-      `The pinned Node version could not be read from ${path} (${e instanceof Error ? e.message : String(e)}): ` +
+      `The pinned Node version could not be read from ${path} (${errorMessage(e)}): ` +
         "the gateway needs the repository's .nvmrc beside its sources",
     );
   }

@@ -8,7 +8,7 @@
 //   upsert of the bucket's GCRA state (the "theoretical arrival time", `tat`; the bucket is
 //   full again at `tat`), which only succeeds while the bucket has a token. A refusal the
 //   replica can already prove from what it saw last is answered without the database.
-import type { Logger } from "@atrium/kube";
+import { errorMessage, type Logger } from "@atrium/kube";
 import type { Database } from "../db/index.ts";
 
 export type Limit = { limit: number; windowMs: number };
@@ -182,7 +182,7 @@ export class SharedRateLimiter implements Limiter {
     this.lastFailureLog = now;
     this.log(
       "Shared rate limits unavailable: limiting per replica until the database answers",
-      { error: error instanceof Error ? error.message : String(error) },
+      { error: errorMessage(error) },
       "warn",
     );
   }
