@@ -7,7 +7,9 @@ import { organizationKind } from "./kinds/organization.ts";
 import { orgRoleKind } from "./kinds/orgrole.ts";
 
 export * from "./crd.ts";
+export * from "./currency.ts";
 export * from "./email.ts";
+export * from "./entitlement.ts";
 export * from "./kinds/appinstance.ts";
 export * from "./kinds/apptemplate.ts";
 export * from "./kinds/member.ts";

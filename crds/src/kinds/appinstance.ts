@@ -102,6 +102,12 @@ export const AppInstanceSpec = Type.Object({
       { description: "Scale to zero when idle, wake on the next request." },
     ),
   ),
+  plan: Type.Optional(
+    Name(
+      "The template plan (its id) this install is paid with. Absent: a trial where the organization has one left for the app, else the app waits for payment.",
+      { maxLength: 40 },
+    ),
+  ),
   restartRequestedAt: Type.Optional(
     Timestamp("Set to the current time to restart the app once (the Deployment rolls when this changes)."),
   ),
@@ -114,6 +120,41 @@ export const AppInstanceSpec = Type.Object({
     }),
   ),
 });
+
+export const ENTITLEMENT_REASONS = [
+  "Free",
+  "Trialing",
+  "Active",
+  "PastDue",
+  "Lifetime",
+  "PaymentRequired",
+  "TrialEnded",
+  "Paused",
+  "Canceled",
+  "Expired",
+] as const;
+export type EntitlementReason = (typeof ENTITLEMENT_REASONS)[number];
+
+/**
+ * Whether the app may run, as billing decided it. Written by the API (its own field manager;
+ * the operator never writes it), read by the operator before it runs the app and by the gateway
+ * before it wakes it. Billing state itself stays in the API's database.
+ */
+export const Entitlement = Type.Object(
+  {
+    allowed: Type.Boolean(),
+    reason: StringEnum(ENTITLEMENT_REASONS),
+    until: Type.Optional(Timestamp("The decision holds until then (a trial's or a period's end); absent: for good.")),
+    message: Type.Optional(
+      Type.String({ maxLength: 1024, description: "What to do, e.g. who can subscribe and where." }),
+    ),
+    plan: Type.Optional(Type.String({ maxLength: 40 })),
+    subscription: Type.Optional(Type.String({ maxLength: 64, description: "The subscription's id in the API." })),
+    decidedAt: Type.Optional(Timestamp("When the API published this decision.")),
+  },
+  { description: "May this app run? Published by the API from the organization's subscription." },
+);
+export type Entitlement = Static<typeof Entitlement>;
 
 export const AppInstanceStatus = Type.Object({
   phase: Type.Optional(StringEnum(APP_PHASES)),
@@ -131,6 +172,7 @@ export const AppInstanceStatus = Type.Object({
     Timestamp("When traffic last woke the stopped app; it then runs at least the wake grace (5 min) from here."),
   ),
   stoppedReason: Type.Optional(Type.String({ maxLength: 256 })),
+  entitlement: Type.Optional(Entitlement),
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
 });
@@ -163,5 +205,6 @@ export const appInstanceKind: KindDefinition = {
     // A string, not a date: kubectl prints future dates as <invalid>.
     { name: "Stops At", type: "string", jsonPath: ".status.stopsAt" },
     { name: "URL", type: "string", jsonPath: ".status.url", priority: 1 },
+    { name: "Billing", type: "string", jsonPath: ".status.entitlement.reason", priority: 1 },
   ],
 };

@@ -1,4 +1,5 @@
 import type { KindDefinition } from "../crd.ts";
+import { CURRENCIES } from "../currency.ts";
 import {
   Conditions,
   cel,
@@ -64,14 +65,31 @@ export const EnvVarSchema = Type.Object(
   },
 );
 
-export const PricingPlan = Type.Object({
-  interval: StringEnum(PRICING_INTERVALS),
-  amountCents: Type.Integer({
-    description: "Price in the smallest currency unit.",
-    minimum: 0,
-    maximum: 100_000_000,
-  }),
-});
+export const PricingPlan = Type.Object(
+  {
+    id: Name("Stable plan id: subscriptions and AppInstances refer to it, so never rename it.", { maxLength: 40 }),
+    interval: StringEnum(PRICING_INTERVALS, {
+      description:
+        "monthly and annual renew each period; one-time pays once for that install; lifetime pays once for every install of the app in the organization.",
+    }),
+    amount: Type.Integer({
+      description: "Price in the currency's minor unit (cents for USD, yen for JPY): integers, never floats.",
+      minimum: 0,
+      maximum: 100_000_000,
+    }),
+    currency: Type.String({
+      description: "ISO 4217 code.",
+      minLength: 3,
+      maxLength: 3,
+      ...cel({
+        rule: `self in [${CURRENCIES.map((c) => `'${c}'`).join(", ")}]`,
+        message: "must be an ISO 4217 currency code in use, such as USD or EUR",
+      }),
+    }),
+  },
+  { description: "One way to pay for the app." },
+);
+export type PricingPlan = Static<typeof PricingPlan>;
 
 export const AppTemplateSpec = Type.Object(
   {
@@ -149,16 +167,24 @@ export const AppTemplateSpec = Type.Object(
       }),
     ),
     pricing: Type.Optional(
-      Type.Object({
-        currency: Type.Optional(Type.String({ pattern: "^[A-Z]{3}$", default: "USD", maxLength: 3 })),
-        trialDays: Type.Optional(Type.Integer({ description: "Free trial length.", minimum: 0, maximum: 90 })),
-        plans: Type.Array(PricingPlan, {
-          minItems: 1,
-          maxItems: 4,
-          "x-kubernetes-list-type": "map",
-          "x-kubernetes-list-map-keys": ["interval"],
-        }),
-      }),
+      Type.Object(
+        {
+          trialDays: Type.Optional(
+            Type.Integer({
+              description: "Free trial length; 0 or absent: no trial. One trial per organization and app, ever.",
+              minimum: 0,
+              maximum: 90,
+            }),
+          ),
+          plans: Type.Array(PricingPlan, {
+            minItems: 1,
+            maxItems: 8,
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["id"],
+          }),
+        },
+        { description: "What the app costs. A template without pricing is free." },
+      ),
     ),
   },
   {
