@@ -6,14 +6,14 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # Native addons compile against the headers of the Node that runs them, not the machine's.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: bench dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds deps
+.PHONY: bench dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds chart chart-check deps console console-client
 
 ## dev: run Atrium on its embedded default (local control plane, CRDs, sample catalog) until Ctrl-C
-dev: deps binaries
+dev: deps binaries console
 	node test/cluster/cli.ts dev
 
 ## test: everything CI runs: lint, typecheck, unit and integration tests
-test: deps binaries check
+test: deps binaries console check
 	npm test
 
 check: lint typecheck
@@ -23,9 +23,10 @@ format:
 	biome check --write .
 typecheck:
 	tsc -p tsconfig.json
+	tsc -p console/tsconfig.json
 test-unit: deps
 	npm run test:unit
-test-integration: deps binaries
+test-integration: deps binaries console
 	npm run test:integration
 
 ## cluster-up / cluster-down: a local control plane in the background, for kubectl and fast test reruns
@@ -38,9 +39,17 @@ cluster-down:
 binaries:
 	@time bash test/cluster/build-binaries.sh >/dev/null
 
-## crds: regenerate crds/manifests from the TypeScript schemas
+## crds: regenerate crds/manifests from the TypeScript schemas (and the chart's CRD templates)
 crds: deps
 	node crds/src/generate.ts
+	node charts/generate.ts
+
+## chart: regenerate the chart's CRD templates, values.yaml, values.schema.json and values table;
+## chart-check: its static checks (lint, helm-unittest, kubeconform, checkov; also in make test)
+chart: deps
+	node charts/generate.ts
+chart-check: deps
+	bash charts/check.sh
 
 deps: node_modules/.atrium-installed
 node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json api/package.json test/package.json
@@ -51,6 +60,14 @@ deps: api/src/db/generated/sqlite/client.ts api/src/db/generated/postgresql/clie
 api/src/db/generated/%/client.ts: api/prisma/%/schema.prisma api/prisma/%/prisma.config.ts node_modules/.atrium-installed
 	prisma generate --config api/prisma/$*/prisma.config.ts >/dev/null
 	touch $@
+
+## console: build the web console into console/dist (the API serves it), when a source changed
+console: console/dist/index.html
+console/dist/index.html: $(shell find console/src -type f) console/index.html console/vite.config.ts console/package.json crds/src/permissions.ts crds/src/roles.ts node_modules/.atrium-installed
+	cd console && vite build --logLevel warn
+## console-client: regenerate the console's API types (console/src/api/schema.d.ts) after a route change
+console-client: deps
+	node console/scripts/generate-client.ts
 
 ## bench: run the benchmark scenarios (SCENARIO=name for one); results in bench/results/
 bench: deps binaries

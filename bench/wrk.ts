@@ -9,10 +9,18 @@ export type WrkResult = { rps: number; p99: number; requests: number; non2xx: bo
 
 export async function wrk(
   url: string,
-  options: { connections: number; seconds: number; threads?: number; headers?: Record<string, string> },
+  options: {
+    connections: number;
+    seconds: number;
+    threads?: number;
+    headers?: Record<string, string>;
+    /** A wrk Lua script (a file), e.g. one that varies the request path. */
+    script?: string;
+  },
 ): Promise<WrkResult> {
   const args = [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, "--latency"];
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push("-H", `${k}: ${v}`);
+  if (options.script) args.push("-s", options.script);
   const { stdout } = await exec("wrk", [...args, url], { encoding: "utf8" });
   const rps = Number(stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
   const m = stdout.match(/\s99%\s+([\d.]+)(us|ms|s)/);

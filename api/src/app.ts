@@ -3,6 +3,8 @@
 import { mayAct } from "@atrium/crds";
 import type { KubeClient, Logger } from "@atrium/kube";
 import express, { type Request, type RequestHandler, type Response } from "express";
+import type { Installs } from "./apps/installs.ts";
+import { appRoutes } from "./apps/routes.ts";
 import { AuditLog, clientIp } from "./audit/audit.ts";
 import { KeyStore } from "./auth/keystore.ts";
 import type { OidcClient } from "./auth/oidc.ts";
@@ -10,8 +12,12 @@ import { actorIn, type Principal } from "./auth/principal.ts";
 import { type Limiter, limiterFor } from "./auth/ratelimit.ts";
 import { CSRF_HEADER, csrfMatches, SESSION_COOKIE, Sessions } from "./auth/sessions.ts";
 import type { Directory } from "./authz/directory.ts";
+import { Billing } from "./billing/billing.ts";
+import { localLedger } from "./billing/provider.ts";
+import { billingRoutes } from "./billing/routes.ts";
 import type { ApiConfig } from "./config.ts";
 import type { Database } from "./db/index.ts";
+import { consoleRoutes } from "./http/console.ts";
 import { parseCookies } from "./http/cookies.ts";
 import { ApiError, errorMiddleware, forbidden, notFound, tooManyRequests, unauthenticated } from "./http/errors.ts";
 import { jsonBody } from "./http/json-body.ts";
@@ -19,7 +25,11 @@ import { openApiDocument } from "./http/openapi.ts";
 import { mount, type Route } from "./http/route.ts";
 import { securityHeaders } from "./http/security.ts";
 import type { Mailer } from "./mail/mailer.ts";
+import type { Catalog } from "./marketplace/catalog.ts";
+import { marketplaceRoutes } from "./marketplace/routes.ts";
 import type { ApiMetrics } from "./metrics.ts";
+import { isDeleting, keysRefusedMessage } from "./orgs/lifecycle.ts";
+import { orgRoutes } from "./orgs/routes.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -42,11 +52,17 @@ export type ApiDeps = {
   db: Database;
   kube: KubeClient;
   directory: Directory;
+  /** Every installed app (AppInstance) by organization, from a watch. */
+  installs: Installs;
+  /** The marketplace: every AppTemplate, from a watch. */
+  catalog: Catalog;
   mailer: Mailer;
   oidc: OidcClient | undefined;
   log: Logger;
   metrics: ApiMetrics;
   now?: () => number;
+  /** The built console (default: console/dist of this repository). */
+  consoleDir?: string;
 };
 
 /** What route modules get: the dependencies plus the services built on them. */
@@ -56,6 +72,8 @@ export type Services = ApiDeps & {
   keys: KeyStore;
   limiter: Limiter;
   audit: AuditLog;
+  /** Subscriptions, trials, invoices; publishes each install's entitlement. */
+  billing: Billing;
 };
 
 export function allRoutes(s: Services): Route[] {
@@ -65,9 +83,13 @@ export function allRoutes(s: Services): Route[] {
     ...memberRoutes(s),
     ...invitationRoutes(s),
     ...roleRoutes(s),
+    ...appRoutes(s),
+    ...marketplaceRoutes(s),
+    ...billingRoutes(s),
     ...apiKeyRoutes(s),
     ...auditRoutes(s),
     ...forwardAuthRoutes(s),
+    ...orgRoutes(s),
   ];
 }
 
@@ -80,6 +102,15 @@ export function createApi(deps: ApiDeps) {
     keys: new KeyStore(deps.db, deps.config.peppers, { now }),
     limiter: limiterFor(deps.db, { now, log: deps.log }),
     audit: new AuditLog(deps.db, deps.log),
+    billing: new Billing({
+      db: deps.db,
+      kube: deps.kube,
+      log: deps.log,
+      now,
+      provider: localLedger({ autopay: deps.config.billing.autopay }),
+      templates: deps.catalog,
+      installs: deps.installs,
+    }),
   };
   const routes = allRoutes(s);
   const document = openApiDocument(routes);
@@ -102,6 +133,8 @@ export function createApi(deps: ApiDeps) {
   });
   app.use(router);
   app.use("/api", (_req, _res, next) => next(notFound("Route")));
+  // Everything else is the console's (its own CSP and caching; the API's headers stay on /api).
+  app.use(consoleRoutes({ dir: deps.consoleDir, log: deps.log }));
   app.use(errorMiddleware(deps.log));
   return { app, admin: adminApp(deps, health), drain: health.drain, services: s, routes, document };
 }
@@ -111,7 +144,11 @@ function healthChecks(deps: ApiDeps) {
   let draining = false;
   const live: RequestHandler = (_req, res) => void res.json({ status: "ok" });
   const ready: RequestHandler = (_req, res) => {
-    const status = draining ? "shutting down" : deps.directory.synced() ? "ok" : "caches not synced";
+    const status = draining
+      ? "shutting down"
+      : deps.directory.synced() && deps.installs.synced() && deps.catalog.synced()
+        ? "ok"
+        : "caches not synced";
     res.status(status === "ok" ? 200 : 503).json({ status });
   };
   return {
@@ -187,6 +224,7 @@ async function keyPrincipal(s: Services, secret: string, res: Response): Promise
   const member = s.directory.memberByEmail(key.org, key.email);
   if (!member || member.metadata.name !== key.memberName || !mayAct(member))
     throw unauthenticated("The API key is disabled: its member was deactivated or removed");
+  if (isDeleting(s.directory.organization(key.org))) throw unauthenticated(keysRefusedMessage(key.org));
   const limit = s.config.keyLimits[key.type];
   const d = await s.limiter.take(`key:${key.id}`, limit);
   res.setHeader("ratelimit-limit", String(d.limit));

@@ -4,11 +4,14 @@
 import { KubeClient, type Logger } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createApi } from "./app.ts";
+import { Installs } from "./apps/installs.ts";
 import { createOidcClient } from "./auth/oidc.ts";
 import { Directory } from "./authz/directory.ts";
+import { Scheduler } from "./billing/scheduler.ts";
 import type { ApiConfig } from "./config.ts";
 import { openDatabase } from "./db/index.ts";
 import { createMailer } from "./mail/mailer.ts";
+import { Catalog } from "./marketplace/catalog.ts";
 import { apiMetrics } from "./metrics.ts";
 
 export type AssembledApi = Awaited<ReturnType<typeof assembleApi>>;
@@ -16,13 +19,22 @@ export type AssembledApi = Awaited<ReturnType<typeof assembleApi>>;
 export async function assembleApi(
   config: ApiConfig,
   kc: KubeConfig,
-  options: { log: Logger; mailLog?: (line: string) => void },
+  options: {
+    log: Logger;
+    mailLog?: (line: string) => void;
+    /** The API's clock (tests inject one to end a trial without waiting for it). */
+    now?: () => number;
+    /** Run the leader-elected scheduler (default true; tests may run its passes themselves). */
+    scheduler?: boolean;
+  },
 ) {
   const { log } = options;
   const db = await openDatabase(config.databaseUrl);
   const kube = new KubeClient(kc, { fieldManager: "atrium-api" });
   const directory = new Directory(kube);
-  await directory.start();
+  const installs = new Installs(kube, { log });
+  const catalog = new Catalog(kube, { log });
+  await Promise.all([directory.start(), installs.start(), catalog.start()]);
   const oidc = config.oidc
     ? await createOidcClient({
         ...config.oidc,
@@ -37,16 +49,45 @@ export async function assembleApi(
     from: config.mailFrom,
     ...(options.mailLog ? { log: options.mailLog } : {}),
   });
-  const api = createApi({ config, db, kube, directory, mailer, oidc, log, metrics: apiMetrics() });
+  const api = createApi({
+    config,
+    db,
+    kube,
+    directory,
+    installs,
+    catalog,
+    mailer,
+    oidc,
+    log,
+    metrics: apiMetrics(),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  // AppInstances (kubectl's too) get their subscriptions from the watch; those made while no API
+  // ran, from one sweep now. Time's work (trial ends, renewals) runs on the scheduler's leader.
+  const { billing } = api.services;
+  const unfollow = billing.follow(installs, catalog);
+  void billing.sweep().catch((error) => log("Billing sweep failed", { error: String(error) }, "error"));
+  const scheduler = new Scheduler(kube, [{ name: "billing", run: () => billing.runDue() }], {
+    namespace: config.billing.leaseNamespace,
+    intervalMs: config.billing.schedulerIntervalMs,
+    log,
+  });
+  if (options.scheduler !== false) scheduler.start();
   return {
     ...api,
     config,
     db,
     kube,
     directory,
+    scheduler,
     /** Stops watching, writes the queued audit entries, closes the mail pool and the database. */
     async close(): Promise<void> {
+      await scheduler.stop();
+      unfollow();
+      await billing.idle();
       directory.stop();
+      installs.stop();
+      catalog.stop();
       await api.services.audit.flushed();
       await mailer.close();
       await db.close();

@@ -48,4 +48,21 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ ...PEPPERS, ATRIUM_RATE_LOGIN: "lots" })).toThrow(/ATRIUM_RATE_LOGIN/);
     expect(() => loadConfig({ ...PEPPERS, ATRIUM_API_DRAIN_SECONDS: "-1" })).toThrow(/ATRIUM_API_DRAIN_SECONDS/);
   });
+
+  it("takes billing's autopay, scheduler interval and lease namespace, refusing a malformed switch", () => {
+    expect(loadConfig(PEPPERS).billing).toEqual({
+      autopay: false,
+      schedulerIntervalMs: 60_000,
+      leaseNamespace: "atrium-system",
+    });
+    const set = loadConfig({
+      ...PEPPERS,
+      ATRIUM_BILLING_AUTOPAY: "true",
+      ATRIUM_SCHEDULER_INTERVAL_SECONDS: "5",
+      ATRIUM_API_NAMESPACE: "atrium",
+    });
+    expect(set.billing).toEqual({ autopay: true, schedulerIntervalMs: 5000, leaseNamespace: "atrium" });
+    expect(loadConfig({ ...PEPPERS, ATRIUM_BILLING_AUTOPAY: "false" }).billing.autopay).toBe(false);
+    expect(() => loadConfig({ ...PEPPERS, ATRIUM_BILLING_AUTOPAY: "yes please" })).toThrow(/ATRIUM_BILLING_AUTOPAY/);
+  });
 });

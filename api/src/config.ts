@@ -8,6 +8,7 @@ import { envNumber, envUrl } from "@atrium/kube";
 import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
 import type { KeyType } from "./auth/principal.ts";
 import { type Limit, parseLimit } from "./auth/ratelimit.ts";
+import { type PlatformAdmins, platformAdminsFrom } from "./orgs/platform.ts";
 
 /**
  * production (the default: fail closed) or development (ATRIUM_ENV=development: `make dev`),
@@ -49,6 +50,18 @@ export type ApiConfig = {
   trustProxy: string | undefined;
   /** Where apps are served: a login may return to an app (the gateway sends browsers to log in). */
   apps: AppLocations;
+  billing: BillingConfig;
+  /** Who may create organizations and see them all (ATRIUM_PLATFORM_ADMINS): api/src/orgs/platform.ts. */
+  platformAdmins: PlatformAdmins;
+};
+
+export type BillingConfig = {
+  /** ATRIUM_BILLING_AUTOPAY=true: invoices are paid the moment they are issued (the demo). */
+  autopay: boolean;
+  /** How often the leader's scheduler runs its jobs (ATRIUM_SCHEDULER_INTERVAL_SECONDS, default 60). */
+  schedulerIntervalMs: number;
+  /** Where the scheduler's Lease lives (ATRIUM_API_NAMESPACE, default atrium-system). */
+  leaseNamespace: string;
 };
 
 export type AppLocations = {
@@ -98,6 +111,14 @@ function limitFrom(env: NodeJS.ProcessEnv, name: string, fallback: string): Limi
   }
 }
 
+function booleanFrom(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (!value) return fallback;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new Error(`${name}: "${env[name]}" is neither true nor false`);
+}
+
 function cookieDomainFrom(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const domain = value.replace(/^\./, "").toLowerCase();
@@ -145,5 +166,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       baseDomain: env.ATRIUM_BASE_DOMAIN?.toLowerCase() || undefined,
     },
     trustProxy: env.ATRIUM_TRUST_PROXY,
+    platformAdmins: platformAdminsFrom(env),
+    billing: {
+      autopay: booleanFrom(env, "ATRIUM_BILLING_AUTOPAY", false),
+      schedulerIntervalMs: envNumber(env, "ATRIUM_SCHEDULER_INTERVAL_SECONDS", 60, 1) * 1000,
+      leaseNamespace: env.ATRIUM_API_NAMESPACE || "atrium-system",
+    },
   };
 }

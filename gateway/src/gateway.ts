@@ -1,11 +1,13 @@
 // The gateway: the only path to app pods. It routes `<app>.<org>.<domain>` (or
 // /apps/<org>/<app>/) to a ready endpoint of the app's Service, counts activity, and holds the
-// requests for a stopped app while it wakes it, once, however many requests arrive.
+// requests for a stopped app while it wakes it, once, however many requests arrive. An app
+// billing does not allow to run is answered 402 and never woken (entitlement.ts).
 import { connect, type Socket } from "node:net";
-import { type AppInstance, namespaceFor } from "@atrium/crds";
+import { type AppInstance, type AppTemplate, namespaceFor } from "@atrium/crds";
 import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
+import { billingCheck, paymentRequiredBody } from "./entitlement.ts";
 import { ForwardAuth } from "./forward-auth.ts";
 import { clientOrigin, parseTrustedProxies, requestHead, trustedPeers } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -89,6 +91,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
 });
 
 type App = AppInstance & KubeObject;
+type Template = AppTemplate & KubeObject;
 type Slice = KubeObject & {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
   ports?: { name?: string; port?: number }[];
@@ -103,11 +106,20 @@ class HttpError extends Error {
   readonly status: number;
   readonly title: string;
   readonly headers: Record<string, string>;
-  constructor(status: number, title: string, detail: string, headers: Record<string, string> = {}) {
+  /** The answer's own body (its content type and text), instead of the error page. */
+  readonly body: { type: string; text: string } | undefined;
+  constructor(
+    status: number,
+    title: string,
+    detail: string,
+    headers: Record<string, string> = {},
+    body?: { type: string; text: string },
+  ) {
     super(detail);
     this.status = status;
     this.title = title;
     this.headers = headers;
+    this.body = body;
   }
 }
 
@@ -120,6 +132,10 @@ export function createGateway(options: {
   const { config, log, metrics } = options;
   const client = new KubeClient(options.kc, { fieldManager: "atrium-gateway" });
   const apps = new Informer<App>(client, R.appInstance);
+  // Whether an app is paid for needs its template (free or not); the entitlement the API
+  // published comes with the AppInstance. Both from watches: no call per request.
+  const templates = new Informer<Template>(client, R.appTemplate);
+  const billing = billingCheck(templates);
   const slices = new Informer<Slice>(client, R.endpointSlice, {
     labelSelector: "app.kubernetes.io/managed-by=atrium-operator",
   });
@@ -303,6 +319,15 @@ export function createGateway(options: {
       paths: own?.excludePaths ?? NONE,
       userAgents: own?.excludeUserAgents ?? NONE,
     });
+    // Billing first: an app it does not allow is neither served (a trial that just ended, the
+    // operator not yet through stopping it) nor woken. Health checks get the same answer; no
+    // activity is recorded for any of them.
+    const refusal = billing(app, Date.now());
+    if (refusal) {
+      metrics.paymentRequired.inc({ reason: refusal.reason });
+      const body = paymentRequiredBody(route.app, route.org, refusal, req.headers.accept);
+      throw new HttpError(402, "Payment Required", `${route.app} is paused: ${refusal.reason}`, {}, body);
+    }
     const target = readyEndpoint(key);
     if (target) return { route, key, target, excluded, user };
     if (app.status?.phase === "Failed") {
@@ -347,14 +372,14 @@ export function createGateway(options: {
     metrics.countRequest(known(route), res.answeredBy ?? e.status);
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, {
-      "content-type": "text/html; charset=utf-8",
+      "content-type": e.body?.type ?? "text/html; charset=utf-8",
       "cache-control": "no-store",
       ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
       // The rest of a refused body is not read (nor forwarded): the connection cannot carry more.
       ...(e.status === 413 ? { connection: "close" } : {}),
       ...e.headers,
     });
-    res.end(errorPage(e.status, e.title, e.message));
+    res.end(e.body?.text ?? errorPage(e.status, e.title, e.message));
   };
 
   /** Sends the request to the app and its response back, streaming both ways; done() when through. */
@@ -493,17 +518,19 @@ export function createGateway(options: {
   return {
     server,
     activity,
-    synced: () => apps.hasSynced && slices.hasSynced,
+    synced: () => apps.hasSynced && templates.hasSynced && slices.hasSynced,
     async start(): Promise<void> {
       apps.start();
+      templates.start();
       slices.start();
-      await Promise.all([apps.synced, slices.synced]);
+      await Promise.all([apps.synced, templates.synced, slices.synced]);
       activity.start();
     },
     async stop(): Promise<void> {
       await server.close();
       await activity.stop();
       apps.stop();
+      templates.stop();
       slices.stop();
       upstream.close();
     },

@@ -72,6 +72,12 @@ export function gatewayMetrics() {
       help: "Client connections closed as they were accepted: ATRIUM_GATEWAY_MAX_CONNECTIONS were open.",
       ...r,
     }),
+    paymentRequired: new Counter({
+      name: "atrium_gateway_payment_required_total",
+      help: "Requests answered 402 because billing does not allow the app to run (never woken), by entitlement reason.",
+      labelNames: ["reason"],
+      ...r,
+    }),
     activityWrites: new Counter({
       name: "atrium_gateway_activity_writes_total",
       help: "lastActivity writes to AppInstance status.",

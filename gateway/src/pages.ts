@@ -13,3 +13,10 @@ export const startingPage = (app: string, refreshSeconds: number) =>
 
 export const errorPage = (status: number, title: string, detail: string) =>
   page(`${status} ${title}`, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(detail)}</p><small>HTTP ${status}</small>`);
+
+/** 402: the app is paused for billing; says why and who can subscribe. No refresh: paying takes a person. */
+export const paymentRequiredPage = (app: string, org: string, why: string, who: string) =>
+  page(
+    `${app} is paused`,
+    `<h1>${escapeHtml(app)} is paused</h1><p>${escapeHtml(why)}</p><p>${escapeHtml(who)}</p><small>Nothing is lost: the app's data is kept while it is paused (organization ${escapeHtml(org)}). HTTP 402</small>`,
+  );

@@ -168,6 +168,19 @@ export class KubeClient {
   }
 
   /**
+   * A GET whose body the caller reads as it arrives (pods/log, with follow: a stream that stays
+   * open); a failure status becomes a KubeError. The caller consumes or cancels the body.
+   */
+  async stream(path: string, query: Record<string, string | undefined>, signal?: AbortSignal): Promise<Response> {
+    const res = await this.send("GET", path, query, { signal });
+    if (!res.ok) {
+      const json = (await res.json().catch(() => undefined)) as { reason?: string; message?: string } | undefined;
+      throw new KubeError(res.status, json?.reason ?? res.statusText, json?.message ?? `GET ${path}: ${res.status}`);
+    }
+    return res;
+  }
+
+  /**
    * Fences this client's writes to `signal`'s lifetime (leader election: a term). Once it
    * aborts, writes in flight are cut off and new ones fail with FencedError before anything
    * is sent, so a replica that lost its lease cannot write, even from a reconcile that was
@@ -242,9 +255,13 @@ export class KubeClient {
     });
   }
 
-  /** A JSON merge patch: for fields shared with others where apply would claim too much (finalizers). */
+  /**
+   * A JSON merge patch: for fields shared with others where apply would claim too much
+   * (finalizers), recorded under our field manager as an update.
+   */
   mergePatch<T extends KubeObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown) {
     return this.write<T>("patch", t, "PATCH", resourcePath(t, namespace, name), {
+      query: { fieldManager: this.fieldManager },
       body: patch,
       contentType: "application/merge-patch+json",
     });

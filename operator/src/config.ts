@@ -1,3 +1,5 @@
+import { DEFAULT_DELETION_GRACE, parseGrace } from "./organization/deletion.ts";
+
 export type OperatorConfig = {
   /** Apps answer at https://<app>.<org>.<baseDomain>. */
   baseDomain: string;
@@ -9,6 +11,8 @@ export type OperatorConfig = {
   /** Default limits for containers that declare none (LimitRange). */
   defaultContainerCpu: string;
   defaultContainerMemory: string;
+  /** From an organization's deletion request to its deletion (ATRIUM_ORG_DELETION_GRACE, default 30d). */
+  orgDeletionGraceMs: number;
 };
 
 export const defaultConfig = (env: NodeJS.ProcessEnv = process.env): OperatorConfig => ({
@@ -18,6 +22,7 @@ export const defaultConfig = (env: NodeJS.ProcessEnv = process.env): OperatorCon
   gatewayPodLabels: { "app.kubernetes.io/name": "atrium-gateway" },
   defaultContainerCpu: "100m",
   defaultContainerMemory: "128Mi",
+  orgDeletionGraceMs: parseGrace(env.ATRIUM_ORG_DELETION_GRACE || DEFAULT_DELETION_GRACE),
 });
 
 /** An http(s) URL with {app} (and usually {org}) in it, checked at start with the variable named. */

@@ -7,7 +7,8 @@
 //   ATRIUM_LEASE_DURATION_MS    leader lease (default 15000)
 //   ATRIUM_SHUTDOWN_DELAY_MS    on SIGTERM, how long /readyz answers 503 before the operator
 //                               stops (default 0: it stops at once; readiness fails first anyway)
-//   ATRIUM_BASE_DOMAIN, ATRIUM_GATEWAY_NAMESPACE, ATRIUM_APP_URL_TEMPLATE   see config.ts
+//   ATRIUM_BASE_DOMAIN, ATRIUM_GATEWAY_NAMESPACE, ATRIUM_APP_URL_TEMPLATE,
+//   ATRIUM_ORG_DELETION_GRACE (default 30d)                                 see config.ts
 import { createServer } from "node:http";
 import { hostname } from "node:os";
 import { applyNodeFlags, envNumber, errorMessage, jsonLogger, nodeRuntime, sleep } from "@atrium/kube";

@@ -2,8 +2,8 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
-import { type Member, normalizeEmail, orgOfNamespace } from "@atrium/crds";
-import { type Change, Informer, KubeClient, type KubeObject, keyOf, type Logger, R } from "@atrium/kube";
+import { type Member, namespaceFor, normalizeEmail, orgOfNamespace } from "@atrium/crds";
+import { type Change, Informer, KubeClient, type KubeObject, keyOf, LeaderElector, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
@@ -11,11 +11,11 @@ import type { OperatorConfig } from "./config.ts";
 import type { Caches, Deps } from "./deps.ts";
 import { FIELD_MANAGER, LABEL_INSTANCE, LABEL_ORG, MANAGED_SELECTOR } from "./labels.ts";
 import { reconcileMember } from "./member/reconcile.ts";
+import { deletingOrgHold } from "./organization/deletion.ts";
 import { reconcileOrganization } from "./organization/reconcile.ts";
 import { reconcileOrgRole } from "./orgrole/reconcile.ts";
 import { Controller } from "./runtime/controller.ts";
 import { eventRecorder } from "./runtime/events.ts";
-import { LeaderElector } from "./runtime/leader.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Outcome } from "./runtime/queue.ts";
 
@@ -116,7 +116,12 @@ export function createOperator(options: OperatorOptions) {
     return instance ? `${ch.object.metadata.namespace}/${instance}` : undefined;
   };
 
-  caches.organizations.on((ch) => toOrg(ch.key));
+  caches.organizations.on((ch) => {
+    toOrg(ch.key);
+    // Deletion asked for or taken back (or the org being removed): its apps stop or may run again.
+    if (ch.old && !!deletingOrgHold(ch.old) !== !!deletingOrgHold(ch.object))
+      for (const app of caches.appInstances.inNamespace(namespaceFor(ch.key))) toApp(keyOf(app));
+  });
   for (const c of [caches.namespaces, caches.resourceQuotas, caches.limitRanges, caches.networkPolicies])
     c.on((ch) => toOrg(orgOf(ch)));
   caches.orgRoles.on((ch) => {

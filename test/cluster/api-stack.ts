@@ -24,6 +24,10 @@ export async function startApi(options: {
   port?: number;
   env?: Record<string, string>;
   quiet?: boolean;
+  /** The API's clock (billing tests move it to end a trial). */
+  now?: () => number;
+  /** Run the leader-elected scheduler (default true); tests may call api.scheduler.runOnce(). */
+  scheduler?: boolean;
 }) {
   const [free, adminPort] = (await freePorts(2)) as [number, number];
   const port = options.port ?? free;
@@ -53,6 +57,8 @@ export async function startApi(options: {
       if (!options.quiet && message !== "request") console.log(JSON.stringify({ message, ...fields }));
     },
     mailLog: () => {},
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.scheduler === false ? { scheduler: false } : {}),
   });
   const listen = (app: typeof api.app, on: number): Promise<Server> =>
     new Promise((resolve) => {
@@ -70,6 +76,7 @@ export async function startApi(options: {
     kube: api.kube,
     directory: api.directory,
     services: api.services,
+    scheduler: api.scheduler,
     document: api.document,
     logs,
     async stop() {

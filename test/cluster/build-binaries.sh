@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control plane used by tests and `make dev` from pinned Go
-# modules: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm.
+# modules: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm;
+# with the argument `node` also kubelet and kube-proxy (the real-node tier, real-node.ts).
 # No Docker and no download sites exist on these machines, so everything comes from the
 # Go module proxy. Binaries are cached under $ATRIUM_CACHE (default ~/.cache/atrium) in a
 # folder named after the pins, so a changed pin rebuilds and an unchanged one costs nothing.
@@ -25,7 +26,7 @@ have() { [ -x "$bin/$1" ]; }
 # every staging module at ./staging, so a wrapper module must replace each of them with the
 # published v0.x tag. The list is read from the pinned go.mod, so a new pin needs no edit.
 build_kube() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl "$@") missing=()
   for b in "${want[@]}"; do have "$b" || missing+=("$b"); done
   [ ${#missing[@]} -eq 0 ] && return
   local dir="$work/kube-$KUBE_VERSION" staging="v0.${KUBE_VERSION#v1.}"
@@ -80,5 +81,6 @@ go_install() { # name module version
 build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
-build_kube
+# Only the real-node tier needs a kubelet: the KWOK-only path builds (and waits for) no more.
+if [ "${1:-}" = node ]; then build_kube kubelet kube-proxy; else build_kube; fi
 echo "$bin"

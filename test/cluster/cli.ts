@@ -14,6 +14,7 @@ import { startGateway } from "./gateway-process.ts";
 import { installCatalog, installCrds } from "./install.ts";
 import { DEMO_USERS, startOidcProvider } from "./oidc-provider.ts";
 import { startOperator } from "./operator-process.ts";
+import { placeOnRealNodeAnnotations, type RealNode, realNodeUnsupported } from "./real-node.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const EXAMPLES = join(ROOT, "crds/examples");
@@ -38,10 +39,14 @@ const alive = (pid: number) => {
 const readState = (): State | undefined =>
   existsSync(STATE_FILE) ? (JSON.parse(readFileSync(STATE_FILE, "utf8")) as State) : undefined;
 
-async function startFresh(): Promise<ControlPlane> {
+async function startFresh(options: { realNode?: boolean } = {}): Promise<ControlPlane> {
   rmSync(CLUSTER_DIR, { recursive: true, force: true });
   mkdirSync(CLUSTER_DIR, { recursive: true });
-  const cp = await startControlPlane({ dir: CLUSTER_DIR, log });
+  const cp = await startControlPlane({
+    dir: CLUSTER_DIR,
+    log,
+    ...(options.realNode ? { realNode: { images: ["demo-notes"] } } : {}),
+  });
   // A stable place for the pinned kubectl, helm and friends: export PATH=.atrium/bin:$PATH
   rmSync(BIN_LINK, { force: true });
   symlinkSync(cp.binDir, BIN_LINK);
@@ -111,7 +116,10 @@ async function down() {
 
 /** The embedded default: control plane, CRDs, catalog, the operator, and a demo organization. */
 async function dev() {
-  const cp = await startFresh();
+  // The demo app runs in a real container where the machine can run one (ATRIUM_REAL_NODE=0: never).
+  const unsupported = realNodeUnsupported();
+  if (unsupported) log(`No real node (${unsupported}): every app runs on KWOK, and apps answer 502`);
+  const cp = await startFresh({ realNode: !unsupported });
   log(installCatalog(cp).trim().replaceAll("\n", "\n[cluster] "));
   const gatewayPort = Number(process.env.ATRIUM_GATEWAY_PORT ?? 8081);
   const operator = await startOperator({
@@ -144,10 +152,12 @@ async function dev() {
       ATRIUM_OIDC_CLIENT_SECRET: "atrium-dev-secret",
       // Browsers sent to log in by the gateway come back to their app.
       ATRIUM_GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
+      // The demo pays its invoices the moment they are issued (the local ledger's autopay).
+      ATRIUM_BILLING_AUTOPAY: "true",
     },
   });
   log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; metrics: ${api.admin}/metrics; log: ${api.logFile})`);
-  log(`Log in at ${apiUrl}/api/auth/login as ${DEMO_USERS.map((u) => u.email).join(", ")} (password "demo")`);
+  log(`Console at ${apiUrl}/ : log in as ${DEMO_USERS.map((u) => u.email).join(", ")} (password "demo")`);
   const gateway = await startGateway({
     kubeconfig: cp.kubeconfig,
     port: gatewayPort,
@@ -161,6 +171,7 @@ async function dev() {
     void operator.kill();
   });
   printUsage({ pid: process.pid, kubeconfig: cp.kubeconfig, server: cp.server, ready: true });
+  if (cp.realNode) seedRealDemo(cp, gatewayPort);
   log("Atrium runs; press Ctrl-C to stop it.");
 }
 
@@ -183,6 +194,40 @@ function seedDemo(cp: ControlPlane) {
     JSON.stringify({ apiVersion: "v1", kind: "List", items: members }),
   );
   log("Seeded organization acme: a custom role, an app, and a member per built-in role (kubectl get atrium -A)");
+}
+
+/**
+ * The demo app on the real node: organization `demo`, whose pods the real node runs, with the
+ * Demo Notes app (public, stops after a minute without traffic, keeps its notes on its volume).
+ */
+function seedRealDemo(cp: ControlPlane, gatewayPort: number) {
+  const node = cp.realNode as RealNode;
+  const apply = (o: unknown) => kubectlIn(cp.binDir, cp.kubeconfig, "apply", "-f", "-").stdin(JSON.stringify(o));
+  const kubectl = (...args: string[]) => kubectlIn(cp.binDir, cp.kubeconfig, ...args).run();
+  apply({
+    apiVersion: "atrium.dev/v1alpha1",
+    kind: "Organization",
+    metadata: { name: "demo" },
+    spec: { displayName: "Demo" },
+  });
+  kubectl("wait", "--for=condition=Ready", "--timeout=60s", "organization/demo");
+  kubectl(
+    "annotate",
+    "--overwrite",
+    "namespace/org-demo",
+    ...Object.entries(placeOnRealNodeAnnotations()).map(([k, v]) => `${k}=${v}`),
+  );
+  node.provideVolume("org-demo", "notes-data");
+  apply({
+    apiVersion: "atrium.dev/v1alpha1",
+    kind: "AppInstance",
+    metadata: { name: "notes", namespace: "org-demo" },
+    spec: { template: "demo-notes", access: { policy: "Public" }, idle: { policy: "Auto", timeout: "1m" } },
+  });
+  log(
+    `Demo Notes runs in a real container on ${node.name}: http://127.0.0.1:${gatewayPort}/apps/demo/notes/ ` +
+      "(write a note, leave it a minute to stop, open it again: the note is still there)",
+  );
 }
 
 function printUsage(state: State) {

@@ -11,18 +11,20 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePki, type Pki } from "./certs.ts";
 import { freePorts } from "./ports.ts";
+import { apiserverRealNodeFlags, type ImageName, type RealNode, startRealNode } from "./real-node.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
 /**
  * Pod IPs for KWOK's fake pods. EndpointSlices refuse loopback addresses, so pods get addresses
- * from 198.18.0.0/15 (reserved for benchmarking, RFC 2544), which the harness routes to the
+ * from 198.18.0.0/16 (half of RFC 2544's benchmarking range), which the harness routes to the
  * loopback device (the kernel's "AnyIP"): a test can then serve real HTTP at a fake pod's
  * address. Each control plane claims its own /20 of it, so clusters running side by side
- * (the shared one, private ones, benchmarks) never hand out the same address.
+ * (the shared one, private ones, benchmarks) never hand out the same address. The other half,
+ * 198.19.0.0/16, is for the pods of real nodes (real-node.ts).
  */
-const POD_RANGE = "198.18.0.0/15";
-const POD_SLOTS = 32; // /20s in the /15
+const POD_RANGE = "198.18.0.0/16";
+const POD_SLOTS = 16; // /20s in the /16
 const SLOT_LOCK_PORT = 40999;
 
 /** Claims a free /20 by binding a lock socket inside it; the claim ends with the socket. */
@@ -57,6 +59,11 @@ export type ControlPlaneOptions = {
   /** Fake nodes to register with KWOK. */
   nodes?: number;
   log?: (message: string) => void;
+  /**
+   * Also run a real node (real-node.ts: containerd + kubelet) with these images imported;
+   * check realNodeUnsupported() first. Pods go there only from namespaces placed on it.
+   */
+  realNode?: { images?: ImageName[] };
 };
 
 export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
@@ -68,6 +75,13 @@ export type ControlPlane = {
   binDir: string;
   ports: number[];
   pids: Record<Component, number>;
+  /**
+   * What every fake pod's containers "print": KWOK serves this file (CRI log format, one
+   * `<RFC 3339 time> stdout F <line>` per line) as their pods/log, and follows it.
+   */
+  podLogFile: string;
+  /** The real node, when asked for with `realNode`. */
+  realNode?: RealNode;
   /** Stops every component (reverse start order), waiting until each has exited. */
   stop(): Promise<void>;
   /** Stops one component and starts it again with the same flags (the apiserver: until /readyz). */
@@ -111,6 +125,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   writeFileSync(kubeconfig, kubeconfigYaml(server, pki));
 
   const running: Running[] = [];
+  let realNode: RealNode | undefined;
   const argsOf = new Map<Component, string[]>();
   const start = (name: Component, args: string[]) => {
     argsOf.set(name, args);
@@ -134,6 +149,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     return entry;
   };
   const stop = async () => {
+    // First, while the apiserver still answers: the node's cleanup waits for its kubelet.
+    await realNode?.stop();
     for (const entry of [...running].reverse()) {
       if (entry.exitCode === undefined) entry.child.kill("SIGTERM");
       await entry.exited;
@@ -189,6 +206,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // A loopback advertise address cannot be an Endpoints IP; nothing here needs that Service.
       "--endpoint-reconciler-type=none",
       "--enable-priority-and-fairness=false",
+      // pods/log goes to KWOK's kubelet-like server at the node's InternalIP (the fake node's
+      // Hostname address does not resolve).
+      "--kubelet-preferred-address-types=InternalIP",
+      ...(options.realNode ? apiserverRealNodeFlags(pki) : []),
       "--v=1",
     ]);
     await waitFor("kube-apiserver /readyz", api, () => apiReady(server, pki), 120_000);
@@ -221,14 +242,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--concurrent-replicaset-syncs=20",
     ]);
     start("kube-scheduler", common(scheduler, "scheduler"));
-    writeFileSync(join(dir, "kwok.yaml"), "");
+    const podLogFile = join(dir, "logs", "pods.log");
+    writeFileSync(podLogFile, "");
+    writeFileSync(join(dir, "kwok.yaml"), kwokLogsConfig(podLogFile));
     const kwok = start("kwok", [
       `--kubeconfig=${kubeconfig}`,
       "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       `--cidr=${pods.cidr}`,
       `--node-ip=${NODE_IP}`,
-      `--server-address=127.0.0.1:${kwokPort}`,
+      // The node's address and port (status.daemonEndpoints), where the apiserver asks for pods/log.
+      `--server-address=${NODE_IP}:${kwokPort}`,
+      `--node-port=${kwokPort}`,
       `--config=${join(dir, "kwok.yaml")}`,
     ]);
 
@@ -251,6 +276,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return true;
     });
     log(`Control plane ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s at ${server}`);
+    if (options.realNode)
+      realNode = await startRealNode({
+        dir,
+        binDir,
+        kubeconfig,
+        caCert: pki.caCert,
+        images: options.realNode.images,
+        log,
+      });
   } catch (error) {
     await stop();
     throw error;
@@ -264,7 +298,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     server,
     binDir,
     ports: [etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwokPort],
+    podLogFile: join(dir, "logs", "pods.log"),
     pids: Object.fromEntries(running.map((r) => [r.name, r.child.pid])) as Record<Component, number>,
+    ...(realNode ? { realNode } : {}),
     stop,
     async restart(component, downMs = 0) {
       const index = running.findIndex((r) => r.name === component && r.exitCode === undefined);
@@ -360,6 +396,15 @@ const STORAGE_CLASS = {
   reclaimPolicy: "Delete",
   volumeBindingMode: "Immediate",
 };
+
+/** KWOK's ClusterLogs: every container of every pod logs what the file holds. */
+const kwokLogsConfig = (file: string) =>
+  JSON.stringify({
+    apiVersion: "kwok.x-k8s.io/v1alpha1",
+    kind: "ClusterLogs",
+    metadata: { name: "all-pods" },
+    spec: { logs: [{ logsFile: file, follow: true }] },
+  });
 
 /** A node KWOK manages (matched by the annotation); roomy enough for the 1,000-app benchmark. */
 function fakeNode(name: string): string {

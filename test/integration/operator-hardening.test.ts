@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EMAIL_MESSAGE, isCanonicalEmail } from "../../crds/src/email.ts";
 import { EMAIL_VECTORS } from "../../crds/src/email-vectors.ts";
 import { type ControlPlane, kubectlIn, startControlPlane } from "../cluster/controlplane.ts";
+import { ACTIVE, publishEntitlement } from "../cluster/entitlement.ts";
 import { echoTemplate } from "../cluster/fake-pods.ts";
 import { installCatalog, installCrds } from "../cluster/install.ts";
 import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
@@ -338,6 +339,10 @@ describe("deleting an Organization", () => {
     const { name: org, ns } = await createOrg();
     const kept = await createApp(ns, { template: "uptime-kuma", storage: { deletionPolicy: "Retain" } });
     const dropped = await createApp(ns, { template: "vaultwarden", storage: { deletionPolicy: "Delete" } });
+    // vaultwarden is paid: it runs (and its claim binds) once the API would say it is paid for.
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    await publishEntitlement(kc, { namespace: ns, name: dropped }, ACTIVE);
     const bound = async (app: string) =>
       until(`${app}-data bound`, async () => {
         const c = await core.readNamespacedPersistentVolumeClaim({ name: `${app}-data`, namespace: ns });

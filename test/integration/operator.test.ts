@@ -2,6 +2,7 @@
 // deployed, rolled and reported, and that an unchanged world costs no writes.
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ACTIVE, publishEntitlement } from "../cluster/entitlement.ts";
 import { installCatalog } from "../cluster/install.ts";
 import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
 import { cluster, type Obj, unique, until } from "./kube.ts";
@@ -45,6 +46,12 @@ async function createOrg(spec: Record<string, unknown> = {}) {
 }
 async function createApp(ns: string, spec: Record<string, unknown>, name = unique("app")) {
   await objects.create({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: ns }, spec } as Obj);
+  return name;
+}
+/** A paid catalog app (gitea, nextcloud, vaultwarden): runs once the API would say it is paid for. */
+async function createPaidApp(ns: string, spec: Record<string, unknown>) {
+  const name = await createApp(ns, spec);
+  await publishEntitlement(kc, { namespace: ns, name }, ACTIVE);
   return name;
 }
 const phaseOf = async (name: string, ns: string) => (await read("AppInstance", name, ns)).status?.phase;
@@ -177,7 +184,10 @@ describe("OrgRole and Member", () => {
 describe("AppInstance", () => {
   it("reaches Running with a Deployment, Service, volume and settings Secret", async () => {
     const { ns, name: org } = await createOrg();
-    const name = await createApp(ns, { template: "vaultwarden", env: [{ name: "SIGNUPS_ALLOWED", value: "true" }] });
+    const name = await createPaidApp(ns, {
+      template: "vaultwarden",
+      env: [{ name: "SIGNUPS_ALLOWED", value: "true" }],
+    });
     const app = await until("Running", async () => {
       const a = await read("AppInstance", name, ns);
       return a.status?.phase === "Running" ? a : undefined;
@@ -214,7 +224,7 @@ describe("AppInstance", () => {
 
   it("rolls once for an env change and once for a restart request", async () => {
     const { ns } = await createOrg();
-    const name = await createApp(ns, { template: "gitea" });
+    const name = await createPaidApp(ns, { template: "gitea" });
     await until("Running", async () => ((await phaseOf(name, ns)) === "Running" ? true : undefined));
     await operator.settled();
     expect(await replicaSets(name, ns)).toHaveLength(1);
@@ -238,7 +248,7 @@ describe("AppInstance", () => {
   it("reports a missing template clearly and recovers when it appears", async () => {
     const { ns } = await createOrg();
     const template = unique("tpl");
-    const name = await createApp(ns, { template });
+    const name = await createPaidApp(ns, { template }); // a copy of gitea's spec, pricing included
     const app = await until("the condition", async () => {
       const a = await read("AppInstance", name, ns);
       return condition(a, "Ready") ? a : undefined;
@@ -254,7 +264,7 @@ describe("AppInstance", () => {
 
   it("says QuotaExceeded when the org's quota leaves no room", async () => {
     const { ns } = await createOrg({ quotas: { cpu: "200m" } });
-    const name = await createApp(ns, { template: "nextcloud", env: [], resources: { cpu: "500m" } });
+    const name = await createPaidApp(ns, { template: "nextcloud", env: [], resources: { cpu: "500m" } });
     const app = await until("QuotaExceeded", async () => {
       const a = await read("AppInstance", name, ns);
       return condition(a, "Ready")?.reason === "QuotaExceeded" ? a : undefined;

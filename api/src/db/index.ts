@@ -13,12 +13,18 @@ import { type DatabaseTarget, type Provider, parseDatabaseUrl } from "./url.ts";
 export type {
   ApiKey,
   AuditEvent,
+  BillingDetails,
   Identity,
   Invitation,
+  Invoice,
+  InvoiceLine,
+  Outbox,
   PendingLogin,
   Prisma,
   PrismaClient,
   Session,
+  Subscription,
+  TrialGrant,
   User,
 } from "./generated/sqlite/client.ts";
 export { loadMigrations, type MigrationResult, migrateDatabase } from "./migrate.ts";

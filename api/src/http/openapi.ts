@@ -96,7 +96,16 @@ export function openApiDocument(routes: readonly Route[]) {
       responses: {
         [String(r.response.status)]: {
           description: r.response.description ?? "OK",
-          ...(r.response.schema ? { content: { "application/json": { schema: plain(r.response.schema) } } } : {}),
+          ...(r.response.schema
+            ? {
+                content: {
+                  "application/json": { schema: plain(r.response.schema) },
+                  ...Object.fromEntries(
+                    Object.entries(r.response.also ?? {}).map(([t, sc]) => [t, { schema: plain(sc) }]),
+                  ),
+                },
+              }
+            : {}),
         },
         ...Object.fromEntries(
           errorStatuses(r).map((status) => [

@@ -47,7 +47,13 @@ export type RouteSpec<P extends TSchema | undefined, Q extends TSchema | undefin
   query?: Q;
   body?: B;
   /** The success status and its body schema (null: no body). */
-  response: { status: number; schema: TSchema | null; description?: string };
+  response: {
+    status: number;
+    schema: TSchema | null;
+    description?: string;
+    /** Other media types the handler may answer with instead of JSON (it writes those itself). */
+    also?: Record<string, TSchema>;
+  };
   /** Extra error statuses worth documenting besides the common ones. */
   errors?: number[];
   /** The audit action for writes, e.g. "members.invite". Reads are not audited. */
@@ -143,7 +149,14 @@ async function run(r: Route, req: Request, res: Response, guard: Guard): Promise
   }
 }
 
-const TARGET_KINDS: Record<string, string> = { member: "member", role: "role", key: "apikey", app: "app" };
+const TARGET_KINDS: Record<string, string> = {
+  member: "member",
+  role: "role",
+  key: "apikey",
+  app: "app",
+  subscription: "subscription",
+  invoice: "invoice",
+};
 
 /** "member/jane" from /orgs/:org/members/:member, for the audit log. */
 function defaultTarget(params: Record<string, string | string[]>): string | undefined {

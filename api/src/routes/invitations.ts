@@ -42,7 +42,7 @@ const InviteBody = Type.Object(
   { additionalProperties: false },
 );
 
-const InvitationResult = Type.Object({
+export const InvitationResult = Type.Object({
   member: MemberView,
   expiresAt: Timestamp,
   emailSent: Type.Boolean({ description: "False when the mail server refused; resend later" }),
@@ -50,8 +50,16 @@ const InvitationResult = Type.Object({
 
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
+/** Who sends an invitation: a member of the org, or a platform administrator creating it. */
+export type Inviter = { email: string; name: string };
+
+export const inviterOf = (actor: Actor): Inviter => ({
+  email: actor.email,
+  name: actor.member.spec.displayName ?? actor.email,
+});
+
 /** Creates a fresh token (the previous ones die), records it and mails the accept link. */
-async function issueInvitation(s: Services, org: string, member: MemberObj, actor: Actor) {
+export async function issueInvitation(s: Services, org: string, member: MemberObj, inviter: Inviter) {
   const token = randomBytes(32).toString("base64url");
   const now = new Date(s.now());
   const expiresAt = new Date(now.getTime() + s.config.invitationTtlMs);
@@ -66,7 +74,7 @@ async function issueInvitation(s: Services, org: string, member: MemberObj, acto
         memberName: member.metadata.name,
         email: member.spec.email.toLowerCase(),
         tokenHash: hashToken(token),
-        createdBy: actor.email,
+        createdBy: inviter.email,
         createdAt: now,
         expiresAt,
       },
@@ -79,7 +87,7 @@ async function issueInvitation(s: Services, org: string, member: MemberObj, acto
   const role = s.directory.role(org, member.spec.role);
   const mail = invitationEmail({
     orgName: s.directory.organization(org)?.spec.displayName ?? org,
-    inviterName: actor.member.spec.displayName ?? actor.email,
+    inviterName: inviter.name,
     roleName: role?.spec.displayName ?? member.spec.role,
     acceptUrl: `${s.config.publicUrl}/api/invitations/accept?token=${token}`,
     expiresAt,
@@ -93,6 +101,32 @@ async function issueInvitation(s: Services, org: string, member: MemberObj, acto
   }
   const view = memberView(s.directory, org, s.directory.member(org, member.metadata.name) ?? updated, now);
   return { member: view, expiresAt: expiresAt.toISOString(), emailSent };
+}
+
+/** The invited Member (phase Invited until accepted); `email` in canonical form (parseEmail). */
+export async function createInvitedMember(
+  s: Services,
+  org: string,
+  invite: { email: string; role: string; invitedBy: string; displayName?: string },
+): Promise<MemberObj> {
+  const { email } = invite;
+  const spec: Member["spec"] = { email, role: invite.role };
+  const inviter = normalizeEmail(invite.invitedBy);
+  if (isCanonicalEmail(inviter)) spec.invitedBy = inviter;
+  if (invite.displayName) spec.displayName = invite.displayName;
+  try {
+    return await s.kube.create<MemberObj>(R.member, {
+      metadata: { name: memberNameFor(email), namespace: namespaceFor(org) },
+      spec,
+    } as MemberObj);
+  } catch (e) {
+    if (isConflict(e)) throw conflict(`${email} is already a member or invited`);
+    // The CRD runs the same rule (crds/src/email.ts); should they ever differ, a 422, not a 500.
+    const refusal = e instanceof KubeError && e.code === 422 ? (e.details as { causes?: { field?: string }[] }) : {};
+    if (refusal?.causes?.some((c) => c.field === "spec.email"))
+      throw invalidField("/body/email", "must be an email address");
+    throw e;
+  }
 }
 
 async function takeInvitationBudget(s: Services, org: string) {
@@ -132,28 +166,14 @@ export const invitationRoutes = (s: Services) => [
       const email = parsed.email;
       if (s.directory.memberByEmail(org, email)) throw conflict(`${email} is already a member or invited`);
       await takeInvitationBudget(s, org);
-      const name = memberNameFor(email);
-      setTarget(`member/${name}`);
-      const spec: Member["spec"] = { email, role: roleName };
-      const inviter = normalizeEmail(actor.email);
-      if (isCanonicalEmail(inviter)) spec.invitedBy = inviter;
-      if (body.displayName) spec.displayName = body.displayName;
-      let created: MemberObj;
-      try {
-        created = await s.kube.create<MemberObj>(R.member, {
-          metadata: { name, namespace: namespaceFor(org) },
-          spec,
-        } as MemberObj);
-      } catch (e) {
-        if (isConflict(e)) throw conflict(`${email} is already a member or invited`);
-        // The CRD runs the same rule (crds/src/email.ts); should they ever differ, a 422, not a 500.
-        const refusal =
-          e instanceof KubeError && e.code === 422 ? (e.details as { causes?: { field?: string }[] }) : {};
-        if (refusal?.causes?.some((c) => c.field === "spec.email"))
-          throw invalidField("/body/email", "must be an email address");
-        throw e;
-      }
-      return issueInvitation(s, org, created, actor);
+      setTarget(`member/${memberNameFor(email)}`);
+      const created = await createInvitedMember(s, org, {
+        email,
+        role: roleName,
+        invitedBy: actor.email,
+        ...(body.displayName ? { displayName: body.displayName } : {}),
+      });
+      return issueInvitation(s, org, created, inviterOf(actor));
     },
   }),
   route({
@@ -173,7 +193,7 @@ export const invitationRoutes = (s: Services) => [
       assertPending(s, m);
       assertMayActOn(actor, s, params.org, m);
       await takeInvitationBudget(s, params.org);
-      return issueInvitation(s, params.org, m, actor);
+      return issueInvitation(s, params.org, m, inviterOf(actor));
     },
   }),
   route({

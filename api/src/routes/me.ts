@@ -18,6 +18,10 @@ const OrgEntry = Type.Object({
   roleDisplayName: Type.String(),
   status: Type.String(),
   canAct: Type.Boolean(),
+  level: Type.Integer({ description: "The rank of the caller's role" }),
+  permissions: Type.Array(Type.String(), {
+    description: "What the caller may do here (none unless active): the console hides what it may not",
+  }),
 });
 
 export const meRoutes = (s: Services) => [
@@ -55,6 +59,8 @@ export const meRoutes = (s: Services) => [
             roleDisplayName: role?.spec.displayName ?? m.spec.role,
             status: memberPhase(m, now),
             canAct: mayAct(m),
+            level: role?.spec.level ?? 0,
+            permissions: [...s.directory.authorizer.permissionsOf(principal.email, org)].sort(),
           },
         ];
       });

@@ -11,6 +11,7 @@ import {
   Quantity,
   type Static,
   StringEnum,
+  Timestamp,
   Type,
 } from "../schema.ts";
 
@@ -50,6 +51,18 @@ export const OrganizationSpec = Type.Object({
       { description: "How the org hears about activity." },
     ),
   ),
+  deletion: Type.Optional(
+    Type.Object(
+      {
+        requestedAt: Timestamp("When deletion was asked for: the grace period counts from here."),
+        requestedBy: Type.String({ description: "Who asked (an email address).", minLength: 1, maxLength: 320 }),
+      },
+      {
+        description:
+          "Set: the organization is to be deleted. Its apps are stopped and its API keys refused at once; the operator deletes it when the grace period (ATRIUM_ORG_DELETION_GRACE, 30 days) is over. Removing it restores the organization.",
+      },
+    ),
+  ),
 });
 
 export const OrganizationStatus = Type.Object({
@@ -57,6 +70,9 @@ export const OrganizationStatus = Type.Object({
   memberCount: Type.Optional(Type.Integer({ minimum: 0 })),
   appCount: Type.Optional(Type.Integer({ minimum: 0 })),
   runningAppCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  deletesAt: Type.Optional(
+    Timestamp("When the operator deletes the organization (spec.deletion.requestedAt plus the grace period)."),
+  ),
   observedGeneration: Type.Optional(ObservedGeneration),
   conditions: Type.Optional(Conditions),
 });

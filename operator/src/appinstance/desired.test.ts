@@ -102,6 +102,14 @@ describe("desiredDeployment", () => {
     );
   });
 
+  it("leaves a zero probe delay out, as the apiserver stores it (else every pass would re-apply)", () => {
+    const t = template();
+    t.spec.healthCheck = { path: "/health", initialDelaySeconds: 0 };
+    const d = desiredDeployment(app(), t, { version: "2.0", settings, replicas: 1 }) as any;
+    expect(d.spec.template.spec.containers[0].readinessProbe).not.toHaveProperty("initialDelaySeconds");
+    expect(deployment().spec.template.spec.containers[0].readinessProbe.initialDelaySeconds).toBe(5);
+  });
+
   it("lets the operator own replicas", () => {
     expect(deployment(app(), 0).spec.replicas).toBe(0);
   });

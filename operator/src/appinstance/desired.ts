@@ -122,9 +122,12 @@ export function desiredDeployment(app: App, template: AppTemplate, input: Deploy
   // The restart request is a timestamp the user sets once; copying it (never Date.now())
   // into the pod template rolls the Deployment exactly once per request.
   if (app.spec.restartRequestedAt) annotations[ANNOTATION_RESTARTED_AT] = app.spec.restartRequestedAt;
+  const delay = t.healthCheck?.initialDelaySeconds ?? 5;
   const probe = t.healthCheck && {
     httpGet: { path: t.healthCheck.path, port: HTTP_PORT_NAME },
-    initialDelaySeconds: t.healthCheck.initialDelaySeconds ?? 5,
+    // The apiserver stores a zero delay as absent (omitempty): sending 0 would make the live
+    // Deployment differ from the desired one on every pass, so it would be applied forever.
+    ...(delay > 0 ? { initialDelaySeconds: delay } : {}),
     periodSeconds: t.healthCheck.periodSeconds ?? 10,
   };
   const uid = t.runAsUser ?? DEFAULT_UID;

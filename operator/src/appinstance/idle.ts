@@ -19,8 +19,8 @@ export type IdleState = {
   replicas: 0 | 1;
   /** When the app stops unless traffic comes first (Auto policy, running). */
   stopsAt?: Date;
-  /** Why it is (or should be) at zero. */
-  stopReason?: "Idle" | "PolicyStopped";
+  /** Why it is (or should be) at zero (billing's reasons: billing.ts). */
+  stopReason?: "Idle" | "PolicyStopped" | "PaymentRequired" | "ResumesOnRequest" | "OrganizationDeleting";
   requeueAfterMs?: number;
 };
 

@@ -1,12 +1,29 @@
 import { randomBytes } from "node:crypto";
-import { type AppInstance, type AppTemplate, type Condition, DEFAULT_IDLE_TIMEOUT } from "@atrium/crds";
+import {
+  type AppInstance,
+  type AppTemplate,
+  type Condition,
+  DEFAULT_IDLE_TIMEOUT,
+  decideEntitlement,
+  type EntitlementDecision,
+  orgOfNamespace,
+} from "@atrium/crds";
 import { errorMessage, KubeError, type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
+import { deletingOrgHold, ORG_DELETING } from "../organization/deletion.ts";
 import { requeueAfter } from "../requeue.ts";
 import { liveValuesOf } from "../runtime/applied.ts";
 import { type ConditionInput, findCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
+import {
+  billingHold,
+  billingStopText,
+  paymentProblem,
+  stoppedByBilling,
+  trafficSinceStop,
+  untilLapseMs,
+} from "./billing.ts";
 import {
   appUrl,
   dataClaimName,
@@ -22,7 +39,11 @@ import { computeAppStatus, type Problem, quotaProblem } from "./status.ts";
 
 type App = Obj<AppInstance>;
 
-/** Status fields the operator owns; the gateway owns lastActivity. */
+/**
+ * Status fields the operator owns; the gateway owns lastActivity, the API entitlement. The
+ * operator's status applies are forced: a field named here (or sent) would be taken from its
+ * owner, so `entitlement` is never in this list nor in what the operator sends.
+ */
 const OWNED_STATUS = [
   "phase",
   "health",
@@ -100,15 +121,30 @@ export const reconcileAppInstance = (deps: Deps) => {
 
     const now = deps.now();
     const started = startedAt(app, now);
-    let idle = idleState({ ...app, status: { ...app.status, startedAt: started } }, now);
+    // Billing first (the same decision the gateway takes before a wake): an app it does not
+    // allow stays at zero whatever its idle policy, and one it allows again stays stopped
+    // until traffic comes, as after an idle stop.
+    const entitlement = decideEntitlement(app, template, now.getTime());
+    // An organization being deleted keeps every app at zero, before billing has a say.
+    const hold: IdleState | undefined =
+      deletingOrgHold(caches.organizations.get(orgOfNamespace(namespace) ?? "")) ??
+      billingHold(app, entitlement, started);
+    let idle = hold ?? idleState({ ...app, status: { ...app.status, startedAt: started } }, now);
     // Traffic woke a stopped app: it gets the wake grace from now, so the page that woke it
-    // can load it (stored in status, so restarts keep it).
+    // can load it (stored in status, so restarts keep it). An app billing stopped that starts
+    // without traffic (never used, or its spec changed) was not woken.
     let woken = app.status?.wokenAt;
-    if (idle.replicas === 1 && (app.status?.phase === "Stopped" || app.status?.phase === "Stopping")) {
+    if (
+      idle.replicas === 1 &&
+      (app.status?.phase === "Stopped" || app.status?.phase === "Stopping") &&
+      (!stoppedByBilling(app) || trafficSinceStop(app))
+    ) {
       woken = isoSeconds(now);
       idle = idleState({ ...app, status: { ...app.status, startedAt: started, wokenAt: woken } }, now);
     }
     const replicas = idle.replicas;
+    const held = hold?.stopReason === "PaymentRequired" ? paymentProblem(entitlement) : undefined;
+    const woke = woken !== app.status?.wokenAt;
     let rolled: boolean;
     try {
       const secret = desiredSecret(app, template, settings);
@@ -137,11 +173,15 @@ export const reconcileAppInstance = (deps: Deps) => {
         configProblem: quota ?? { reason: "ApplyFailed", message: errorMessage(error) },
         wokenAt: woken,
         announced,
+        held,
+        entitlement,
       }).catch(() => undefined);
       if (quota) return requeueAfter(QUOTA_RECHECK_MS);
       throw error;
     }
-    const comeBack = idle.requeueAfterMs !== undefined ? requeueAfter(idle.requeueAfterMs + 50) : undefined;
+    // Back at the idle deadline or when the entitlement lapses (a trial's end), whichever is first.
+    const nextMs = Math.min(idle.requeueAfterMs ?? Infinity, untilLapseMs(entitlement, now) ?? Infinity);
+    const comeBack = Number.isFinite(nextMs) ? requeueAfter(nextMs + 50) : undefined;
     // Status comes from the Deployment as the cache shows it, which this pass just changed: the
     // cached copy predates the change, and the watch event of the apply brings this app back
     // within moments to report what it shows. Reporting now would cost a status write that
@@ -155,7 +195,10 @@ export const reconcileAppInstance = (deps: Deps) => {
       idle,
       startedAt: started,
       wokenAt: woken,
+      woke,
       announced,
+      held,
+      entitlement,
     });
     // Come back at the deadline (in steps of at most a day: Node's timers overflow past 24.8
     // days); it is re-checked then against the activity seen by then.
@@ -176,7 +219,12 @@ type ReportInput = {
   idle?: IdleState;
   startedAt?: string;
   wokenAt?: string;
+  /** This pass starts the app because traffic came (it sets wokenAt). */
+  woke?: boolean;
   announced?: Map<string, string>;
+  /** Why billing keeps the app at zero (Ready's reason). */
+  held?: Problem;
+  entitlement?: EntitlementDecision;
 };
 
 async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome> {
@@ -187,6 +235,7 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
     .filter((p) => p.metadata.labels?.[LABEL_INSTANCE] === app.metadata.name);
   const status = computeAppStatus({
     configProblem: input.configProblem,
+    held: input.held,
     deployment: deployment as Parameters<typeof computeAppStatus>[0]["deployment"],
     pods: pods as Parameters<typeof computeAppStatus>[0]["pods"],
     desiredReplicas: input.replicas,
@@ -210,12 +259,23 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
     // (and by the object's uid: a recreated app is another app).
     const stop = `${app.metadata.uid}:Stopped@${app.status?.lastActivity ?? app.status?.startedAt}`;
     const wake = `${app.metadata.uid}:Waking@${app.status?.lastActivity}`;
-    if (app.status?.phase !== "Stopped" && full.phase === "Stopped" && input.announced?.get(appKey) !== stop) {
+    // A paid app that never ran is not stopped by billing: nothing ran (an install the API has
+    // not yet given its trial; whatever the API says about it comes as Ready's change below).
+    const neverRan = input.idle?.stopReason === "PaymentRequired" && !app.status?.phase;
+    if (
+      !neverRan &&
+      app.status?.phase !== "Stopped" &&
+      full.phase === "Stopped" &&
+      input.announced?.get(appKey) !== stop
+    ) {
       input.announced?.set(appKey, stop);
       deps.metrics.appStops.inc({ reason: input.idle?.stopReason ?? "Unknown" });
-      deps.record(app, "Normal", "Stopped", idle.fields.stoppedReason ?? "Scaled to zero");
+      // A billing stop needs someone to act (subscribe): a Warning saying so, not a routine stop.
+      if (input.idle?.stopReason === "PaymentRequired")
+        deps.record(app, "Warning", "PaymentRequired", idle.fields.stoppedReason ?? "Payment required");
+      else deps.record(app, "Normal", "Stopped", idle.fields.stoppedReason ?? "Scaled to zero");
       input.announced?.set(`${appKey}/ready`, `${app.metadata.uid}:Ready@${after?.reason}@${after?.message}`);
-    } else if (app.status?.phase === "Stopped" && full.phase === "Starting") {
+    } else if (input.woke && app.status?.phase === "Stopped" && full.phase === "Starting") {
       if (input.announced?.get(appKey) !== wake) {
         input.announced?.set(appKey, wake);
         deps.metrics.appStarts.inc();
@@ -226,15 +286,17 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
       before?.reason !== after?.reason &&
       after &&
       after.reason !== "Stopping" &&
-      !firstDeploy(before, after)
+      // Billing's stop under way: the stop's own Event (above) says it once it is done.
+      !(after.reason === "PaymentRequired" && full.phase === "Stopping") &&
+      !firstDeploy(before, after) &&
+      !awaitingApi(after, input.entitlement)
     ) {
       // The cached app can lag this write, and the next pass would announce the same change
       // again: once per reason and message until another is announced.
       const said = `${app.metadata.uid}:Ready@${after.reason}@${after.message}`;
       if (input.announced?.get(`${appKey}/ready`) !== said) {
         input.announced?.set(`${appKey}/ready`, said);
-        const type =
-          after.status === "True" || after.reason === "Deploying" || after.reason === "Stopped" ? "Normal" : "Warning";
+        const type = after.status === "True" || NORMAL_READY_REASONS.has(after.reason) ? "Normal" : "Warning";
         deps.record(app, type, after.reason, after.message);
       }
     }
@@ -249,6 +311,17 @@ async function report(deps: Deps, app: App, input: ReportInput): Promise<Outcome
  */
 const firstDeploy = (before: Condition | undefined, after: Condition) => !before && after.reason === "Deploying";
 
+/**
+ * A paid app waits for the API's first word (a trial, a subscription or a refusal), which an
+ * install publishes moments after it creates the app: an Event for that wait would come with
+ * every paid install. Ready says so meanwhile; what the API then says is told.
+ */
+const awaitingApi = (after: Condition, entitlement: EntitlementDecision | undefined) =>
+  after.reason === "PaymentRequired" && entitlement?.reason === "AwaitingSubscription";
+
+/** Ready reasons on the way somewhere, not failures: their Events are Normal, the others Warnings. */
+const NORMAL_READY_REASONS: ReadonlySet<string> = new Set(["Deploying", "Stopped", "Starting"]);
+
 /** The scale-to-zero part of status: stopsAt / stoppedAt / reasons, and the Idle and Waking conditions. */
 function idleStatus(app: App, input: ReportInput, phase: string | undefined, now: Date) {
   const idle = input.idle;
@@ -259,9 +332,13 @@ function idleStatus(app: App, input: ReportInput, phase: string | undefined, now
   if (idle?.replicas === 0) {
     fields.stoppedAt = app.status?.phase === "Stopped" && app.status.stoppedAt ? app.status.stoppedAt : isoSeconds(now);
     fields.stoppedReason =
-      idle.stopReason === "PolicyStopped"
-        ? "Stopped by policy (spec.idle.policy: Stopped); the volume is kept"
-        : `No traffic for ${app.spec.idle?.timeout ?? DEFAULT_IDLE_TIMEOUT}; scaled to zero, the volume is kept`;
+      idle.stopReason === "PaymentRequired" || idle.stopReason === "ResumesOnRequest"
+        ? billingStopText(idle.stopReason, input.entitlement)
+        : idle.stopReason === "PolicyStopped"
+          ? "Stopped by policy (spec.idle.policy: Stopped); the volume is kept"
+          : idle.stopReason === ORG_DELETING
+            ? "The organization is scheduled for deletion; restoring it lets the app run again (the volume is kept)"
+            : `No traffic for ${app.spec.idle?.timeout ?? DEFAULT_IDLE_TIMEOUT}; scaled to zero, the volume is kept`;
   }
   const conditions: ConditionInput[] = [
     !idle

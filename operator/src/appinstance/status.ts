@@ -95,6 +95,8 @@ export function deploymentProblem(deployment: Deployment | undefined): Problem |
 export type StatusInput = {
   /** A problem found before any workload exists (missing template, bad settings). */
   configProblem?: Problem;
+  /** Why the app is kept at zero though nothing is wrong with it (billing): Ready's reason. */
+  held?: Problem;
   deployment?: Deployment;
   pods: readonly Pod[];
   desiredReplicas: number;
@@ -127,6 +129,7 @@ export function computeAppStatus(input: StatusInput): Computed {
     ready > 0 &&
     deployment?.status?.conditions?.find((c) => c.type === "Available")?.status === "True";
   const problem = input.configProblem ?? deploymentProblem(deployment) ?? podProblem(input.pods);
+  const held = desiredReplicas === 0 && !input.configProblem ? input.held : undefined;
 
   let phase: AppPhase;
   if (input.configProblem) phase = "Failed";
@@ -156,8 +159,8 @@ export function computeAppStatus(input: StatusInput): Computed {
       : {
           type: "Ready",
           status: "False",
-          reason: problem?.reason ?? (phase === "Running" ? "ReplicasNotReady" : phase),
-          message: problem?.message ?? readyMessage(phase, ready, desiredReplicas),
+          reason: held?.reason ?? problem?.reason ?? (phase === "Running" ? "ReplicasNotReady" : phase),
+          message: held?.message ?? problem?.message ?? readyMessage(phase, ready, desiredReplicas),
         },
     available
       ? { type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "The app answers requests" }

@@ -2,9 +2,11 @@ import { activeAdminsAmong, namespaceFor, type Organization } from "@atrium/crds
 import { type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { FINALIZER, MANAGED_SELECTOR } from "../labels.ts";
+import { requeueAfter } from "../requeue.ts";
 import { findCondition, isSubset, jsonEqual, setCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
 import { adminCondition, invitedAdmins } from "./admins.ts";
+import { deletionCondition, deletionState } from "./deletion.ts";
 import {
   desiredBuiltInRoles,
   desiredLimitRange,
@@ -35,6 +37,21 @@ export const reconcileOrganization = (deps: Deps) => {
       return; // the update event brings us back with the finalizer in place
     }
 
+    // Asked to be deleted and the grace period is over: delete it, and finalize() removes the
+    // namespace and everything in it. Until then it stays whole (its apps held at zero by the
+    // app reconciler), so a restore gives everything back.
+    const deletion = deletionState(org, deps.now(), deps.config.orgDeletionGraceMs);
+    if (deletion.state === "Due") {
+      deps.record(
+        org,
+        "Normal",
+        "GracePeriodOver",
+        `Deletion asked for by ${deletion.requestedBy}: the grace period ended at ${deletion.deletesAt.toISOString()}; deleting the organization`,
+      );
+      await deps.client.delete(R.organization, org.metadata.name);
+      return;
+    }
+
     const { caches } = deps;
     const namespace = namespaceFor(org.metadata.name);
     const created = await ensure(deps, R.namespace, desiredNamespace(org), caches.namespaces);
@@ -52,11 +69,14 @@ export const reconcileOrganization = (deps: Deps) => {
     const wasReady = findCondition(org.status?.conditions, "Ready")?.status === "True";
     const levelOf = (role: string) => caches.orgRoles.get(`${namespace}/${role}`)?.spec.level;
     const admins = adminCondition(activeAdminsAmong(members, levelOf), invitedAdmins(members, levelOf, deps.now()));
+    const wasScheduled = findCondition(org.status?.conditions, "DeletionScheduled");
+    const scheduled = deletionCondition(deletion, wasScheduled);
     const status = {
       namespace,
       memberCount: members.length,
       appCount: apps.length,
       runningAppCount: apps.filter((a) => a.status?.phase === "Running").length,
+      ...(deletion.state === "Grace" ? { deletesAt: deletion.deletesAt.toISOString().replace(/\.\d+Z$/, "Z") } : {}),
       observedGeneration: org.metadata.generation,
       conditions: setConditions(
         org.status?.conditions,
@@ -68,12 +88,13 @@ export const reconcileOrganization = (deps: Deps) => {
             message: `Namespace ${namespace} and roles are in place`,
           },
           admins,
+          ...(scheduled ? [scheduled] : []),
         ],
         org.metadata.generation,
         deps.now(),
       ),
     };
-    await writeStatus(deps, R.organization, org, status);
+    await writeStatus(deps, R.organization, org, status, ["deletesAt"]);
     const uid = org.metadata.uid ?? org.metadata.name;
     if (!wasReady && announced.get(`${uid}/ready`) !== "True") {
       announced.set(`${uid}/ready`, "True");
@@ -88,6 +109,11 @@ export const reconcileOrganization = (deps: Deps) => {
     if (said !== admins.status && (admins.status === "True" ? said === "False" : lost))
       deps.record(org, admins.status === "True" ? "Normal" : "Warning", admins.reason, admins.message);
     announced.set(`${uid}/admin`, admins.status);
+    if (scheduled && scheduled.status !== wasScheduled?.status && announced.get(`${uid}/deletion`) !== scheduled.status)
+      deps.record(org, "Normal", scheduled.reason, scheduled.message);
+    announced.set(`${uid}/deletion`, scheduled?.status ?? "");
+    // Back when the grace period ends (in steps of at most a day).
+    return deletion.state === "Grace" ? requeueAfter(deletion.remainingMs + 50) : undefined;
   };
 };
 

@@ -39,7 +39,7 @@ export function operatorMetrics() {
     }),
     appStops: new Counter({
       name: "atrium_operator_app_stops_total",
-      help: "Apps scaled to zero, by reason (Idle, PolicyStopped).",
+      help: "Apps scaled to zero, by reason (Idle, PolicyStopped, PaymentRequired).",
       ...labelled(["reason"]),
     }),
     appStarts: new Counter({

@@ -2,6 +2,10 @@
 // on success, and exactly which built-in roles may do it. The test runs every row for every
 // role, in the caller's own organization (allowed → the success status, else 403) and in an
 // organization they do not belong to (always 404: it does not exist for them).
+import { APP_ROWS } from "./matrix-apps.ts";
+import { BILLING_ROWS } from "./matrix-billing.ts";
+import { MARKETPLACE_ROWS } from "./matrix-marketplace.ts";
+import { ORG_ROWS } from "./matrix-orgs.ts";
 import type { RoleName, World } from "./world.ts";
 
 export type Row = {
@@ -172,4 +176,8 @@ export const MATRIX: Row[] = [
     setup: adminsKey,
   },
   { name: "read the audit log", method: "GET", path: "/api/orgs/{org}/audit", allowed: ADMINS, success: 200 },
+  ...MARKETPLACE_ROWS,
+  ...APP_ROWS,
+  ...BILLING_ROWS,
+  ...ORG_ROWS,
 ];

@@ -29,7 +29,14 @@ export type World = Awaited<ReturnType<typeof startWorld>>;
  * what it sees (two leaders racing, e.g. on an app's generated Secret, would roll apps twice
  * and break the operator tests that share the common cluster).
  */
-export async function startWorld(options: { provider: "sqlite" | "postgresql"; env?: Record<string, string> }) {
+export async function startWorld(options: {
+  provider: "sqlite" | "postgresql";
+  env?: Record<string, string>;
+  /** The API's clock and whether its scheduler runs by itself (billing tests drive both). */
+  api?: { now?: () => number; scheduler?: boolean };
+  /** The operator's environment (e.g. a short ATRIUM_ORG_DELETION_GRACE). */
+  operatorEnv?: Record<string, string>;
+}) {
   const stops: Array<() => Promise<unknown> | unknown> = [];
   let postgres: Postgres | undefined;
   try {
@@ -44,6 +51,7 @@ export async function startWorld(options: { provider: "sqlite" | "postgresql"; e
       kubeconfig,
       id: "api-tests",
       leaseNamespace: unique("atrium-lease"),
+      ...(options.operatorEnv ? { env: options.operatorEnv } : {}),
     });
     stops.push(() => operator.kill());
     const smtp: SmtpCapture = await startSmtpCapture();
@@ -74,6 +82,7 @@ export async function startWorld(options: { provider: "sqlite" | "postgresql"; e
       quiet: true,
       env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ...options.env },
       ...(databaseUrl ? { databaseUrl } : {}),
+      ...options.api,
     });
     stops.push(() => api.stop());
 
@@ -124,6 +133,8 @@ export async function startWorld(options: { provider: "sqlite" | "postgresql"; e
 
     return {
       kubeconfig,
+      /** What KWOK serves as every fake pod's log (controlplane.ts). */
+      podLogFile: cp.podLogFile,
       kc,
       api,
       kube,

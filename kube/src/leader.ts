@@ -1,4 +1,5 @@
-// Leader election on a coordination.k8s.io Lease, as client-go does it: the holder renews
+// Leader election on a coordination.k8s.io Lease, as client-go does it (the operator leads
+// its reconcilers with it, the API its scheduler): the holder renews
 // every retry period; another replica takes over once it has seen no renewal for the lease
 // duration (measured on its own clock, so clock skew between nodes does not matter).
 //
@@ -9,16 +10,10 @@
 // refused) at least leaseDuration − renewDeadline before anyone else can acquire the lease.
 // Every lease request carries a timeout, so a partitioned apiserver cannot hang the renewal
 // past the deadline. Stopping releases the lease so a successor need not wait.
-import {
-  errorMessage,
-  isConflict,
-  isNotFound,
-  type KubeClient,
-  type KubeObject,
-  type Logger,
-  R,
-  sleep,
-} from "@atrium/kube";
+import { sleep } from "./backoff.ts";
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from "./client.ts";
+import { errorMessage, type Logger } from "./log.ts";
+import { R } from "./resources.ts";
 
 export type LeaderOptions = {
   namespace: string;

@@ -1,5 +1,5 @@
-import type { KubeClient, KubeObject } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
+import type { KubeClient, KubeObject } from "./client.ts";
 import { checkTimings, LeaderElector } from "./leader.ts";
 
 /**

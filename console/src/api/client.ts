@@ -1,0 +1,84 @@
+// The one typed client of the API (types generated from its route table: schema.d.ts). Same
+// origin, so the session cookie goes along by itself; writes echo the session's CSRF token,
+// which GET /api/me returns (and the readable atrium_csrf cookie holds too).
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema.d.ts";
+
+export const CSRF_HEADER = "x-csrf-token";
+let csrfToken: string | null = null;
+
+/** Set from GET /api/me; null after logout. */
+export function setCsrfToken(token: string | null) {
+  csrfToken = token;
+}
+
+function csrfFromCookie(): string | null {
+  const match = /(?:^|;\s*)atrium_csrf=([^;]+)/.exec(document.cookie);
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+export const api = createClient<paths>({ baseUrl: window.location.origin, credentials: "same-origin" });
+
+api.use({
+  onRequest({ request }) {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      const token = csrfToken ?? csrfFromCookie();
+      if (token) request.headers.set(CSRF_HEADER, token);
+    }
+    return request;
+  },
+});
+
+export type FieldError = { path: string; message: string };
+
+/** A refusal of the API, with its title and the fields it names (shown beside each field). */
+export class ApiProblem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly fields: FieldError[];
+  constructor(status: number, code: string, message: string, fields: FieldError[] = []) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+  }
+  /** The message for a body or query field ("email" finds /body/email). */
+  fieldMessage(name: string): string | undefined {
+    return this.fields.find((f) => f.path === `/body/${name}` || f.path === `/query/${name}`)?.message;
+  }
+}
+
+type Result<T> = { data?: T; error?: unknown; response: Response };
+
+/** The data of a successful call, or an ApiProblem. */
+export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  const body = (error ?? {}) as Partial<components["schemas"]["Error"]>;
+  throw new ApiProblem(
+    response.status,
+    body.error?.code ?? "http_error",
+    body.error?.message ?? `The API answered ${response.status} ${response.statusText}`,
+    body.error?.fields ?? [],
+  );
+}
+
+export type Schemas = components["schemas"];
+type Json<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: infer R;
+}
+  ? R extends { 200: { content: { "application/json": infer B } } }
+    ? B
+    : R extends { 201: { content: { "application/json": infer B } } }
+      ? B
+      : never
+  : never;
+
+export type Me = Json<"/api/me", "get">;
+export type OrgEntry = Json<"/api/me/organizations", "get">["items"][number];
+export type MemberPage = Json<"/api/orgs/{org}/members", "get">;
+export type MemberView = MemberPage["items"][number];
+export type MemberDetail = Json<"/api/orgs/{org}/members/{member}", "get">;
+export type RoleView = Json<"/api/orgs/{org}/roles", "get">["items"][number];
+export type KeyView = Json<"/api/orgs/{org}/apikeys", "get">["items"][number];
+export type CreatedKey = Json<"/api/orgs/{org}/apikeys", "post">;

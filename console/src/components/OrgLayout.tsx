@@ -1,0 +1,159 @@
+// The frame of every organization page: a sidebar with the ORG tab, the organization switcher
+// under it, the pages of the organization, and the signed-in user with logout. On narrow
+// screens the sidebar folds behind a Menu button.
+// (No notifications bell yet: its API comes with the notifications issue.)
+import { useQueryClient } from "@tanstack/react-query";
+import { Link, Outlet, useLocation, useNavigate, useParams } from "@tanstack/react-router";
+import { useEffect, useState } from "react";
+import { api } from "../api/client.ts";
+import { rememberOrg, useAccess, useMe, useOrgs } from "../lib/session.ts";
+import s from "./layout.module.css";
+import { Banner, Button, Card, EmptyState, SelectField } from "./ui.tsx";
+
+const SECTIONS = [
+  { path: "members", to: "/orgs/$org/members", label: "Members", permission: "members:view" },
+  { path: "roles", to: "/orgs/$org/roles", label: "Roles", permission: "roles:view" },
+  { path: "api-keys", to: "/orgs/$org/api-keys", label: "API keys", permission: undefined },
+  { path: "help", to: "/orgs/$org/help", label: "Help", permission: undefined },
+] as const;
+type Section = (typeof SECTIONS)[number];
+
+export function LogoutButton() {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+  return (
+    <Button
+      small
+      isDisabled={busy}
+      onPress={async () => {
+        setBusy(true);
+        await api.POST("/api/auth/logout").catch(() => undefined);
+        queryClient.clear();
+        await navigate({ to: "/login", search: {} });
+      }}
+    >
+      Log out
+    </Button>
+  );
+}
+
+function OrgSwitcher({ current }: { current: string }) {
+  const orgs = useOrgs().data ?? [];
+  const navigate = useNavigate();
+  const location = useLocation();
+  // Keep the section (members, roles, ...) when switching; a member's page belongs to its org.
+  const segment = location.pathname.split("/")[3];
+  const section: Section = SECTIONS.find((x) => x.path === segment) ?? SECTIONS[0];
+  return (
+    <SelectField
+      className={s.switcher}
+      label="Organization"
+      value={current}
+      choices={orgs.map((o) => ({
+        id: o.name,
+        label: o.displayName,
+        hint: o.canAct ? o.roleDisplayName : `${o.roleDisplayName} · ${o.status}`,
+      }))}
+      onChange={(org) => {
+        if (org === current) return;
+        rememberOrg(org);
+        void navigate({ to: section.to, params: { org } });
+      }}
+    />
+  );
+}
+
+export function OrgLayout() {
+  const { org } = useParams({ from: "/orgs/$org" });
+  const me = useMe().data;
+  const orgs = useOrgs();
+  const access = useAccess(org);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const location = useLocation();
+  useEffect(() => {
+    if (access) rememberOrg(org);
+  }, [access, org]);
+  // A page chosen from the menu closes it (on narrow screens).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on navigation
+  useEffect(() => setMenuOpen(false), [location.pathname]);
+
+  const entry = orgs.data?.find((o) => o.name === org);
+  return (
+    <div className={s.shell}>
+      <a className={s.skip} href="#main">
+        Skip to content
+      </a>
+      <header className={s.topbar}>
+        <span className={s.brand}>Atrium</span>
+        <Button small aria-expanded={menuOpen} aria-controls="sidebar" onPress={() => setMenuOpen(!menuOpen)}>
+          {menuOpen ? "Close menu" : "Menu"}
+        </Button>
+      </header>
+      <aside id="sidebar" className={`${s.sidebar} ${menuOpen ? s.sidebarOpen : ""}`} aria-label="Sidebar">
+        <span className={`${s.brand} ${s.sidebarBrand}`}>Atrium</span>
+        <nav aria-label="Workspace" className={s.tabs}>
+          <Link to="/orgs/$org/members" params={{ org }} className={s.tab} aria-current="page">
+            Org
+          </Link>
+        </nav>
+        {entry && <OrgSwitcher current={org} />}
+        <nav aria-label="Organization" className={s.nav}>
+          <ul>
+            {SECTIONS.map((x) =>
+              (x.permission && access && !access.can(x.permission)) || x.path === "help" ? null : (
+                <li key={x.path}>
+                  <Link
+                    to={x.to}
+                    params={{ org }}
+                    className={s.navLink}
+                    activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
+                  >
+                    {x.label}
+                  </Link>
+                </li>
+              ),
+            )}
+            <li className={s.navSeparator}>
+              <Link
+                to="/orgs/$org/help"
+                params={{ org }}
+                className={s.navLink}
+                activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
+              >
+                Help
+              </Link>
+            </li>
+          </ul>
+        </nav>
+        <div className={s.user}>
+          <div className={s.userName}>{me?.name}</div>
+          <div className={s.userEmail}>{me?.email}</div>
+          {entry && <div className={s.userEmail}>{entry.roleDisplayName}</div>}
+          <LogoutButton />
+        </div>
+      </aside>
+      <main id="main" className={s.main} tabIndex={-1}>
+        {!entry ? (
+          <Card>
+            <EmptyState title="Organization not found">
+              <p>
+                You are not a member of “{org}”, or it does not exist. <Link to="/">Go to your organization</Link>
+              </p>
+            </EmptyState>
+          </Card>
+        ) : (
+          <>
+            {!entry.canAct && (
+              <Banner tone="warning">
+                Your membership here is {entry.status}: you cannot act in {entry.displayName} until an Admin changes
+                that.
+              </Banner>
+            )}
+            <Outlet />
+          </>
+        )}
+      </main>
+    </div>
+  );
+}

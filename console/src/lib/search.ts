@@ -1,0 +1,33 @@
+// The members page's state in its URL: ?q=&role=&status=&sort=&order=&page=
+export const MEMBER_SORTS = ["name", "email", "role", "lastLogin", "status"] as const;
+export const MEMBER_STATUSES = ["Active", "Invited", "Deactivated", "Expired"] as const;
+export type MemberSort = (typeof MEMBER_SORTS)[number];
+export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+
+export type MemberSearch = {
+  q?: string;
+  role?: string;
+  status?: MemberStatus;
+  sort?: MemberSort;
+  order?: "asc" | "desc";
+  page?: number;
+};
+
+const oneOf = <T extends string>(list: readonly T[], v: unknown): T | undefined =>
+  list.includes(v as T) ? (v as T) : undefined;
+
+/** Anything else in the URL is dropped rather than sent on to the API. */
+export function parseMemberSearch(raw: Record<string, unknown>): MemberSearch {
+  const out: MemberSearch = {};
+  if (typeof raw.q === "string" && raw.q.trim()) out.q = raw.q.slice(0, 100);
+  if (typeof raw.role === "string" && /^[a-z0-9-]{1,63}$/.test(raw.role)) out.role = raw.role;
+  const status = oneOf(MEMBER_STATUSES, raw.status);
+  if (status) out.status = status;
+  const sort = oneOf(MEMBER_SORTS, raw.sort);
+  if (sort) out.sort = sort;
+  const order = oneOf(["asc", "desc"] as const, raw.order);
+  if (order) out.order = order;
+  const page = Number(raw.page);
+  if (Number.isInteger(page) && page > 1 && page <= 10_000) out.page = page;
+  return out;
+}

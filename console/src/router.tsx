@@ -1,0 +1,122 @@
+// Routes in code (no router plugin): the URL says which organization and page, and the
+// members page's search, filters, sort and page live in its search parameters, so links,
+// reloads and back/forward land where they should. Pages load lazily, one chunk each.
+import type { QueryClient } from "@tanstack/react-query";
+import {
+  createRootRouteWithContext,
+  createRoute,
+  createRouter,
+  lazyRouteComponent,
+  Outlet,
+  redirect,
+} from "@tanstack/react-router";
+import { NotFoundPage } from "./components/NotFound.tsx";
+import { OrgLayout } from "./components/OrgLayout.tsx";
+import { parseMemberSearch } from "./lib/search.ts";
+import { lastOrg, meQuery, orgsQuery } from "./lib/session.ts";
+import { LoginPage } from "./pages/LoginPage.tsx";
+import { NoOrganizationPage } from "./pages/NoOrganizationPage.tsx";
+
+type Context = { queryClient: QueryClient };
+
+const rootRoute = createRootRouteWithContext<Context>()({
+  component: Outlet,
+  notFoundComponent: NotFoundPage,
+});
+
+/** Pages behind the login: nobody signed in goes to /login and comes back after it. */
+async function requireLogin(context: Context, href: string) {
+  const me = await context.queryClient.ensureQueryData(meQuery);
+  if (!me) throw redirect({ to: "/login", search: { returnTo: href } });
+  return me;
+}
+
+const indexRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/",
+  beforeLoad: async ({ context, location }) => {
+    await requireLogin(context, location.href);
+    const orgs = await context.queryClient.ensureQueryData(orgsQuery);
+    const org = lastOrg(orgs);
+    if (org) throw redirect({ to: "/orgs/$org/members", params: { org: org.name } });
+  },
+  component: NoOrganizationPage,
+});
+
+const loginRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/login",
+  validateSearch: (search: Record<string, unknown>): { returnTo?: string } =>
+    typeof search.returnTo === "string" && search.returnTo.startsWith("/") ? { returnTo: search.returnTo } : {},
+  component: LoginPage,
+});
+
+export const orgRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/orgs/$org",
+  beforeLoad: async ({ context, location }) => {
+    await requireLogin(context, location.href);
+    await context.queryClient.ensureQueryData(orgsQuery);
+  },
+  component: OrgLayout,
+});
+
+const orgIndexRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "/",
+  beforeLoad: ({ params }) => {
+    throw redirect({ to: "/orgs/$org/members", params, replace: true });
+  },
+});
+
+const membersRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "members",
+  validateSearch: parseMemberSearch,
+  component: lazyRouteComponent(() => import("./pages/MembersPage.tsx"), "MembersPage"),
+});
+
+const memberRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "members/$member",
+  component: lazyRouteComponent(() => import("./pages/MemberPage.tsx"), "MemberPage"),
+});
+
+const rolesRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "roles",
+  component: lazyRouteComponent(() => import("./pages/RolesPage.tsx"), "RolesPage"),
+});
+
+const apiKeysRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "api-keys",
+  component: lazyRouteComponent(() => import("./pages/ApiKeysPage.tsx"), "ApiKeysPage"),
+});
+
+const helpRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "help",
+  component: lazyRouteComponent(() => import("./pages/HelpPage.tsx"), "HelpPage"),
+});
+
+const routeTree = rootRoute.addChildren([
+  indexRoute,
+  loginRoute,
+  orgRoute.addChildren([orgIndexRoute, membersRoute, memberRoute, rolesRoute, apiKeysRoute, helpRoute]),
+]);
+
+export function makeRouter(queryClient: QueryClient) {
+  return createRouter({
+    routeTree,
+    context: { queryClient },
+    defaultPreload: "intent",
+    scrollRestoration: true,
+  });
+}
+
+declare module "@tanstack/react-router" {
+  interface Register {
+    router: ReturnType<typeof makeRouter>;
+  }
+}

@@ -1,0 +1,3 @@
+module atrium.dev/crash
+
+go 1.24

@@ -1,0 +1,3 @@
+module atrium.dev/pause
+
+go 1.24
