@@ -1,0 +1,431 @@
+// The charts' values, described once with TypeBox (as crds/ describes the custom resources):
+// charts/generate.ts writes values.yaml (defaults, with each description as its comment),
+// values.schema.json (what `helm install` checks values against, refusing unknown keys and
+// bad values with the field named) and the values table of the chart's README from it.
+import { EMAIL_INPUT_PATTERN, EMAIL_MAX_LENGTH } from "@atrium/crds";
+import { type SchemaOptions, type TSchema, Type } from "@sinclair/typebox";
+
+/** A string limited to the given values. */
+const Enum = <const T extends readonly string[]>(values: T, options: SchemaOptions) =>
+  Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
+
+/** An object of our own: unknown keys are refused, so a typo is an error, not a silent default. */
+const Obj = (properties: Record<string, TSchema>, options: SchemaOptions) =>
+  Type.Object(properties, { additionalProperties: false, ...options });
+
+/** Kubernetes' own structures (resources, affinity, ...): passed through as written. */
+const Free = (description: string, value: unknown = {}) =>
+  Type.Record(Type.String(), Type.Any(), { description, default: value });
+
+const StringMap = (description: string) =>
+  Type.Record(Type.String(), Type.String({ maxLength: 63 * 1024 }), { description, default: {} });
+
+const HTTP_URL = "^https?://[^\\s/]+(/\\S*)?$";
+const Url = (description: string) =>
+  Type.String({ description, default: "", anyOf: [{ const: "" }, { pattern: HTTP_URL }] });
+
+const DNS_NAME = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+const SECRET_NAME = { description: "", default: "", maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" };
+const SecretName = (description: string) => Type.String({ ...SECRET_NAME, description });
+const SecretKey = (description: string, key: string) =>
+  Type.String({ description, default: key, minLength: 1, maxLength: 253, pattern: "^[-._a-zA-Z0-9]+$" });
+
+/**
+ * A duration as the operator's parseGrace reads it (operator/src/organization/deletion.ts):
+ * number-unit pairs, at least one number not all zeros, so the schema refuses what would stop
+ * the operator at start. RE2-safe (no lookahead): Helm's schema validator is Go.
+ */
+const GRACE_PART = "[0-9]+(ms|s|m|h|d)";
+const GRACE = `^(${GRACE_PART})*0*[1-9][0-9]*(ms|s|m|h|d)(${GRACE_PART})*$`;
+
+const EnvVar = Type.Object(
+  { name: Type.String({ minLength: 1, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }) },
+  { additionalProperties: true },
+);
+
+/** What each of the three Deployments takes. */
+const workload = (what: string, replicas: number, resources: object) => {
+  const What = what.charAt(0).toUpperCase() + what.slice(1);
+  return {
+    replicas: Type.Integer({ description: `${What} replicas.`, default: replicas, minimum: 0, maximum: 100 }),
+    resources: Free(`${what} container resources.`, resources),
+    podAnnotations: StringMap(`Annotations on ${what} pods.`),
+    podLabels: StringMap(`Extra labels on ${what} pods.`),
+    nodeSelector: StringMap(`${what} pods' node selector.`),
+    tolerations: Type.Array(Type.Record(Type.String(), Type.Any()), {
+      description: `${What} pods' tolerations.`,
+      default: [],
+    }),
+    affinity: Free(`${what} pods' affinity.`),
+    topologySpread: Type.Boolean({
+      description: `Spread ${what} replicas over nodes (zones too, when nodes carry topology.kubernetes.io/zone), preferred not required.`,
+      default: true,
+    }),
+    podDisruptionBudget: Obj(
+      {
+        enabled: Type.Boolean({
+          description: `A PodDisruptionBudget keeping all but one ${what} replica up, rendered only with more than one replica.`,
+          default: true,
+        }),
+      },
+      { default: {} },
+    ),
+    extraEnv: Type.Array(EnvVar, {
+      description: `Extra environment variables for ${what} (any ATRIUM_* setting the chart has no value for, e.g. timeouts and limits).`,
+      default: [],
+    }),
+  };
+};
+
+export const values = Obj(
+  {
+    nameOverride: Type.String({ description: "Replaces the chart name in object names.", default: "", maxLength: 40 }),
+    fullnameOverride: Type.String({
+      description: "Replaces the release-chart prefix of object names.",
+      default: "",
+      maxLength: 40,
+    }),
+    image: Obj(
+      {
+        repository: Type.String({
+          description: "The one Atrium image: its argument `operator`, `gateway` or `api` selects the program.",
+          default: "ghcr.io/atrium-dev/atrium",
+          minLength: 1,
+        }),
+        tag: Type.String({ description: "Image tag; empty: the chart's appVersion.", default: "" }),
+        digest: Type.String({
+          description: "Image digest (sha256:…); when given it is used instead of the tag.",
+          default: "",
+          pattern: "^$|^sha256:[a-f0-9]{64}$",
+        }),
+        pullPolicy: Enum(["Always", "IfNotPresent", "Never"], {
+          description: "Image pull policy.",
+          default: "IfNotPresent",
+        }),
+      },
+      { default: {} },
+    ),
+    imagePullSecrets: Type.Array(Obj({ name: Type.String({ minLength: 1 }) }, {}), {
+      description: "Secrets for pulling the image.",
+      default: [],
+    }),
+    crds: Obj(
+      {
+        enabled: Type.Boolean({
+          description:
+            "Install and upgrade Atrium's CustomResourceDefinitions from the chart's templates (Helm never upgrades a chart's crds/ folder, so they are templates).",
+          default: true,
+        }),
+        keep: Type.Boolean({
+          description:
+            "Keep the CRDs on `helm uninstall` (helm.sh/resource-policy: keep): deleting a CRD deletes every organization, member and app with it.",
+          default: true,
+        }),
+      },
+      { default: {} },
+    ),
+    baseDomain: Type.String({
+      description: "Apps answer at <app>.<org>.<baseDomain> through the gateway (ATRIUM_BASE_DOMAIN).",
+      default: "atrium.localhost",
+      minLength: 1,
+      maxLength: 200,
+      pattern: DNS_NAME,
+    }),
+    appUrlTemplate: Type.String({
+      description:
+        "The app URL shown in status, with {org} and {app} (ATRIUM_APP_URL_TEMPLATE); empty: https://{app}.{org}.<baseDomain>.",
+      default: "",
+      pattern: "^$|^https?://.*\\{app\\}",
+    }),
+    operator: Obj(
+      {
+        ...workload("the operator", 2, {
+          requests: { cpu: "50m", memory: "128Mi" },
+          limits: { memory: "512Mi" },
+        }),
+        leaseDurationSeconds: Type.Integer({
+          description: "Leader-election lease: a successor may lead this long after the leader stops renewing.",
+          default: 15,
+          minimum: 2,
+          maximum: 300,
+        }),
+        organizationDeletionGrace: Type.String({
+          description:
+            "From an organization's deletion request to its deletion, during which an Admin may restore it (ATRIUM_ORG_DELETION_GRACE): a duration such as 30d, 720h, 1d12h or 90s, longer than zero.",
+          default: "30d",
+          pattern: GRACE,
+        }),
+      },
+      { default: {} },
+    ),
+    gateway: Obj(
+      {
+        ...workload("the gateway", 2, { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "512Mi" } }),
+        service: Obj(
+          {
+            type: Enum(["ClusterIP", "NodePort", "LoadBalancer"], {
+              description: "The gateway Service's type.",
+              default: "ClusterIP",
+            }),
+            port: Type.Integer({ description: "The gateway Service's port.", default: 80, minimum: 1, maximum: 65535 }),
+            annotations: StringMap("Annotations on the gateway Service (load balancer settings)."),
+          },
+          { default: {} },
+        ),
+        publicUrl: Url(
+          "Where browsers reach the gateway, e.g. https://apps.atrium.example (ATRIUM_GATEWAY_PUBLIC_URL, so a login may return to an app).",
+        ),
+        trustedProxies: Type.String({
+          description:
+            "CIDRs of proxies in front of the gateway whose X-Forwarded-* headers are kept (ATRIUM_GATEWAY_TRUSTED_PROXIES); empty: replaced.",
+          default: "",
+          pattern: "^[0-9a-fA-F.:/, ]*$",
+        }),
+        ingress: Obj(
+          {
+            enabled: Type.Boolean({
+              description: "An Ingress for *.<baseDomain> to the gateway.",
+              default: false,
+            }),
+            className: Type.String({ description: "IngressClass.", default: "" }),
+            annotations: StringMap("Annotations on the Ingress."),
+            tlsSecretName: SecretName("TLS Secret for *.<baseDomain> (a wildcard certificate); empty: no TLS section."),
+          },
+          { default: {} },
+        ),
+        httpRoute: Obj(
+          {
+            enabled: Type.Boolean({
+              description:
+                "A Gateway API HTTPRoute for *.<baseDomain> to the gateway; rendered only when the cluster serves gateway.networking.k8s.io/v1.",
+              default: false,
+            }),
+            parentRefs: Type.Array(Type.Record(Type.String(), Type.Any()), {
+              description: "The Gateways the route attaches to.",
+              default: [],
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    api: Obj(
+      {
+        ...workload("the API", 1, { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } }),
+        publicUrl: Url(
+          "Where browsers reach the API and console, the base of login redirects and invitation links (ATRIUM_PUBLIC_URL); empty: the API Service's cluster address.",
+        ),
+        consoleUrl: Url("Where the console is served, if not at publicUrl (ATRIUM_CONSOLE_URL)."),
+        platformAdmins: Type.Array(
+          Type.String({
+            // What the API's ATRIUM_PLATFORM_ADMINS accepts (any case, spaces around): no commas.
+            pattern: EMAIL_INPUT_PATTERN,
+            maxLength: EMAIL_MAX_LENGTH,
+          }),
+          {
+            description:
+              "Email addresses of the platform administrators, who create organizations and see them all, once logged in with that verified address (ATRIUM_PLATFORM_ADMINS); empty: nobody.",
+            default: [],
+            uniqueItems: true,
+          },
+        ),
+        cookieDomain: Type.String({
+          description:
+            "The session cookie's Domain, e.g. atrium.example, so apps at <app>.<org>.atrium.example see the login (ATRIUM_COOKIE_DOMAIN).",
+          default: "",
+          pattern: `^$|${DNS_NAME.slice(1)}`,
+        }),
+        trustProxy: Type.String({
+          description:
+            "Express trust proxy for the client address behind a load balancer (ATRIUM_TRUST_PROXY), e.g. 1 or 10.0.0.0/8.",
+          default: "",
+        }),
+        service: Obj(
+          {
+            type: Enum(["ClusterIP", "NodePort", "LoadBalancer"], {
+              description: "The API Service's type.",
+              default: "ClusterIP",
+            }),
+            port: Type.Integer({ description: "The API Service's port.", default: 80, minimum: 1, maximum: 65535 }),
+            annotations: StringMap("Annotations on the API Service."),
+          },
+          { default: {} },
+        ),
+        database: Obj(
+          {
+            type: Enum(["sqlite", "postgresql"], {
+              description:
+                "sqlite: a file on a PersistentVolumeClaim, one API replica (Recreate). postgresql: an external server from an existing Secret, any number of replicas.",
+              default: "sqlite",
+            }),
+            sqlite: Obj(
+              {
+                size: Type.String({
+                  description: "Size of the SQLite volume.",
+                  default: "1Gi",
+                  pattern: "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti)?$",
+                }),
+                storageClassName: Type.String({
+                  description: "StorageClass of the volume; empty: the default.",
+                  default: "",
+                }),
+                existingClaim: SecretName("Use this PersistentVolumeClaim instead of making one."),
+              },
+              { default: {} },
+            ),
+            postgresql: Obj(
+              {
+                existingSecret: SecretName("Secret holding the PostgreSQL URL (postgresql://user:password@host/db)."),
+                urlKey: SecretKey("The key of the URL in that Secret.", "url"),
+              },
+              { default: {} },
+            ),
+          },
+          { default: {} },
+        ),
+        oidc: Obj(
+          {
+            issuer: Url(
+              "The OIDC issuer users log in with (ATRIUM_OIDC_ISSUER); empty: login disabled, API keys only.",
+            ),
+            clientId: Type.String({ description: "OIDC client ID.", default: "atrium", minLength: 1 }),
+            existingSecret: SecretName("Secret holding the OIDC client secret."),
+            clientSecretKey: SecretKey("The key of the client secret in that Secret.", "client-secret"),
+          },
+          { default: {} },
+        ),
+        smtp: Obj(
+          {
+            existingSecret: SecretName(
+              "Secret holding the SMTP URL (smtp[s]://user:password@host:port) for invitations; empty: emails are logged, not sent.",
+            ),
+            urlKey: SecretKey("The key of the URL in that Secret.", "url"),
+            from: Type.String({
+              description: "Sender of Atrium's emails (ATRIUM_MAIL_FROM).",
+              default: "Atrium <no-reply@atrium.localhost>",
+              minLength: 3,
+            }),
+          },
+          { default: {} },
+        ),
+        billing: Obj(
+          {
+            autopay: Type.Boolean({
+              description:
+                "Invoices are paid the moment they are issued by the built-in local ledger, for demonstrations (ATRIUM_BILLING_AUTOPAY).",
+              default: false,
+            }),
+          },
+          { default: {} },
+        ),
+        keys: Obj(
+          {
+            existingSecret: SecretName(
+              "Secret holding the API key peppers under key-peppers (1:<random>, comma-separated for rotation); empty: the chart makes one at install and keeps it across upgrades.",
+            ),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    podSecurityContext: Free("Pod security context of every Atrium pod (restricted Pod Security).", {
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
+      seccompProfile: { type: "RuntimeDefault" },
+    }),
+    securityContext: Free("Container security context of every Atrium container.", {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    }),
+    networkPolicy: Obj(
+      {
+        enabled: Type.Boolean({
+          description:
+            "NetworkPolicies admitting only each component's ports to its pods (egress stays open: the API reaches OIDC, SMTP and PostgreSQL wherever they are).",
+          default: true,
+        }),
+      },
+      { default: {} },
+    ),
+    serviceMonitor: Obj(
+      {
+        enabled: Type.Boolean({
+          description: "Prometheus Operator ServiceMonitors for the three components' /metrics.",
+          default: false,
+        }),
+        interval: Type.String({ description: "Scrape interval.", default: "30s", pattern: "^[0-9]+(ms|s|m|h)$" }),
+        labels: StringMap("Labels on the ServiceMonitors (for the Prometheus selecting them)."),
+      },
+      { default: {} },
+    ),
+    tests: Obj(
+      {
+        enabled: Type.Boolean({
+          description: "The `helm test` Pod, which asks each component's /readyz through its Service.",
+          default: true,
+        }),
+      },
+      { default: {} },
+    ),
+  },
+  {
+    title: "Atrium chart values",
+    // SQLite is one file on one volume: a second API replica would corrupt it or fail to start.
+    allOf: [
+      {
+        if: { properties: { api: { properties: { database: { properties: { type: { const: "sqlite" } } } } } } },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+        then: {
+          properties: {
+            api: {
+              properties: {
+                replicas: {
+                  maximum: 1,
+                  description: "SQLite holds one API replica; use api.database.type=postgresql for more",
+                },
+              },
+            },
+          },
+        },
+      },
+      {
+        if: {
+          properties: { api: { properties: { database: { properties: { type: { const: "postgresql" } } } } } },
+          required: ["api"],
+        },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+        then: {
+          properties: {
+            api: {
+              properties: {
+                database: {
+                  properties: { postgresql: { properties: { existingSecret: { minLength: 1 } } } },
+                },
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
+);
+
+/** The atrium-catalog chart's one value; the names come from crds/catalog/ (charts/generate.ts). */
+export const catalogValuesFor = (names: readonly string[]) =>
+  Obj(
+    {
+      exclude: Type.Array(Enum(names, { description: "A sample AppTemplate's name." }), {
+        description: "Sample apps to leave out of the catalog, by AppTemplate name.",
+        default: [],
+        uniqueItems: true,
+      }),
+    },
+    { title: "Atrium sample catalog chart values" },
+  );

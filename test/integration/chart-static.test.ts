@@ -1,0 +1,261 @@
+// The Helm chart's static checks (charts/check.sh: helm lint --strict, helm-unittest,
+// kubeconform against schemas made offline, checkov with justified skips) on the committed
+// chart; a broken copy of it failing them; values.schema.json refusing bad values with the
+// field named; the generated files (CRD templates, values.yaml, values.schema.json, the README's
+// values table, the atrium-catalog chart) matching what charts/generate.ts makes now; the
+// catalog chart leaving out exactly the sample apps named; every ATRIUM_* setting the chart
+// gives a program being one that program reads, accepted by its config loader; and the Helm
+// built for these checks rendering for Kubernetes 1.34.
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { loadConfig } from "../../api/src/config.ts";
+import {
+  CATALOG_CHART_DIR,
+  CHART_DIR,
+  catalogEntries,
+  catalogSchema,
+  catalogTemplates,
+  catalogValuesYaml,
+  crdTemplates,
+  readmeWithTable,
+  valuesSchema,
+  valuesYaml,
+} from "../../charts/src/render.ts";
+import { defaultGatewayConfig } from "../../gateway/src/gateway.ts";
+import { defaultConfig } from "../../operator/src/config.ts";
+import { parseGrace } from "../../operator/src/organization/deletion.ts";
+
+const root = join(import.meta.dirname, "..", "..");
+const CHECK = join(root, "charts", "check.sh");
+let tools: string;
+const scratch = mkdtempSync(join(tmpdir(), "atrium-chart-"));
+
+beforeAll(() => {
+  // Built once and cached (a first build takes a few minutes).
+  const out = execFileSync("bash", [join(root, "charts", "tools.sh")], { encoding: "utf8" }).trim();
+  tools = out.slice(out.lastIndexOf("\n") + 1);
+}, 900_000);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const check = (chart?: string) =>
+  spawnSync("bash", [CHECK], {
+    encoding: "utf8",
+    env: { ...process.env, ...(chart ? { ATRIUM_CHART: chart } : {}) },
+    timeout: 300_000,
+  });
+
+const template = (...args: string[]) =>
+  spawnSync(join(tools, "helm"), ["template", "t", CHART_DIR, ...args], { encoding: "utf8" });
+
+describe("the chart's static checks", () => {
+  it("pass on the committed chart: lint, unit tests, kubeconform and checkov", () => {
+    const run = check();
+    if (run.status !== 0) console.log(run.stdout, run.stderr);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain("all chart checks passed");
+    // Every values set was linted and checked, not only the defaults.
+    for (const values of ["default", ...readdirSync(join(CHART_DIR, "ci")).map((f) => f.replace(/\.yaml$/, ""))])
+      expect(run.stderr).toContain(`kubeconform (${values})`);
+  }, 300_000);
+
+  it("fail on a chart whose Deployment has a misspelt field, naming it", () => {
+    const copy = join(scratch, "broken");
+    cpSync(CHART_DIR, copy, { recursive: true });
+    const file = join(copy, "templates", "operator.yaml");
+    writeFileSync(file, readFileSync(file, "utf8").replace("  revisionHistoryLimit: 3", "  revisionHistoryLimits: 3"));
+    const run = check(copy);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout + run.stderr).toMatch(/additional properties 'revisionHistoryLimits' not allowed/);
+  }, 300_000);
+
+  it("fail on a chart whose container runs with a writable root filesystem", () => {
+    const copy = join(scratch, "writable");
+    cpSync(CHART_DIR, copy, { recursive: true });
+    const file = join(copy, "values.yaml");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"),
+    );
+    const run = check(copy);
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toContain("CKV_K8S_22");
+  }, 300_000);
+});
+
+describe("the tools", () => {
+  it("render for Kubernetes 1.34 by default (Helm built with its version flags, not the 1.20 fallback)", () => {
+    const chart = join(scratch, "capabilities");
+    mkdirSync(join(chart, "templates"), { recursive: true });
+    writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: capabilities\nversion: 0.1.0\n");
+    writeFileSync(join(chart, "templates", "version.yaml"), "kubeVersion: {{ .Capabilities.KubeVersion.Version }}\n");
+    const out = execFileSync(join(tools, "helm"), ["template", "v", chart], { encoding: "utf8" });
+    expect(out).toMatch(/kubeVersion: v1\.34\./);
+  });
+});
+
+describe("the settings the chart gives each program", () => {
+  type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; fieldRef?: unknown } };
+  /** What a Secret or the downward API would supply, for the keys the chart reads. */
+  const SECRET_VALUES: Record<string, string> = {
+    "key-peppers": "1:0123456789abcdef0123456789",
+    url: "postgresql://atrium:secret@db.example:5432/atrium",
+    "client-secret": "secret",
+  };
+  const envOf = (deployment: any): Record<string, string> =>
+    Object.fromEntries(
+      (deployment.spec.template.spec.containers[0].env as Env[]).map((e) => [
+        e.name,
+        e.value ?? (e.valueFrom?.secretKeyRef ? SECRET_VALUES[e.valueFrom.secretKeyRef.key] : "pod-0") ?? "",
+      ]),
+    );
+  /** Every ATRIUM_* name a program's source mentions (its own, and @atrium/kube's). */
+  const readBy = (...dirs: string[]) => {
+    const names = new Set<string>();
+    for (const dir of [...dirs, "kube/src"])
+      for (const file of readdirSync(join(root, dir), { recursive: true, encoding: "utf8" }))
+        if (file.endsWith(".ts") && !file.endsWith(".test.ts"))
+          for (const m of readFileSync(join(root, dir, file), "utf8").matchAll(/ATRIUM_[A-Z0-9_]+/g)) names.add(m[0]);
+    return names;
+  };
+  const sources = { operator: ["operator/src"], gateway: ["gateway/src"], api: ["api/src"] } as const;
+
+  for (const values of ["default", "postgresql-values", "minimal-values"])
+    it(`are all read by the programs and accepted by their config loaders (${values})`, async () => {
+      const args = values === "default" ? [] : ["-f", join(CHART_DIR, "ci", `${values}.yaml`)];
+      const rendered = template("--namespace", "atrium-system", ...args);
+      expect(rendered.status, rendered.stderr).toBe(0);
+      const deployments = Object.fromEntries(
+        parseAllDocuments(rendered.stdout)
+          .map((d) => d.toJSON())
+          .filter((d) => d?.kind === "Deployment")
+          .map((d) => [d.spec.template.spec.containers[0].name, d]),
+      );
+      for (const [component, dirs] of Object.entries(sources)) {
+        const known = readBy(...dirs);
+        const unknown = Object.keys(envOf(deployments[component])).filter((n) => !known.has(n));
+        expect(unknown, `${component} is given settings it never reads`).toEqual([]);
+      }
+      const api = loadConfig(envOf(deployments.api));
+      expect([api.mode, api.addr, api.adminAddr]).toEqual(["production", "0.0.0.0:8080", "0.0.0.0:9090"]);
+      const gateway = defaultGatewayConfig(envOf(deployments.gateway));
+      expect(gateway.authUrl).toBe("http://t-atrium-api.atrium-system.svc/"); // URL drops the default port
+      const operator = defaultConfig(envOf(deployments.operator));
+      expect(operator.gatewayNamespace).toBe("atrium-system");
+      expect(operator.orgDeletionGraceMs).toBe(30 * 86_400_000);
+      // ci/postgresql-values.yaml names two, one in upper case: the API keeps them canonical.
+      expect([...api.platformAdmins.emails]).toEqual(
+        values === "postgresql-values" ? ["ops@atrium.example", "ann@example.com"] : [],
+      );
+    });
+});
+
+describe("values.schema.json", () => {
+  it("refuses two API replicas on SQLite", () => {
+    const run = template("--set", "api.replicas=2");
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain("at '/api/replicas': maximum: got 2, want 1");
+    expect(
+      template(
+        "--set",
+        "api.replicas=2",
+        "--set",
+        "api.database.type=postgresql",
+        "--set",
+        "api.database.postgresql.existingSecret=db",
+      ).status,
+    ).toBe(0);
+  });
+
+  it("takes exactly the grace periods the operator accepts", () => {
+    const schema = JSON.parse(valuesSchema());
+    const pattern = new RegExp(schema.properties.operator.properties.organizationDeletionGrace.pattern);
+    const accepts = (text: string) => {
+      try {
+        return parseGrace(text) > 0;
+      } catch {
+        return false;
+      }
+    };
+    for (const text of [
+      "30d",
+      "720h",
+      "1d12h",
+      "90s",
+      "500ms",
+      "0d10s",
+      "0s",
+      "00d",
+      "0m0s",
+      "30",
+      "d",
+      "1x",
+      "-1d",
+      "",
+    ])
+      expect(pattern.test(text), text).toBe(accepts(text));
+  });
+
+  it("refuses unknown keys, bad enums, bad URLs and bad digests, naming the field", () => {
+    const refusals: [string, string][] = [
+      ["operator.replica=2", "at '/operator': additional properties 'replica' not allowed"],
+      ["api.database.type=mysql", "at '/api/database/type'"],
+      ["api.publicUrl=atrium.example", "at '/api/publicUrl'"],
+      ["image.digest=latest", "at '/image/digest'"],
+      ["api.database.type=postgresql", "at '/api/database/postgresql/existingSecret'"],
+      // What the operator's parseGrace and the API's ATRIUM_PLATFORM_ADMINS would stop at start on.
+      ["operator.organizationDeletionGrace=0s", "at '/operator/organizationDeletionGrace'"],
+      ["operator.organizationDeletionGrace=30", "at '/operator/organizationDeletionGrace'"],
+      ["api.platformAdmins[0]=Ann <ann@example.com>", "at '/api/platformAdmins/0'"],
+    ];
+    for (const [set, message] of refusals) {
+      const run = template("--set", set);
+      expect(run.status, set).not.toBe(0);
+      expect(run.stderr, set).toContain(message);
+    }
+  });
+});
+
+describe("generated files", () => {
+  it("match charts/generate.ts (run `node charts/generate.ts` after changing crds/src or charts/src/values.ts)", () => {
+    const crdDir = join(CHART_DIR, "templates", "crds");
+    const expected = crdTemplates();
+    expect(readdirSync(crdDir).sort()).toEqual([...expected.keys()].sort());
+    for (const [name, text] of expected) expect(readFileSync(join(crdDir, name), "utf8"), name).toBe(text);
+    expect(readFileSync(join(CHART_DIR, "values.yaml"), "utf8")).toBe(valuesYaml());
+    expect(readFileSync(join(CHART_DIR, "values.schema.json"), "utf8")).toBe(valuesSchema());
+    const readme = readFileSync(join(CHART_DIR, "README.md"), "utf8");
+    expect(readme).toBe(readmeWithTable(readme));
+    const catalog = catalogTemplates();
+    const catalogDir = join(CATALOG_CHART_DIR, "templates");
+    expect(
+      readdirSync(catalogDir)
+        .filter((f) => f.endsWith(".yaml"))
+        .sort(),
+    ).toEqual([...catalog.keys()].sort());
+    for (const [name, text] of catalog) expect(readFileSync(join(catalogDir, name), "utf8"), name).toBe(text);
+    expect(readFileSync(join(CATALOG_CHART_DIR, "values.yaml"), "utf8")).toBe(catalogValuesYaml());
+    expect(readFileSync(join(CATALOG_CHART_DIR, "values.schema.json"), "utf8")).toBe(catalogSchema());
+  });
+
+  it("leave out of the sample catalog only the apps named, refusing names it does not have", () => {
+    const render = (...args: string[]) =>
+      spawnSync(join(tools, "helm"), ["template", "c", CATALOG_CHART_DIR, ...args], { encoding: "utf8" });
+    const names = (text: string) => [...text.matchAll(/^ {2}name: (\S+)$/gm)].map((m) => m[1]).sort();
+    const all = names(render().stdout);
+    expect(all).toEqual(
+      catalogEntries()
+        .map((e) => e.name)
+        .sort(),
+    );
+    expect(names(render("--set", "exclude={gitea,n8n}").stdout)).toEqual(
+      all.filter((n) => n !== "gitea" && n !== "n8n"),
+    );
+    const refused = render("--set", "exclude={gitlab}");
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("at '/exclude/0'");
+  });
+});
