@@ -52,7 +52,7 @@ chart-check: deps
 	bash charts/check.sh
 
 deps: node_modules/.atrium-installed
-node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json api/package.json test/package.json
+node_modules/.atrium-installed: package-lock.json package.json crds/package.json kube/package.json operator/package.json gateway/package.json api/package.json test/package.json console/package.json
 	npm ci --no-audit --no-fund
 	touch $@
 # The Prisma clients for api/src/db (git-ignored), regenerated when a schema changes.

@@ -218,8 +218,9 @@ describe.skipIf(!!unsupported)("apps on a real node", () => {
   it("wakes a stopped app once for 30 concurrent requests, and answers all of them", async () => {
     node.provideVolume(NS, "burst-data");
     await install("burst", { template: "demo-notes", idle: { policy: "Auto", timeout: "3s" } });
-    await shows("burst", "Running", "Running");
-    await shows("burst", "Stopped", "Stopped", 60_000);
+    // Not waited for Running: on a loaded machine the container can take longer to start than
+    // the 3 s idle timeout, and the app is stopped before it ever shows Running.
+    await shows("burst", "Stopped", "Stopped", 120_000);
     await until("the container gone", async () => ((await pods("burst")).length === 0 ? true : undefined), 30_000);
     const wakesBefore = await gateway.metric("atrium_gateway_wakes_total");
     const operatorWakesBefore = await operator.metric("atrium_operator_app_wakes_total");
