@@ -110,6 +110,7 @@ export function createApi(deps: ApiDeps) {
       provider: localLedger({ autopay: deps.config.billing.autopay }),
       templates: deps.catalog,
       installs: deps.installs,
+      orgDeleting: (org) => isDeleting(deps.directory.organization(org)),
     }),
   };
   const routes = allRoutes(s);

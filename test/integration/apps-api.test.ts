@@ -298,7 +298,19 @@ describe("apps API", () => {
     expect(installs.installsPerTemplateIn(w.orgB).get(FILES)).toBeUndefined();
     const listed = await api(admin, "GET", `/apps?template=${FILES}&sort=name`);
     expect(listed.body.items.map((a: any) => a.name)).toEqual(["gitops", "keep", "wipe"]);
+    // Pages are cut on the sort key: the first page's cursor still continues after "gitops"
+    // though it is uninstalled meanwhile; it is refused with another sort.
+    const page1 = await api(admin, "GET", `/apps?template=${FILES}&sort=name&limit=1`);
+    expect(page1.body).toMatchObject({ items: [{ name: "gitops" }], total: 3 });
+    const otherSort = await api(admin, "GET", `/apps?sort=lastActive&cursor=${page1.body.nextCursor}`);
+    expect(otherSort.status).toBe(400);
+    expect(otherSort.body.error.fields).toEqual([
+      { path: "/query/cursor", message: expect.stringContaining("sort=name") },
+    ]);
     expect((await api(admin, "DELETE", "/apps/gitops", { confirm: "gitops", deleteData: true })).status).toBe(204);
+    await until("gitops gone from the list", async () => !installs.get(org, "gitops"));
+    const page2 = await api(admin, "GET", `/apps?template=${FILES}&sort=name&limit=1&cursor=${page1.body.nextCursor}`);
+    expect(page2.body).toMatchObject({ items: [{ name: "keep" }], total: 2 });
 
     const wrong = await api(admin, "DELETE", "/apps/keep", { confirm: "kep", deleteData: false });
     expect(wrong.status).toBe(422);

@@ -8,10 +8,12 @@ import { isConflict, KubeError, type KubeObject, R, resourcePath } from "@atrium
 import { Type } from "@sinclair/typebox";
 import type { Response } from "express";
 import type { Services } from "../app.ts";
+import { CursorError } from "../http/cursor.ts";
 import { ApiError, conflict, type FieldError, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { Name, OrgParams } from "../routes/views.ts";
 import type { AppObj } from "./installs.ts";
+import { listApps } from "./list.ts";
 import { followLogs, runningPod, tailLogs } from "./logs.ts";
 import { accessErrors, envErrors, installErrors, isSecretSetting } from "./settings.ts";
 import { AppDetail, AppParams, AppSummary, appDetail, appSummary, type KubeEvent } from "./views.ts";
@@ -79,7 +81,9 @@ const ListQuery = Type.Object({
   q: Type.Optional(Type.String({ maxLength: 100, description: "Search in name and display name" })),
   sort: Type.Optional(Type.Union([Type.Literal("name"), Type.Literal("lastActive")], { default: "name" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,6}$", description: "From the previous page's nextCursor" })),
+  cursor: Type.Optional(
+    Type.String({ maxLength: 1024, description: "From the previous page's nextCursor, with the same sort" }),
+  ),
 });
 const LogsQuery = Type.Object({
   tail: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })),
@@ -171,32 +175,24 @@ export const appRoutes = (s: Services) => {
         }),
       },
       handler: async ({ params, query }) => {
-        const q = query.q?.toLowerCase();
-        let apps = s.installs.inOrg(params.org).filter((a) => {
-          if (query.status && (a.status?.phase ?? "Pending").toLowerCase() !== query.status.toLowerCase()) return false;
-          if (query.template && a.spec.template !== query.template) return false;
-          if (q) {
-            const shown = `${a.metadata.name} ${template(a.spec.template)?.spec.displayName ?? ""}`.toLowerCase();
-            if (!shown.includes(q)) return false;
-          }
-          return true;
-        });
-        apps =
-          query.sort === "lastActive"
-            ? apps.sort(
-                (a, b) =>
-                  (b.status?.lastActivity ?? "").localeCompare(a.status?.lastActivity ?? "") ||
-                  a.metadata.name.localeCompare(b.metadata.name),
-              )
-            : apps.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-        const start = Number(query.cursor ?? 0);
-        const limit = query.limit ?? 50;
-        const page = apps.slice(start, start + limit);
+        let page: ReturnType<typeof listApps<AppInstance>>;
+        try {
+          page = listApps(
+            s.installs.inOrg(params.org),
+            { ...query, limit: query.limit ?? 50 },
+            (t) => template(t)?.spec.displayName,
+          );
+        } catch (e) {
+          if (!(e instanceof CursorError)) throw e;
+          throw new ApiError(400, "validation_failed", `Invalid query: /query/cursor: ${e.message}`, {
+            fields: [{ path: "/query/cursor", message: e.message }],
+          });
+        }
         const subs = await s.billing.viewsIn(params.org);
         return {
-          items: page.map((a) => appSummary(a, template(a.spec.template), subs.get(a.metadata.name) ?? null)),
-          total: apps.length,
-          nextCursor: start + limit < apps.length ? String(start + limit) : null,
+          items: page.items.map((a) => appSummary(a, template(a.spec.template), subs.get(a.metadata.name) ?? null)),
+          total: page.total,
+          nextCursor: page.nextCursor,
         };
       },
     }),

@@ -95,6 +95,11 @@ export type BillingOptions = {
   templates?: { get(name: string): AppTemplate | undefined };
   /** The AppInstances as a watch sees them (the apps feature's Installs, or watchInstalls()). */
   installs?: InstallSource;
+  /**
+   * Whether an organization is being deleted (its grace period: spec.deletion): its renewals and
+   * dunning wait meanwhile (the operator holds its apps at zero; a restore picks them up again).
+   */
+  orgDeleting?: (org: string) => boolean;
 };
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -162,6 +167,7 @@ export class Billing {
   private readonly provider: PaymentProvider;
   private templates: { get(name: string): AppTemplate | undefined } | undefined;
   private installs: InstallSource | undefined;
+  private readonly orgDeleting: (org: string) => boolean;
   /** What this replica last published per install, and when (wall clock): see publish(). */
   private readonly published = new Map<string, { said: string; at: number }>();
   /** Per-install chains, so the watch never handles one app twice at once. */
@@ -175,6 +181,7 @@ export class Billing {
     this.provider = options.provider ?? localLedger({ autopay: false });
     this.templates = options.templates;
     this.installs = options.installs;
+    this.orgDeleting = options.orgDeleting ?? (() => false);
   }
 
   private get prisma() {
@@ -196,7 +203,7 @@ export class Billing {
         return;
       }
       if (!this.needsSubscribing(app)) return;
-      this.serialize(org, app.metadata.name, () => this.subscribe(org, app, "kubectl"));
+      this.serialize(org, app.metadata.name, () => this.subscribeNow(org, app, "kubectl"));
     });
   }
 
@@ -207,7 +214,7 @@ export class Billing {
     for (const app of items) {
       const org = orgOfNamespace(app.metadata.namespace);
       if (!org || !this.needsSubscribing(app)) continue;
-      this.serialize(org, app.metadata.name, () => this.subscribe(org, app, "kubectl"));
+      this.serialize(org, app.metadata.name, () => this.subscribeNow(org, app, "kubectl"));
       done++;
     }
     await this.idle();
@@ -222,17 +229,26 @@ export class Billing {
     return !!app.spec.plan && !published.allowed && published.plan !== app.spec.plan;
   }
 
+  /** Queues work on the install's chain (logging a failure), for the watch and the sweep. */
   private serialize(org: string, app: string, work: () => Promise<unknown>): void {
+    void this.queued(org, app, work).catch((error) =>
+      this.log("Billing could not handle an install", { org, app, error: errorMessage(error) }, "error"),
+    );
+  }
+
+  /** Runs work after what is queued for the install, and answers its result (or its failure). */
+  private queued<T>(org: string, app: string, work: () => Promise<T>): Promise<T> {
     const key = `${org}/${app}`;
-    const next = (this.chains.get(key) ?? Promise.resolve())
-      .then(work)
-      .catch((error) =>
-        this.log("Billing could not handle an install", { org, app, error: errorMessage(error) }, "error"),
-      );
+    const result = (this.chains.get(key) ?? Promise.resolve()).then(work);
+    const next = result.then(
+      () => {},
+      () => {},
+    );
     this.chains.set(key, next);
     void next.then(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
     });
+    return result;
   }
 
   /** Resolves once every queued watch event has been handled (tests, shutdown). */
@@ -280,9 +296,17 @@ export class Billing {
   /**
    * Gives an AppInstance its subscription (a trial where the org has one left for the app, the
    * plan in spec.plan, or none: it waits in PaymentRequired) and publishes its entitlement.
-   * Idempotent; free apps get none (null).
+   * Idempotent; free apps get none (null). Queued behind the watch's handling of the same install
+   * (and it behind this): the install route and the watch, seeing the new AppInstance at the same
+   * moment, would otherwise both act on it, and the route could answer a subscription the watch
+   * is still buying (paused, its autopaid invoice not yet issued). Other replicas are kept from
+   * doing anything twice by the unique keys.
    */
-  async subscribe(org: string, app: AppInstance, actor: string = SYSTEM): Promise<SubscriptionView | null> {
+  subscribe(org: string, app: AppInstance, actor: string = SYSTEM): Promise<SubscriptionView | null> {
+    return this.queued(org, app.metadata.name, () => this.subscribeNow(org, app, actor));
+  }
+
+  private async subscribeNow(org: string, app: AppInstance, actor: string): Promise<SubscriptionView | null> {
     const template = await this.template(app.spec.template);
     if (!template || !isPaid(template)) return null;
     const name = app.metadata.name;
@@ -528,10 +552,19 @@ export class Billing {
    * cancellations at the period's end), invoices falling due, past-due subscriptions pausing.
    * Each step is a conditional update or a uniquely keyed insert, so a second pass (or a second
    * replica that wrongly thinks it leads) changes nothing and writes no event twice.
+   * Organizations in their deletion grace period are held: no renewal, no invoice-due notice,
+   * no move to past due or paused (their apps are held at zero anyway); a restore lets the next
+   * pass do what waited, the renewals catching up period by period. Trials still end on time.
    */
-  async runDue(): Promise<{ notices: number; transitions: number; renewals: number }> {
+  async runDue(): Promise<{ notices: number; transitions: number; renewals: number; held: number }> {
     const now = new Date(this.now());
-    const result = { notices: 0, transitions: 0, renewals: 0 };
+    const result = { notices: 0, transitions: 0, renewals: 0, held: 0 };
+    const held = new Set<string>();
+    const holds = (org: string) => {
+      if (!this.orgDeleting(org)) return false;
+      held.add(org);
+      return true;
+    };
     const trialing = await this.prisma.subscription.findMany({
       where: { state: "trialing", liveKey: { not: null }, trialEnd: { lte: new Date(now.getTime() + 7 * DAY_MS) } },
     });
@@ -553,10 +586,13 @@ export class Billing {
       where: { state: { in: ["active", "past_due"] }, liveKey: { not: null }, currentPeriodEnd: { lte: now } },
     });
     for (const sub of periodsEnded) {
+      if (holds(sub.org)) continue;
       if (renewalDue(sub, now)) result.renewals += await this.renew(sub, now);
       else if (await this.applyTransition(sub, now)) result.transitions++;
     }
-    const due = await this.prisma.invoice.findMany({ where: { status: "open", dueAt: { lte: now } } });
+    const due = (await this.prisma.invoice.findMany({ where: { status: "open", dueAt: { lte: now } } })).filter(
+      (invoice) => !holds(invoice.org),
+    );
     for (const invoice of due)
       if (
         await this.outbox(`invoice-due:${invoice.id}`, "invoice.due", invoice.org, {
@@ -576,7 +612,8 @@ export class Billing {
         OR: [{ state: "past_due" }, { state: "active", id: { in: owing } }],
       },
     });
-    for (const sub of unpaid) if (await this.applyTransition(sub, now)) result.transitions++;
+    for (const sub of unpaid) if (!holds(sub.org) && (await this.applyTransition(sub, now))) result.transitions++;
+    result.held = held.size;
     return result;
   }
 
@@ -626,8 +663,16 @@ export class Billing {
         return;
       }
     }
+    // The plan is written with the subscription: the AppInstance watch, handling the same new
+    // install at the same moment, must see it chosen, or it would buy it a second time (two
+    // purchase invoices, and with autopay possibly two payments).
     const sub = await this.prisma.subscription.create({
-      data: { ...base, state: "paused", pausedReason: "PaymentRequired" },
+      data: {
+        ...base,
+        state: "paused",
+        pausedReason: "PaymentRequired",
+        ...(plan ? { planId: plan.id, interval: plan.interval, amount: plan.amount, currency: plan.currency } : {}),
+      },
     });
     this.log("Install waits for payment", { org, app: name, template: template.metadata.name });
     if (plan) await this.purchase(sub, plan, SYSTEM);

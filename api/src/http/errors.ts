@@ -1,7 +1,7 @@
 // Every failure the API reports is an ApiError; one middleware turns it into the one error
 // body clients see: { error: { code, message, fields? } }. Anything else is a 500 whose
 // details go to the log, never to the client.
-import type { Logger } from "@atrium/kube";
+import { KubeError, type Logger } from "@atrium/kube";
 import type { ErrorRequestHandler } from "express";
 
 export type FieldError = { path: string; message: string };
@@ -41,6 +41,43 @@ export const conflict = (message: string) => new ApiError(409, "conflict", messa
 export const tooManyRequests = (retryAfterS: number, message = "Too many requests") =>
   new ApiError(429, "rate_limited", message, { headers: { "retry-after": String(retryAfterS) } });
 
+/**
+ * The apiserver refused one of the API's own requests for lack of an RBAC rule. The caller's
+ * permission was already checked by Atrium, so this is the installation's fault, not the
+ * client's: 503 (the feature is unavailable until an administrator grants the rule, e.g. in the
+ * Helm chart's API role), saying which verb on which resource, and logged at error level.
+ */
+export class KubePermissionError extends ApiError {
+  readonly verb: string;
+  readonly resource: string;
+  readonly namespace: string | undefined;
+  constructor(verb: string, resource: string, namespace: string | undefined) {
+    super(
+      503,
+      "kube_permission_missing",
+      `Atrium's API lacks a Kubernetes permission: it may not ${verb} ${resource}${namespace ? ` in namespace ${namespace}` : " at cluster scope"}. An administrator must grant it to the API's ServiceAccount`,
+    );
+    this.verb = verb;
+    this.resource = resource;
+    this.namespace = namespace;
+  }
+}
+
+/** The apiserver's RBAC denial: `… cannot <verb> resource "<resource>" in API group "<group>" [in the namespace "<ns>"]`. */
+const RBAC_DENIAL = /cannot (\S+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/;
+
+/**
+ * A KubeError that is an RBAC denial, as a KubePermissionError. Other 403s of the apiserver (a
+ * namespace being terminated, an admission webhook) are not about Atrium's rights: undefined.
+ */
+export function kubePermissionError(err: unknown): KubePermissionError | undefined {
+  if (!(err instanceof KubeError) || err.code !== 403) return undefined;
+  const m = RBAC_DENIAL.exec(err.message);
+  if (!m) return undefined;
+  const [, verb = "", resource = "", group, namespace] = m;
+  return new KubePermissionError(verb, group ? `${resource}.${group}` : resource, namespace);
+}
+
 export const errorBody = (e: ApiError) => ({
   error: { code: e.code, message: e.message, ...(e.fields ? { fields: e.fields } : {}) },
 });
@@ -54,6 +91,12 @@ export const errorMiddleware =
       res.status(500).json({ error: { code: "internal", message: "Internal error" } });
       return;
     }
+    if (known instanceof KubePermissionError)
+      log(
+        "Atrium's API lacks a Kubernetes permission: grant it to the API's ServiceAccount",
+        { verb: known.verb, resource: known.resource, namespace: known.namespace, method: req.method, path: req.path },
+        "error",
+      );
     for (const [k, v] of Object.entries(known.headers)) res.setHeader(k, v);
     res.status(known.status).json(errorBody(known));
   };
@@ -61,6 +104,8 @@ export const errorMiddleware =
 /** Express's own errors (bad JSON, body too large) carry a status; they become ApiErrors too. */
 function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
+  const denied = kubePermissionError(err);
+  if (denied) return denied;
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.type === "entity.parse.failed") return badRequest("The body is not valid JSON");
   if (e?.type === "entity.too.large") return new ApiError(413, "too_large", "The body is too large");
