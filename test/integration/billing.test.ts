@@ -199,7 +199,12 @@ describe.each(["sqlite", "postgresql"] as const)("billing (%s)", (provider) => {
 
     // Billing starts nothing by itself: the next request wakes the app.
     const wakesBefore = await gateway.metric("atrium_gateway_wakes_total");
-    const first = await viaGateway(org, "wiki", "/after-payment");
+    // The gateway hears of the payment through its watch, a moment after the apiserver has it:
+    // until then it still answers 402, which wakes nothing.
+    const first = await until("the gateway to stop refusing wiki", async () => {
+      const res = await viaGateway(org, "wiki", "/after-payment");
+      return res.status === 402 ? undefined : res;
+    });
     expect(await gateway.metric("atrium_gateway_wakes_total")).toBe(wakesBefore + 1);
     // The woken pod is a KWOK pod whose stand-in server (fake-pods.ts) binds its address by
     // polling: the first answer may come before it listens (502), which is the harness's, not billing's.

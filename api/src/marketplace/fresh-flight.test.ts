@@ -73,7 +73,7 @@ describe("freshFlight", () => {
 });
 
 describe("recentReads", () => {
-  function setup() {
+  function setup(options: { refreshAfterMs?: number } = {}) {
     let clock = 0;
     let value = 0;
     let reads = 0;
@@ -87,7 +87,7 @@ describe("recentReads", () => {
         }
         return value;
       },
-      { maxAgeMs: 1000, now: () => clock },
+      { maxAgeMs: 1000, now: () => clock, ...options },
     );
     return {
       cache,
@@ -105,7 +105,7 @@ describe("recentReads", () => {
   }
 
   it("keeps a read for its maximum age, then reads again", async () => {
-    const t = setup();
+    const t = setup({ refreshAfterMs: 1000 });
     expect(await t.cache.get("org")).toBe(0);
     t.write();
     t.advance(999);
@@ -127,5 +127,59 @@ describe("recentReads", () => {
     t.failNext();
     await expect(t.cache.get("org")).rejects.toThrow("database down");
     expect([await t.cache.get("org"), t.reads()]).toEqual([0, 2]);
+  });
+
+  it("past half its age, answers from the kept read and reads a newer one in the background", async () => {
+    const t = setup();
+    expect(await t.cache.get("org")).toBe(0);
+    t.write();
+    t.advance(499);
+    expect([await t.cache.get("org"), t.reads()]).toEqual([0, 1]);
+    t.advance(1);
+    // Answered at once from the kept read; the newer read starts behind it.
+    expect(await t.cache.get("org")).toBe(0);
+    await tick();
+    expect(t.reads()).toBe(2);
+    // The newer read replaced the kept one; its age counts from when it was asked for.
+    expect([await t.cache.get("org"), t.reads()]).toEqual([1, 2]);
+    t.advance(499);
+    expect([await t.cache.get("org"), t.reads()]).toEqual([1, 2]);
+  });
+
+  it("never serves a read past its maximum age, even when the newer read failed", async () => {
+    const t = setup();
+    await t.cache.get("org");
+    t.write();
+    t.failNext();
+    t.advance(500);
+    expect(await t.cache.get("org")).toBe(0);
+    await tick();
+    expect(t.reads()).toBe(2);
+    t.advance(500);
+    expect([await t.cache.get("org"), t.reads()]).toEqual([1, 3]);
+  });
+
+  it("does not keep a background read that lands after forget", async () => {
+    const db = controlledLoad();
+    let clock = 0;
+    const cache = recentReads(db.load, { maxAgeMs: 1000, now: () => clock });
+    const first = cache.get("org");
+    await tick();
+    db.reads[0]?.finish();
+    expect(await first).toBe(0);
+    clock = 600;
+    expect(await cache.get("org")).toBe(0); // starts a background read
+    await tick();
+    expect(db.reads).toHaveLength(2);
+    db.write(); // the org's installs change while it is in flight
+    cache.forget("org");
+    const after = cache.get("org");
+    db.reads[1]?.finish(); // the background read, which started before the change
+    await tick();
+    await tick();
+    db.reads[2]?.finish();
+    expect(await after).toBe(1);
+    expect(await cache.get("org")).toBe(1);
+    expect(db.reads).toHaveLength(3);
   });
 });

@@ -10,6 +10,7 @@ import { type Route, route } from "../http/route.ts";
 import { Name } from "../routes/views.ts";
 import type { Catalog, TemplateObj } from "./catalog.ts";
 import { recentReads } from "./fresh-flight.ts";
+import { type CardFields, cardHead, pageJson } from "./page-json.ts";
 import { CursorError, type Entry, entryOf, SearchIndex, type SearchResult, SORTS, type Sort } from "./search.ts";
 
 export const MAX_LIMIT = 100;
@@ -161,17 +162,20 @@ const plansOf = (t: AppTemplate) =>
 
 const trialDaysOf = (t: AppTemplate) => t.spec.pricing?.trialDays ?? 0;
 
-/** What a card shows that does not depend on the organization; made once per template version. */
-const cards = new WeakMap<TemplateObj, ReturnType<typeof cardFields>>();
-const cardOf = (t: TemplateObj) => {
-  let card = cards.get(t);
-  if (!card) {
-    card = cardFields(t);
-    cards.set(t, card);
+/**
+ * A card's organization-independent fields as JSON (page-json.ts), encoded once per template
+ * version: the informer hands over a new object for every change, so the object is the key.
+ */
+const cardHeads = new WeakMap<TemplateObj, Buffer>();
+const cardHeadOf = (t: TemplateObj) => {
+  let head = cardHeads.get(t);
+  if (head === undefined) {
+    head = cardHead(cardFields(t));
+    cardHeads.set(t, head);
   }
-  return card;
+  return head;
 };
-const cardFields = (t: TemplateObj) => ({
+const cardFields = (t: TemplateObj): CardFields => ({
   name: t.metadata.name,
   displayName: t.spec.displayName,
   icon: t.spec.icon ?? null,
@@ -226,7 +230,7 @@ export function marketplaceRoutes(s: Services): Route[] {
       params: OrgParams,
       query: ListQuery,
       response: { status: 200, schema: AppPage },
-      handler: async ({ params, query }) => {
+      handler: async ({ params, query, res }) => {
         let page: SearchResult<TemplateObj>;
         try {
           page = index.current().search(
@@ -250,16 +254,25 @@ export function marketplaceRoutes(s: Services): Route[] {
         const used = page.items.some((e) => trialDaysOf(e.template) > 0)
           ? await trialsUsed.get(params.org)
           : new Set<string>();
-        return {
+        // Written here rather than returned: the cards are copied from bytes encoded once per
+        // template version (page-json.ts), and Express's ETag (a SHA-1 of every ~10 KB page) is
+        // left out, as API answers are "cache-control: no-store" (security.ts): no client
+        // keeps one to revalidate.
+        const json = pageJson({
           items: page.items.map(({ template: t }) => ({
-            ...cardOf(t),
+            head: cardHeadOf(t),
             installedInOrg: inOrg.get(t.metadata.name) ?? 0,
             trialAvailable: trialDaysOf(t) > 0 && !used.has(t.metadata.name),
           })),
           categories: page.categories,
           total: page.total,
           nextCursor: page.nextCursor,
-        };
+        });
+        res.statusCode = 200;
+        res.setHeader("content-type", "application/json; charset=utf-8");
+        res.setHeader("content-length", json.length);
+        res.end(json);
+        return undefined;
       },
     }),
     route({

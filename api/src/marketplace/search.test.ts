@@ -308,4 +308,45 @@ describe("SearchIndex caches", () => {
       "alpha",
     ]);
   });
+
+  it("answers a query again from its kept matches exactly as a fresh index does", () => {
+    const many = Array.from({ length: 40 }, (_, i) =>
+      entryOf({
+        ...template(`app-${i}`),
+        spec: {
+          ...template(`app-${i}`).spec,
+          displayName: `${i % 3 ? "Note" : "Chat"} ${i}`,
+          category: (["AI", "Storage", "Security"] as const)[i % 3] as "AI" | "Storage" | "Security",
+        },
+      }),
+    );
+    const kept = new SearchIndex(many);
+    const installs = new Map([["app-7", 2]]);
+    const queries = [
+      { q: "note", limit: 5 },
+      { q: "note", category: "Storage" as const, limit: 5 },
+      { q: "note", category: "AI" as const, limit: 5 },
+      { q: "note", category: "Security" as const, sort: "price" as const, limit: 3 },
+      { q: "note", limit: 5 },
+      { category: "AI" as const, sort: "popularity" as const, limit: 4 },
+      { q: "chat", category: "AI" as const, sort: "name" as const, limit: 2 },
+      // Relevance and name walk the same order: the sort must still tell their matches apart.
+      { q: "1", limit: 5 },
+      { q: "1", sort: "name" as const, limit: 5 },
+    ];
+    for (const query of [...queries, ...queries]) {
+      const fresh = new SearchIndex(many).search(query, installs, 1);
+      const again = kept.search(query, installs, 1);
+      expect({ ...again, items: again.items.map((e) => e.name) }).toEqual({
+        ...fresh,
+        items: fresh.items.map((e) => e.name),
+      });
+      if (again.nextCursor) {
+        const next = { ...query, cursor: again.nextCursor };
+        expect(kept.search(next, installs, 1).items.map((e) => e.name)).toEqual(
+          new SearchIndex(many).search(next, installs, 1).items.map((e) => e.name),
+        );
+      }
+    }
+  });
 });

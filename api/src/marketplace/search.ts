@@ -2,6 +2,7 @@
 // match and rank a query, count categories, sort, and page with opaque cursors. Nothing here
 // knows about HTTP or Kubernetes; the routes feed it templates and install counts.
 import { APP_CATEGORIES, type AppCategory, type AppTemplate, type PricingInterval } from "@atrium/crds";
+import { compareKeys, firstAfter, type Key, keyCursors } from "../http/cursor.ts";
 
 export const SORTS = ["relevance", "name", "popularity", "price"] as const;
 export type Sort = (typeof SORTS)[number];
@@ -93,20 +94,7 @@ export function matchTier(entry: Entry, query: string): 0 | 1 | 2 | 3 | undefine
   return 3;
 }
 
-export type Key = ReadonlyArray<string | number>;
-
-/** Lexicographic order of sort keys; strings by code unit, so the order never depends on locale. */
-export function compareKeys(a: Key, b: Key): number {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    const x = a[i];
-    const y = b[i];
-    if (x === y) continue;
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
+export { CursorError, compareKeys, type Key } from "../http/cursor.ts";
 
 /**
  * The key an entry sorts by; the object name last, so no two entries tie and a cursor names
@@ -125,39 +113,19 @@ export function sortKey(entry: Entry, sort: Sort, context: { installs: number; t
   }
 }
 
-/** The type of each element of a sort's key, to check cursors a client sends back. */
-const KEY_SHAPES: Record<Sort, ReadonlyArray<"string" | "number">> = {
+/** Each sort's cursors, with the types of its key's elements (to check cursors clients send back). */
+const cursors = keyCursors<Sort>({
   relevance: ["number", "string", "string"],
   name: ["string", "string"],
   popularity: ["number", "string", "string"],
   price: ["string", "number", "string", "string"],
-};
+});
 
 /** Opaque to clients: the sort it belongs to and the last key of the page. */
-export const encodeCursor = (sort: Sort, key: Key): string =>
-  Buffer.from(JSON.stringify({ s: sort, k: key })).toString("base64url");
+export const encodeCursor = (sort: Sort, key: Key): string => cursors.encode(sort, key);
 
-export class CursorError extends Error {}
-
-export function decodeCursor(cursor: string, sort: Sort): Key {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-  } catch {
-    throw new CursorError("is not a cursor this API returned");
-  }
-  const { s, k } = (parsed ?? {}) as { s?: unknown; k?: unknown };
-  if (typeof s !== "string" || !SORTS.includes(s as Sort) || !Array.isArray(k))
-    throw new CursorError("is not a cursor this API returned");
-  if (s !== sort) throw new CursorError(`belongs to sort=${s}, not sort=${sort}: start again without a cursor`);
-  const shape = KEY_SHAPES[sort];
-  if (
-    k.length !== shape.length ||
-    k.some((v, i) => typeof v !== shape[i] || (typeof v === "number" && !Number.isFinite(v)))
-  )
-    throw new CursorError("is not a cursor this API returned");
-  return k as Key;
-}
+/** The key a cursor names; throws CursorError for one of another sort or not ours. */
+export const decodeCursor = (cursor: string, sort: Sort): Key => cursors.decode(cursor, sort);
 
 export type SearchQuery = {
   q?: string | undefined;
@@ -179,7 +147,7 @@ export type SearchResult<T extends AppTemplate> = {
 
 /** No match, in a tier table. */
 const MISS = 4;
-/** Distinct queries whose match tiers are kept (per catalog version). */
+/** Distinct queries whose match tiers (and matches per sort) are kept (per catalog version). */
 const TIER_CACHE = 512;
 const CATEGORY_INDEX = new Map<string, number>(APP_CATEGORIES.map((c, i) => [c, i]));
 
@@ -197,6 +165,7 @@ export class SearchIndex<T extends AppTemplate = AppTemplate> {
   private readonly byPrice: Int32Array;
   private readonly byName: Int32Array;
   private readonly tierCache = new Map<string, Uint8Array>();
+  private readonly matchCache = new Map<string, Matched>();
   private popular: { version: number; installs: ReadonlyMap<string, number>; order: Int32Array } | undefined;
 
   constructor(entries: readonly Entry<T>[]) {
@@ -239,39 +208,65 @@ export class SearchIndex<T extends AppTemplate = AppTemplate> {
     const after = query.cursor ? decodeCursor(query.cursor, sort) : undefined;
     const tiers = q ? this.tiers(q) : undefined;
     const wanted = query.category === undefined ? -1 : (CATEGORY_INDEX.get(query.category) ?? -1);
-    const counts = new Int32Array(APP_CATEGORIES.length);
     const order =
       sort === "price"
         ? this.byPrice
         : sort === "popularity"
           ? this.popularOrder(installs, installsVersion)
           : this.byName;
-    // The matches in sort order. Relevance is by tier, then name: one list per tier, each in name order.
-    const lists: number[][] = sort === "relevance" ? [[], [], [], []] : [[]];
-    for (let k = 0; k < order.length; k++) {
-      const i = order[k] as number;
-      const tier = tiers ? (tiers[i] as number) : 0;
-      if (tier === MISS) continue;
-      const category = this.categoryOf[i] as number;
-      counts[category] = (counts[category] as number) + 1;
-      if (wanted >= 0 && category !== wanted) continue;
-      (lists[sort === "relevance" ? tier : 0] as number[]).push(i);
-    }
-    const matches = lists.length === 1 ? (lists[0] as number[]) : lists.flat();
+    const matched = this.matched(q, sort, order, tiers);
+    const matches = wanted >= 0 ? (matched.inCategory[wanted] as Int32Array) : matched.all;
     const keyOf = (i: number) =>
       sortKey(this.entries[i] as Entry, sort, {
         tier: tiers ? (tiers[i] as number) : 0,
         installs: installs.get((this.entries[i] as Entry).name) ?? 0,
       });
     const start = after ? firstAfter(matches, keyOf, after) : 0;
-    const page = matches.slice(start, start + query.limit);
+    const page = matches.subarray(start, start + query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((i) => this.entries[i] as Entry<T>),
-      categories: APP_CATEGORIES.map((category, c) => ({ category, count: counts[c] as number })),
+      items: Array.from(page, (i) => this.entries[i] as Entry<T>),
+      categories: APP_CATEGORIES.map((category, c) => ({ category, count: matched.counts[c] as number })),
       total: matches.length,
       nextCursor: last !== undefined && start + query.limit < matches.length ? encodeCursor(sort, keyOf(last)) : null,
     };
+  }
+
+  /**
+   * The matches of a query in a sort's order, all and per category, with the count per
+   * category: one pass over the order per query and sort, kept for the last few hundred (a
+   * category filter, the next page or another organization reuses it). An order sorted again
+   * (popularity after installs changed) makes a new pass.
+   */
+  private matched(q: string | undefined, sort: Sort, order: Int32Array, tiers: Uint8Array | undefined): Matched {
+    const key = `${sort}\n${q ?? ""}`;
+    const cached = this.matchCache.get(key);
+    if (cached && cached.order === order) {
+      this.matchCache.delete(key);
+      this.matchCache.set(key, cached);
+      return cached;
+    }
+    // Relevance is by tier, then name: one list per tier, each in name order.
+    const lists: number[][] = sort === "relevance" ? [[], [], [], []] : [[]];
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const tier = tiers ? (tiers[i] as number) : 0;
+      if (tier === MISS) continue;
+      (lists[sort === "relevance" ? tier : 0] as number[]).push(i);
+    }
+    const all = Int32Array.from(lists.length === 1 ? (lists[0] as number[]) : lists.flat());
+    const counts = new Int32Array(APP_CATEGORIES.length);
+    for (const i of all) (counts[this.categoryOf[i] as number] as number)++;
+    const fill = new Int32Array(APP_CATEGORIES.length);
+    const inCategory = Array.from(counts, (n) => new Int32Array(n));
+    for (const i of all) {
+      const c = this.categoryOf[i] as number;
+      (inCategory[c] as Int32Array)[(fill[c] as number)++] = i;
+    }
+    const result = { order, all, inCategory, counts };
+    if (this.matchCache.size >= TIER_CACHE) this.matchCache.delete(this.matchCache.keys().next().value as string);
+    this.matchCache.set(key, result);
+    return result;
   }
 
   /** Most installs first, ties in name order; kept until the installs change. */
@@ -288,17 +283,13 @@ export class SearchIndex<T extends AppTemplate = AppTemplate> {
 
 const NONE = { tier: 0, installs: 0 };
 
-/** Binary search: the position of the first match whose key sorts after the cursor's. */
-function firstAfter(matches: readonly number[], keyOf: (i: number) => Key, after: Key): number {
-  let lo = 0;
-  let hi = matches.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareKeys(keyOf(matches[mid] as number), after) > 0) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
+/** A query's matches in one sort order (positions in `entries`), all and per category. */
+type Matched = {
+  order: Int32Array;
+  all: Int32Array;
+  inCategory: Int32Array[];
+  counts: Int32Array;
+};
 
 /** One page of a search over entries in any order (builds an index: for tests and one-offs). */
 export function search<T extends AppTemplate>(
