@@ -1,7 +1,9 @@
 // API key verification. The key id (public, inside the key) finds the row; the stored HMAC is
 // compared in constant time. Rows are cached for at most `maxAgeMs` (default 500 ms): a hit
 // costs one HMAC, and a revocation in the database reaches every replica within that age plus
-// one read, well inside a second. Last-used times are written at most once a minute per key.
+// one read, well inside a second. Requests that find a key's entry expired together share one
+// read (else every one of them would read the database at once, every maxAgeMs, under load).
+// Last-used times are written at most once a minute per key.
 import { timingSafeEqual } from "node:crypto";
 import type { Database } from "../db/index.ts";
 import { hashKey, type Peppers, parseKey } from "./keyformat.ts";
@@ -37,6 +39,8 @@ type Cached = { row: KeyRow | null; scopes: string[]; at: number; lastUsedWrite:
 
 export class KeyStore {
   private readonly cache = new Map<string, Cached>();
+  /** Reads under way, by key id: requests arriving meanwhile wait for the same one. */
+  private readonly reading = new Map<string, Promise<Cached>>();
   private readonly db: Database;
   private readonly peppers: Peppers;
   private readonly maxAgeMs: number;
@@ -74,11 +78,24 @@ export class KeyStore {
   /** Forgets a key at once on this replica (others notice within maxAgeMs). */
   forget(id: string): void {
     this.cache.delete(id);
+    // A read that started before the revocation may still bring the old row: not shared any more.
+    this.reading.delete(id);
   }
 
-  private async row(id: string): Promise<Cached> {
+  private row(id: string): Promise<Cached> {
     const hit = this.cache.get(id);
-    if (hit && this.now() - hit.at < this.maxAgeMs) return hit;
+    if (hit && this.now() - hit.at < this.maxAgeMs) return Promise.resolve(hit);
+    let read = this.reading.get(id);
+    if (!read) {
+      read = this.read(id, hit).finally(() => {
+        if (this.reading.get(id) === read) this.reading.delete(id);
+      });
+      this.reading.set(id, read);
+    }
+    return read;
+  }
+
+  private async read(id: string, hit: Cached | undefined): Promise<Cached> {
     const row = (await this.db.prisma.apiKey.findUnique({ where: { id } })) as KeyRow | null;
     const entry = {
       row,
