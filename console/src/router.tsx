@@ -12,7 +12,7 @@ import {
 } from "@tanstack/react-router";
 import { NotFoundPage } from "./components/NotFound.tsx";
 import { OrgLayout } from "./components/OrgLayout.tsx";
-import { parseMemberSearch } from "./lib/search.ts";
+import { parseMarketSearch, parseMemberSearch } from "./lib/search.ts";
 import { lastOrg, meQuery, orgsQuery } from "./lib/session.ts";
 import { LoginPage } from "./pages/LoginPage.tsx";
 import { NoOrganizationPage } from "./pages/NoOrganizationPage.tsx";
@@ -94,6 +94,31 @@ const apiKeysRoute = createRoute({
   component: lazyRouteComponent(() => import("./pages/ApiKeysPage.tsx"), "ApiKeysPage"),
 });
 
+const marketplaceRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "marketplace",
+  validateSearch: parseMarketSearch,
+  component: lazyRouteComponent(() => import("./pages/MarketplacePage.tsx"), "MarketplacePage"),
+});
+
+const marketAppRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "marketplace/$template",
+  component: lazyRouteComponent(() => import("./pages/MarketplacePage.tsx"), "MarketAppPage"),
+});
+
+const appsRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "apps",
+  component: lazyRouteComponent(() => import("./pages/AppsPage.tsx"), "AppsPage"),
+});
+
+const appRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "apps/$app",
+  component: lazyRouteComponent(() => import("./pages/AppPage.tsx"), "AppPage"),
+});
+
 const helpRoute = createRoute({
   getParentRoute: () => orgRoute,
   path: "help",
@@ -103,7 +128,18 @@ const helpRoute = createRoute({
 const routeTree = rootRoute.addChildren([
   indexRoute,
   loginRoute,
-  orgRoute.addChildren([orgIndexRoute, membersRoute, memberRoute, rolesRoute, apiKeysRoute, helpRoute]),
+  orgRoute.addChildren([
+    orgIndexRoute,
+    membersRoute,
+    memberRoute,
+    rolesRoute,
+    appsRoute,
+    appRoute,
+    marketplaceRoute,
+    marketAppRoute,
+    apiKeysRoute,
+    helpRoute,
+  ]),
 ]);
 
 export function makeRouter(queryClient: QueryClient) {

@@ -1791,7 +1791,7 @@ export interface operations {
     getApiOrgsOrgApps: {
         parameters: {
             query?: {
-                /** @description From the previous page's nextCursor */
+                /** @description From the previous page's nextCursor, with the same sort */
                 cursor?: string;
                 limit?: number;
                 /** @description Search in name and display name */

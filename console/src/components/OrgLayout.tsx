@@ -13,6 +13,8 @@ import { Banner, Button, Card, EmptyState, SelectField } from "./ui.tsx";
 const SECTIONS = [
   { path: "members", to: "/orgs/$org/members", label: "Members", permission: "members:view" },
   { path: "roles", to: "/orgs/$org/roles", label: "Roles", permission: "roles:view" },
+  { path: "apps", to: "/orgs/$org/apps", label: "Apps", permission: "apps:view" },
+  { path: "marketplace", to: "/orgs/$org/marketplace", label: "Marketplace", permission: "marketplace:view" },
   { path: "api-keys", to: "/orgs/$org/api-keys", label: "API keys", permission: undefined },
   { path: "help", to: "/orgs/$org/help", label: "Help", permission: undefined },
 ] as const;

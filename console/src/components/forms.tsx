@@ -21,8 +21,10 @@ export function Field(props: {
   onChange(value: string): void;
   error?: string | undefined;
   description?: string;
-  type?: "text" | "email";
+  type?: "text" | "email" | "password";
   autoFocus?: boolean;
+  placeholder?: string;
+  autoComplete?: string;
   isRequired?: boolean;
   maxLength?: number;
   name?: string;
@@ -41,7 +43,7 @@ export function Field(props: {
       validationBehavior="aria"
     >
       <Label className={s.label}>{props.label}</Label>
-      <Input className={s.input} />
+      <Input className={s.input} placeholder={props.placeholder} autoComplete={props.autoComplete} />
       {props.description && (
         <Text slot="description" className={s.description}>
           {props.description}

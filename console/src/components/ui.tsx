@@ -88,7 +88,8 @@ export function SelectField(props: {
 /** The API's refusal: its message as the title of the form (field messages go beside fields). */
 export function ProblemBanner({ problem, title }: { problem: unknown; title?: string }) {
   if (!problem) return null;
-  const message = problem instanceof Error ? problem.message : String(problem);
+  // The API names fields by JSON pointer ("/body/env/API_TOKEN: is required"); a person reads the name.
+  const message = (problem instanceof Error ? problem.message : String(problem)).replace(/\/body\/(env\/)?/g, "");
   const fields = (problem as Partial<ApiProblem>).fields ?? [];
   return (
     <div className={`${s.banner} ${s.bannerError}`} role="alert">

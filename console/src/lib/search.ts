@@ -1,4 +1,6 @@
-// The members page's state in its URL: ?q=&role=&status=&sort=&order=&page=
+// The members page's and the marketplace's state in their URLs (here, not with their pages,
+// as the router needs them on first visit).
+// Members: ?q=&role=&status=&sort=&order=&page=
 export const MEMBER_SORTS = ["name", "email", "role", "lastLogin", "status"] as const;
 export const MEMBER_STATUSES = ["Active", "Invited", "Deactivated", "Expired"] as const;
 export type MemberSort = (typeof MEMBER_SORTS)[number];
@@ -29,5 +31,23 @@ export function parseMemberSearch(raw: Record<string, unknown>): MemberSearch {
   if (order) out.order = order;
   const page = Number(raw.page);
   if (Number.isInteger(page) && page > 1 && page <= 10_000) out.page = page;
+  return out;
+}
+
+export const MARKET_SORTS = ["relevance", "name", "popularity", "price"] as const;
+export const PRICE_VIEWS = ["monthly", "annual", "one-time", "lifetime"] as const;
+export type MarketSort = (typeof MARKET_SORTS)[number];
+export type PriceView = (typeof PRICE_VIEWS)[number];
+export type MarketSearch = { q?: string; category?: string; sort?: MarketSort; price?: PriceView };
+
+/** The marketplace's state in its URL: ?q=&category=&sort=&price= (anything else dropped). */
+export function parseMarketSearch(raw: Record<string, unknown>): MarketSearch {
+  const out: MarketSearch = {};
+  if (typeof raw.q === "string" && raw.q.trim()) out.q = raw.q.slice(0, 100);
+  if (typeof raw.category === "string" && /^[A-Za-z &-]{1,40}$/.test(raw.category)) out.category = raw.category;
+  const sort = oneOf(MARKET_SORTS, raw.sort);
+  if (sort) out.sort = sort;
+  const price = oneOf(PRICE_VIEWS, raw.price);
+  if (price) out.price = price;
   return out;
 }
