@@ -34,7 +34,10 @@ function fakeDb(secret: string, id: string) {
       },
     },
   } as unknown as Database;
-  return { db, reads: () => reads, release: () => waiting.splice(0).forEach((go) => go()) };
+  const release = () => {
+    for (const go of waiting.splice(0)) go();
+  };
+  return { db, reads: () => reads, release };
 }
 
 describe("KeyStore", () => {
