@@ -63,7 +63,7 @@ api/src/db/generated/%/client.ts: api/prisma/%/schema.prisma api/prisma/%/prisma
 
 ## console: build the web console into console/dist (the API serves it), when a source changed
 console: console/dist/index.html
-console/dist/index.html: $(shell find console/src -type f) console/index.html console/vite.config.ts console/package.json crds/src/permissions.ts crds/src/roles.ts node_modules/.atrium-installed
+console/dist/index.html: $(shell find console/src -type f) console/index.html console/vite.config.ts console/package.json crds/src/permissions.ts crds/src/roles.ts crds/src/rank.ts node_modules/.atrium-installed
 	cd console && vite build --logLevel warn
 ## console-client: regenerate the console's API types (console/src/api/schema.d.ts) after a route change
 console-client: deps

@@ -16,6 +16,7 @@ export * from "./kinds/member.ts";
 export * from "./kinds/organization.ts";
 export * from "./kinds/orgrole.ts";
 export * from "./permissions.ts";
+export * from "./rank.ts";
 export * from "./roles.ts";
 export type { Condition, ObjectMeta } from "./schema.ts";
 

@@ -6,6 +6,7 @@ import {
   DEFAULT_ROLE,
   isCanonicalEmail,
   type Member,
+  mayInvite,
   memberPhase,
   namespaceFor,
   normalizeEmail,
@@ -16,7 +17,6 @@ import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
 import type { MemberObj } from "../authz/directory.ts";
-import { mayInvite } from "../authz/rank.ts";
 import { ApiError, conflict, forbidden, invalidField, tooManyRequests } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { invitationEmail } from "../mail/mailer.ts";

@@ -1,13 +1,21 @@
 // Members: list (search, filters, sort, cursor pages), view, edit role / profile / activity,
 // remove. Invitations (which create members) are in invitations.ts.
-import { activeAdminsAmong, MAX_LEVEL, MEMBER_PHASES, namespaceFor, normalizeEmail } from "@atrium/crds";
+import {
+  activeAdminsAmong,
+  MAX_LEVEL,
+  MEMBER_PHASES,
+  mayActOn,
+  mayAssign,
+  namespaceFor,
+  normalizeEmail,
+  removesLastAdmin,
+} from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
 import { AdminGuard } from "../authz/admin-guard.ts";
 import type { Directory, MemberObj } from "../authz/directory.ts";
-import { mayActOn, mayAssign, removesLastAdmin } from "../authz/rank.ts";
 import { ApiError, conflict, forbidden, invalidField, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { DisplayName, MemberParams, MemberView, memberView, OrgParams, Timestamp } from "./views.ts";

@@ -1,13 +1,12 @@
 // Roles: the five built-ins (immutable) and custom roles defined from the permission catalog,
 // never above the definer's rank or permissions. A role in use is deleted only with a
 // reassignment of its members.
-import { namespaceFor, type OrgRole } from "@atrium/crds";
+import { mayAssign, mayDefineRole, namespaceFor, type OrgRole } from "@atrium/crds";
 import { isConflict, R } from "@atrium/kube";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import type { Actor } from "../auth/principal.ts";
 import type { MemberObj, RoleObj } from "../authz/directory.ts";
-import { mayAssign, mayDefineRole } from "../authz/rank.ts";
 import { conflict, forbidden, invalidField, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { DisplayName, Name, OrgParams, Permission, RoleParams, RoleView, roleView } from "./views.ts";

@@ -1,13 +1,13 @@
 // What may be done to a member, and the dialogs that do it. Each action is offered with the
-// reason when the caller may not take it (the rank rules of lib/rank.ts); the API decides.
+// reason when the caller may not take it (the rank rules of crds/src/rank.ts, the API's own); the API decides.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Form } from "react-aria-components";
+import { mayAssign, mayInvite } from "../../../crds/src/rank.ts";
 import { DEFAULT_ROLE } from "../../../crds/src/roles.ts";
 import { ApiProblem, api, type MemberView, type RoleView, unwrap } from "../api/client.ts";
 import type { MemberAction } from "../lib/offers.ts";
 import { keys } from "../lib/queries.ts";
-import { mayAssign, mayInvite } from "../lib/rank.ts";
 import type { Access } from "../lib/session.ts";
 import { DialogActions, Field, ModalDialog } from "./forms.tsx";
 import { Banner, Button, ProblemBanner, SelectField } from "./ui.tsx";

@@ -1,7 +1,8 @@
 // What may be done to a member, each with the reason when the caller may not (the rank rules
-// of lib/rank.ts). Apart from the dialogs, so a page lists its actions before their code loads.
+// of crds/src/rank.ts). Apart from the dialogs, so a page lists its actions before their code loads.
+
+import { mayActOn } from "../../../crds/src/rank.ts";
 import type { MemberView } from "../api/client.ts";
-import { mayActOn } from "./rank.ts";
 import type { Access } from "./session.ts";
 
 export type MemberAction = "role" | "activate" | "deactivate" | "resend" | "cancel";

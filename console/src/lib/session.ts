@@ -1,7 +1,7 @@
 // Who is signed in, the organizations they can switch between, and what they may do in each.
 import { queryOptions, useQuery } from "@tanstack/react-query";
+import type { Rank } from "../../../crds/src/rank.ts";
 import { api, type Me, type OrgEntry, setCsrfToken, unwrap } from "../api/client.ts";
-import type { Rank } from "./rank.ts";
 
 /** The caller, or null when nobody is signed in (the API says 401). */
 export const meQuery = queryOptions({

@@ -5,6 +5,7 @@ import { getRouteApi } from "@tanstack/react-router";
 import { useState } from "react";
 import { CheckboxGroup, Form } from "react-aria-components";
 import { PERMISSION_GROUPS } from "../../../crds/src/permissions.ts";
+import { mayAssign, mayDefineRole } from "../../../crds/src/rank.ts";
 import { MAX_LEVEL } from "../../../crds/src/roles.ts";
 import { ApiProblem, api, type RoleView, unwrap } from "../api/client.ts";
 import { CheckboxItem, DialogActions, Field, ModalDialog } from "../components/forms.tsx";
@@ -21,7 +22,6 @@ import {
 } from "../components/ui.tsx";
 import { formatCount } from "../lib/format.ts";
 import { keys, rolesQuery } from "../lib/queries.ts";
-import { mayAssign, mayDefineRole } from "../lib/rank.ts";
 import { type Access, useAccess } from "../lib/session.ts";
 import p from "./pages.module.css";
 

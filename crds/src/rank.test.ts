@@ -1,6 +1,6 @@
-import { BUILT_IN_ROLES, DEFAULT_ROLE } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
 import { mayActOn, mayAssign, mayDefineRole, mayInvite, removesLastAdmin } from "./rank.ts";
+import { BUILT_IN_ROLES, DEFAULT_ROLE } from "./roles.ts";
 
 const role = (name: string) => {
   const r = BUILT_IN_ROLES.find((b) => b.name === name);

@@ -1,5 +1,6 @@
 // Rank rules: who may do what to whom. Pure functions of levels and permission sets; the
-// routes call them after Casbin has said the caller holds the permission at all.
+// API's routes call them after Casbin has said the caller holds the permission at all, and the
+// console calls the same ones to hide or disable what the API would refuse (the API decides).
 //
 // - Admin (the top level) may assign every role and act on every member, other Admins too.
 // - Everyone else acts only on members strictly below their own level, assigns only roles
@@ -7,7 +8,7 @@
 //   permissions they hold themselves: nobody hands out what they lack.
 // - Inviting at the default role needs only members:invite (a Manager's one way to add people).
 // - The last active Admin cannot be removed, demoted or deactivated.
-import { MAX_LEVEL } from "@atrium/crds";
+import { MAX_LEVEL } from "./roles.ts";
 
 export type Rank = { level: number; permissions: ReadonlySet<string> };
 export type RoleShape = { name: string; level: number; permissions: readonly string[] };
