@@ -40,6 +40,7 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
     } as never);
   return {
     kc,
+    kubeconfig: cp.kubeconfig,
     gateway,
     read,
     install,

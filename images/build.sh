@@ -143,7 +143,8 @@ build_atrium() {
       "$node" --version
       basename "$(dirname "$base")"
       find crds/src crds/package.json kube/src kube/package.json operator/src operator/package.json \
-        gateway/src gateway/package.json api/src api/package.json -type f | LC_ALL=C sort | xargs sha256sum
+        gateway/src gateway/package.json api/src api/package.json api/prisma/sqlite/migrations \
+        api/prisma/postgresql/migrations -type f | LC_ALL=C sort | xargs sha256sum
     } | sha256sum | cut -c1-16
   )
   out="$cache/atrium-$key.oci.tar"

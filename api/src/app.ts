@@ -16,7 +16,10 @@ import { Billing } from "./billing/billing.ts";
 import { localLedger } from "./billing/provider.ts";
 import { billingRoutes } from "./billing/routes.ts";
 import type { ApiConfig } from "./config.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
 import type { Database } from "./db/index.ts";
+import { Exports } from "./export/exports.ts";
+import { exportRoutes } from "./export/routes.ts";
 import { consoleRoutes } from "./http/console.ts";
 import { parseCookies } from "./http/cookies.ts";
 import { ApiError, errorMiddleware, forbidden, notFound, tooManyRequests, unauthenticated } from "./http/errors.ts";
@@ -28,7 +31,10 @@ import type { Mailer } from "./mail/mailer.ts";
 import type { Catalog } from "./marketplace/catalog.ts";
 import { marketplaceRoutes } from "./marketplace/routes.ts";
 import type { ApiMetrics } from "./metrics.ts";
+import { Notifications } from "./notifications/notifications.ts";
+import { notificationRoutes } from "./notifications/routes.ts";
 import { isDeleting, keysRefusedMessage } from "./orgs/lifecycle.ts";
+import { PLATFORM_GROUP_COOKIE, provesPlatformGroup } from "./orgs/platform.ts";
 import { orgRoutes } from "./orgs/routes.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
@@ -38,6 +44,9 @@ import { invitationRoutes } from "./routes/invitations.ts";
 import { meRoutes } from "./routes/me.ts";
 import { memberRoutes } from "./routes/members.ts";
 import { roleRoutes } from "./routes/roles.ts";
+import { settingsRoutes } from "./settings/routes.ts";
+import { usageRoutes } from "./usage/routes.ts";
+import { Usage } from "./usage/usage.ts";
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -74,6 +83,12 @@ export type Services = ApiDeps & {
   audit: AuditLog;
   /** Subscriptions, trials, invoices; publishes each install's entitlement. */
   billing: Billing;
+  /** Usage metering: the gateways' batches, app transitions, API calls, rollups (api/src/usage). */
+  usage: Usage;
+  /** The feed and email notices, per preferences (api/src/notifications). */
+  notifications: Notifications;
+  /** GDPR export jobs and their worker (api/src/export). */
+  exports: Exports;
 };
 
 export function allRoutes(s: Services): Route[] {
@@ -90,6 +105,11 @@ export function allRoutes(s: Services): Route[] {
     ...auditRoutes(s),
     ...forwardAuthRoutes(s),
     ...orgRoutes(s),
+    ...usageRoutes(s),
+    ...dashboardRoutes(s),
+    ...settingsRoutes(s),
+    ...notificationRoutes(s),
+    ...exportRoutes(s),
   ];
 }
 
@@ -112,6 +132,35 @@ export function createApi(deps: ApiDeps) {
       installs: deps.installs,
       orgDeleting: (org) => isDeleting(deps.directory.organization(org)),
     }),
+    notifications: new Notifications({
+      db: deps.db,
+      mailer: deps.mailer,
+      directory: deps.directory,
+      log: deps.log,
+      now,
+      publicUrl: deps.config.publicUrl,
+      consoleUrl: deps.config.consoleUrl,
+      peppers: deps.config.peppers,
+    }),
+    usage: new Usage({
+      db: deps.db,
+      installs: deps.installs,
+      catalog: deps.catalog,
+      directory: deps.directory,
+      log: deps.log,
+      now,
+      config: deps.config.usage,
+    }),
+    exports: new Exports({
+      db: deps.db,
+      databaseUrl: deps.config.databaseUrl,
+      directory: deps.directory,
+      installs: deps.installs,
+      catalog: deps.catalog,
+      log: deps.log,
+      now,
+      notifications: () => s.notifications,
+    }),
   };
   const routes = allRoutes(s);
   const document = openApiDocument(routes);
@@ -126,6 +175,7 @@ export function createApi(deps: ApiDeps) {
   app.get("/readyz", health.ready);
   app.get("/api/openapi.json", (_req, res) => void res.json(document));
   app.use("/api", jsonBody("256kb"));
+  app.use("/api", s.usage.middleware());
   app.use("/api", authenticate(s));
   const router = express.Router();
   mount(router, routes, {
@@ -194,7 +244,15 @@ function authenticate(s: Services): RequestHandler {
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/**
+ * Paths whose authority is a signed token in the URL, never the caller: the unsubscribe link of
+ * an email works the same logged in or not (no CSRF check would make sense, nor a session).
+ * The gateways' usage batches carry the usage token (not an API key) as their bearer.
+ */
+const TOKEN_PATHS = new Set(["/unsubscribe", "/usage/batches"]);
+
 async function resolve(s: Services, req: Request, res: Response): Promise<Principal | undefined> {
+  if (TOKEN_PATHS.has(req.path)) return undefined;
   const authorization = req.headers.authorization;
   if (authorization) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -208,7 +266,13 @@ async function resolve(s: Services, req: Request, res: Response): Promise<Princi
   req.sessionCookie = cookie;
   if (!SAFE.has(req.method) && !csrfMatches(session.csrfToken, req.get(CSRF_HEADER)))
     throw forbidden(`Missing or wrong ${CSRF_HEADER} header (GET /api/me returns the token)`);
-  return { kind: "session", ...session };
+  const platformGroup = provesPlatformGroup(
+    s.config.peppers,
+    session.sessionId,
+    s.config.platformAdmins.group,
+    parseCookies(req.headers.cookie).get(PLATFORM_GROUP_COOKIE),
+  );
+  return { kind: "session", ...session, platformGroup };
 }
 
 const KEY_FAILURES = {

@@ -13,6 +13,7 @@ import { openDatabase } from "./db/index.ts";
 import { createMailer } from "./mail/mailer.ts";
 import { Catalog } from "./marketplace/catalog.ts";
 import { apiMetrics } from "./metrics.ts";
+import { OrgLifecycle } from "./orgs/jobs.ts";
 
 export type AssembledApi = Awaited<ReturnType<typeof assembleApi>>;
 
@@ -67,12 +68,32 @@ export async function assembleApi(
   const { billing } = api.services;
   const unfollow = billing.follow(installs, catalog);
   void billing.sweep().catch((error) => log("Billing sweep failed", { error: String(error) }, "error"));
-  const scheduler = new Scheduler(kube, [{ name: "billing", run: () => billing.runDue() }], {
-    namespace: config.billing.leaseNamespace,
-    intervalMs: config.billing.schedulerIntervalMs,
-    log,
-  });
+  // Notices: app news from the watch; billing's Outbox, email retries and digests on the scheduler.
+  const { notifications } = api.services;
+  const unfollowNotices = notifications.follow(installs);
+  // Deletion notices and the purge of deleted organizations' rows (api/src/orgs/jobs.ts).
+  const lifecycle = new OrgLifecycle(api.services);
+  const scheduler = new Scheduler(
+    kube,
+    [
+      { name: "billing", run: () => billing.runDue() },
+      { name: "notifications", run: () => notifications.runDue() },
+      { name: "org-lifecycle", run: () => lifecycle.runDue() },
+    ],
+    {
+      namespace: config.billing.leaseNamespace,
+      intervalMs: config.billing.schedulerIntervalMs,
+      log,
+    },
+  );
   if (options.scheduler !== false) scheduler.start();
+  // Usage runs on every replica (its passes are idempotent): transitions from the watch, the
+  // API's call counts flushed every minute, rollups and retention every few minutes.
+  const { usage } = api.services;
+  usage.start();
+  // Export jobs run on every replica: each claims one queued job at a time (api/src/export).
+  const { exports } = api.services;
+  exports.start();
   return {
     ...api,
     config,
@@ -80,11 +101,16 @@ export async function assembleApi(
     kube,
     directory,
     scheduler,
+    lifecycle,
     /** Stops watching, writes the queued audit entries, closes the mail pool and the database. */
     async close(): Promise<void> {
       await scheduler.stop();
+      await usage.stop();
+      await exports.stop();
       unfollow();
+      unfollowNotices();
       await billing.idle();
+      await notifications.idle();
       directory.stop();
       installs.stop();
       catalog.stop();

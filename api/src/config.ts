@@ -9,6 +9,8 @@ import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
 import type { KeyType } from "./auth/principal.ts";
 import { type Limit, parseLimit } from "./auth/ratelimit.ts";
 import { type PlatformAdmins, platformAdminsFrom } from "./orgs/platform.ts";
+import { pseudonymKeyFrom } from "./orgs/pseudonym.ts";
+import type { UsageConfig } from "./usage/usage.ts";
 
 /**
  * production (the default: fail closed) or development (ATRIUM_ENV=development: `make dev`),
@@ -53,7 +55,22 @@ export type ApiConfig = {
   billing: BillingConfig;
   /** Who may create organizations and see them all (ATRIUM_PLATFORM_ADMINS): api/src/orgs/platform.ts. */
   platformAdmins: PlatformAdmins;
+  /** The key of the audit log's pseudonyms for erased people (ATRIUM_PSEUDONYM_KEY): api/src/orgs/erase.ts. */
+  pseudonymKey: string | undefined;
+  /** Usage metering (api/src/usage): the gateways' token, flush and rollup intervals. */
+  usage: UsageConfig;
+  /** Prices of the dashboard's "saved by auto-stop" estimate (api/src/dashboard/economics.ts). */
+  prices: ResourcePrices;
 };
+
+/**
+ * USD per CPU core-hour and per GiB-hour of memory (ATRIUM_PRICE_CPU_HOUR, ATRIUM_PRICE_GIB_HOUR).
+ * The defaults are OpenCost's published default list prices ("Default prices based on GCP
+ * us-central1", configs/default.json in github.com/opencost/opencost: CPU 0.031611, RAM 0.004237
+ * per hour), so the estimate matches what a cost tool shows when nobody configured it.
+ */
+export type ResourcePrices = { cpuHour: number; gibHour: number };
+export const OPENCOST_DEFAULT_PRICES: ResourcePrices = { cpuHour: 0.031611, gibHour: 0.004237 };
 
 export type BillingConfig = {
   /** ATRIUM_BILLING_AUTOPAY=true: invoices are paid the moment they are issued (the demo). */
@@ -167,6 +184,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     },
     trustProxy: env.ATRIUM_TRUST_PROXY,
     platformAdmins: platformAdminsFrom(env),
+    pseudonymKey: pseudonymKeyFrom(env, mode, dataDir(env)),
+    usage: {
+      token: env.ATRIUM_USAGE_TOKEN || undefined,
+      flushIntervalMs: envNumber(env, "ATRIUM_USAGE_FLUSH_SECONDS", 60, 1) * 1000,
+      rollupIntervalMs: envNumber(env, "ATRIUM_USAGE_ROLLUP_SECONDS", 300, 1) * 1000,
+    },
+    prices: {
+      cpuHour: envNumber(env, "ATRIUM_PRICE_CPU_HOUR", OPENCOST_DEFAULT_PRICES.cpuHour),
+      gibHour: envNumber(env, "ATRIUM_PRICE_GIB_HOUR", OPENCOST_DEFAULT_PRICES.gibHour),
+    },
     billing: {
       autopay: booleanFrom(env, "ATRIUM_BILLING_AUTOPAY", false),
       schedulerIntervalMs: envNumber(env, "ATRIUM_SCHEDULER_INTERVAL_SECONDS", 60, 1) * 1000,

@@ -7,14 +7,14 @@ import { writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { APP_CATEGORIES, BUILT_IN_ROLES, namespaceFor } from "@atrium/crds";
+import { APP_CATEGORIES } from "@atrium/crds";
 import { KubeClient, R } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
-import { generateKey, hashKey } from "../../api/src/auth/keyformat.ts";
 import { startApi } from "../../test/cluster/api-stack.ts";
 import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { installCrds } from "../../test/cluster/install.ts";
 import { until } from "../../test/cluster/until.ts";
+import { cpuPerRequest, createApiKey, joinedMember, seedOrg as seedBenchOrg } from "../api-bench.ts";
 import { writeResult } from "../results.ts";
 import { median } from "../stats.ts";
 import { wrk } from "../wrk.ts";
@@ -103,24 +103,10 @@ export const SEARCHES = [
   "q=board&category=AI&limit=48",
 ];
 
+/** The organization and a joined viewer, who searches. */
 async function seedOrg(kube: KubeClient) {
-  const ns = namespaceFor(ORG);
-  await kube.create(R.organization, { metadata: { name: ORG }, spec: { displayName: "Bench" } } as never);
-  await kube.create(R.namespace, { metadata: { name: ns } } as never);
-  for (const r of BUILT_IN_ROLES)
-    await kube.create(R.orgRole, {
-      metadata: { name: r.name, namespace: ns },
-      spec: { displayName: r.displayName, level: r.level, permissions: [...r.permissions], builtIn: true },
-    } as never);
-  await kube.create(R.member, {
-    metadata: { name: "viewer", namespace: ns },
-    spec: { email: "viewer@bench.example", role: "viewer" },
-  } as never);
-  await kube.apply(
-    R.member,
-    { metadata: { name: "viewer", namespace: ns }, status: { joinedAt: new Date().toISOString() } } as never,
-    { subresource: "status" },
-  );
+  await seedBenchOrg(kube, ORG);
+  await joinedMember(kube, ORG, "viewer", "viewer@bench.example", "viewer");
 }
 
 async function createTemplates(kube: KubeClient) {
@@ -146,29 +132,20 @@ export async function run() {
       kubeconfig: cp.kubeconfig,
       env: { ATRIUM_RATE_STANDARD: "100000000/1m" },
       quiet: true,
+      keepRequestLogs: false,
     });
     try {
       await until("the catalog in the API", async () => api.services.catalog.all().length === TEMPLATES, 120_000);
       await until("the viewer's permissions", async () =>
         api.directory.authorizer.can("viewer@bench.example", ORG, "marketplace:view"),
       );
-      const key = generateKey("STANDARD");
-      await api.db.prisma.apiKey.create({
-        data: {
-          id: key.id,
-          org: ORG,
-          name: "bench",
-          type: "STANDARD",
-          prefix: key.display,
-          hashVersion: api.config.peppers.current,
-          hash: hashKey(api.config.peppers, api.config.peppers.current, key.secret),
-          scopes: JSON.stringify(["marketplace:view"]),
-          createdBy: "viewer@bench.example",
-          memberName: "viewer",
-          createdAt: new Date(),
-        },
+      const secret = await createApiKey(api, {
+        org: ORG,
+        email: "viewer@bench.example",
+        memberName: "viewer",
+        scopes: ["marketplace:view"],
       });
-      const headers = { authorization: `Bearer ${key.secret}` };
+      const headers = { authorization: `Bearer ${secret}` };
       const base = `/api/orgs/${ORG}/marketplace/apps`;
       let matched = 0;
       for (const search of SEARCHES) {
@@ -197,14 +174,6 @@ export async function run() {
         searchP99: [] as number[],
         healthzCpu: [] as number[],
         searchCpu: [] as number[],
-      };
-      // CPU time of this process (the API) per answered request: what a route costs, which the
-      // machine's other load disturbs far less than it does latency.
-      const cpuPerRequest = async <R extends { requests: number }>(run: () => Promise<R>) => {
-        const before = process.cpuUsage();
-        const result = await run();
-        const used = process.cpuUsage(before);
-        return { result, us: (used.user + used.system) / result.requests };
       };
       for (let round = 0; round < ROUNDS; round++) {
         const { result: h, us: hCpu } = await cpuPerRequest(() =>

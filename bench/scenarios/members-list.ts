@@ -14,14 +14,14 @@ import { writeResult } from "../results.ts";
 import { median } from "../stats.ts";
 import { wrk } from "../wrk.ts";
 
-const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
+export const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = 3;
-const ORG = "bench";
+export const ORG = "bench";
 const log = (m: string) => console.log(`[members-list] ${m}`);
 
 /** The org's namespace and built-in roles, as the operator would make them (it is not running here). */
-async function seedOrg(kube: KubeClient) {
+export async function seedOrg(kube: KubeClient) {
   const ns = namespaceFor(ORG);
   await kube.create(R.organization, { metadata: { name: ORG }, spec: { displayName: "Bench" } } as never);
   await kube.create(R.namespace, { metadata: { name: ns } } as never);
@@ -32,7 +32,7 @@ async function seedOrg(kube: KubeClient) {
     } as never);
 }
 
-async function createMembers(kube: KubeClient) {
+export async function createMembers(kube: KubeClient) {
   const ns = namespaceFor(ORG);
   const roles = BUILT_IN_ROLES.map((r) => r.name);
   let next = 0;

@@ -2,7 +2,8 @@
 // Absolute times move with the (shared) machine, so each round measures the operator beside
 // the same work done without it: the same 1,000 Deployments and Services (built by the
 // operator's own desired-state functions) server-side applied directly, with the operator's
-// client and its app concurrency (16), until every Deployment has its replica ready. Rounds
+// client and the operator's cap on writes in flight (32: 16 apps, each app's two objects at
+// once), until every Deployment has its replica ready. Rounds
 // alternate (direct, operator, direct, operator …), each on a fresh control plane; the ratio
 // of the medians is the figure. The last operator round also measures the operator's peak
 // RSS (VmHWM of its process) and its writes during 60 s of steady state afterwards. Each
@@ -16,11 +17,13 @@ import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { desiredDeployment, desiredService, resolveSettings } from "../../operator/src/appinstance/desired.ts";
 import { managedLabels } from "../../operator/src/labels.ts";
 import { OPERATOR_NODE_FLAGS } from "../../operator/src/node-flags.ts";
+import { MAX_WRITES_IN_FLIGHT } from "../../operator/src/operator.ts";
 import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { echoTemplate } from "../../test/cluster/fake-pods.ts";
 import { installCatalog, installCrds } from "../../test/cluster/install.ts";
 import { startOperator } from "../../test/cluster/operator-process.ts";
 import { until } from "../../test/cluster/until.ts";
+import { cpuTime } from "../cpu.ts";
 import { writeResult } from "../results.ts";
 
 const ORGS = Number(process.env.BENCH_ORGS ?? 50);
@@ -32,8 +35,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const FULL_SIZE = ORGS === 50 && APPS_PER_ORG === 20;
 /** A directory to write the operator's CPU profiles to (node --cpu-prof), one per operator round. */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
-/** The operator's AppInstance controller concurrency (operator.ts): the direct client's too. */
-const APP_CONCURRENCY = 16;
+/**
+ * The direct client's apps at once: each app's Service and Deployment together, so at most
+ * MAX_WRITES_IN_FLIGHT writes in flight, the operator's own cap (operator.ts) on its writes.
+ */
+const APP_CONCURRENCY = MAX_WRITES_IN_FLIGHT / 2;
 const A = "atrium.dev/v1alpha1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => console.log(`[reconcile-1000] ${m}`);
@@ -57,6 +63,36 @@ const median = (xs: readonly number[]) => {
 
 const peakRssMb = (pid: number) =>
   Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
+
+/**
+ * CPU seconds (user + system) each process of a round used since `start()`: the control plane's
+ * components, the operator (when there is one) and this process (the bench's client). On a
+ * shared 2-core machine the round's time follows the CPU everything needs, so this says where
+ * the operator round's extra time goes.
+ */
+function cpuMeter(pids: Record<string, number>) {
+  const read = () => {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) {
+      try {
+        const t = cpuTime(pid);
+        out[name] = t.user + t.system;
+      } catch {
+        out[name] = Number.NaN; // gone
+      }
+    }
+    const self = process.cpuUsage();
+    out.bench = (self.user + self.system) / 1e6;
+    return out;
+  };
+  const start = read();
+  return () => {
+    const now = read();
+    return Object.entries(now)
+      .map(([name, s]) => `${name} ${(s - (start[name] ?? 0)).toFixed(1)}`)
+      .join(", ");
+  };
+}
 
 const orgNames = () => Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
 const appNames = () => Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`);
@@ -119,6 +155,7 @@ async function directRound(): Promise<number> {
       const { ownerReferences: _none, ...metadata } = o.metadata;
       return { ...o, metadata };
     };
+    const cpu = cpuMeter(cp.pids);
     const started = Date.now();
     await pool(orgNames(), 25, (org) =>
       client.apply(R.namespace, { metadata: { name: `org-${org}`, labels: managedLabels(org) } }),
@@ -144,10 +181,12 @@ async function directRound(): Promise<number> {
       ]);
     });
     log(`direct: applied ${apps.length} Services and Deployments in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return await readyAfter(started, "direct", async () => {
+    const s = await readyAfter(started, "direct", async () => {
       const { items } = await client.list<KubeObject & { status?: { readyReplicas?: number } }>(R.deployment);
       return items.filter((d) => orgOfNamespace(d.metadata.namespace) && (d.status?.readyReplicas ?? 0) >= 1).length;
     });
+    log(`direct: CPU seconds until all were ready: ${cpu()}`);
+    return s;
   } finally {
     await cp.stop();
   }
@@ -170,6 +209,7 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
     });
     await op.waitUntil("leadership", async () => (await op.status()).leader);
     const total = ORGS * APPS_PER_ORG;
+    const cpu = cpuMeter({ ...cp.pids, operator: op.pid });
     const started = Date.now();
     const orgs = orgNames();
     await pool(orgs, 25, (name) =>
@@ -204,6 +244,7 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
       },
       async () => `; queued ${JSON.stringify((await op.status()).queues)}`,
     );
+    log(`operator: CPU seconds until all were Ready: ${cpu()}`);
     log(`operator writes per app until all were Ready: ${await writesPerApp(op)}`);
     if (!measureSteadyState) {
       await op.kill();
@@ -268,7 +309,7 @@ export async function run() {
       `${ORGS} orgs x ${APPS_PER_ORG} apps (template ${TEMPLATE}: ${TEMPLATE === "bench-echo" ? "Deployment and Service" : "Deployment, Service and PVC"}) on the local control plane ` +
       "(etcd, kube-apiserver, controller-manager, scheduler, 1 KWOK node), a fresh one per round; " +
       `${ROUNDS} rounds alternating direct, operator. Operator: Organizations and AppInstances created at once (with the same client as the direct round), clock from the first create to every AppInstance Ready=True. ` +
-      `Direct: the same namespaces, Services and Deployments (the operator's desired-state functions) server-side applied with the operator's client at its app concurrency (${APP_CONCURRENCY} apps, each app's Service and Deployment at once, as the operator applies them), clock from the first apply to every Deployment readyReplicas=1. ` +
+      `Direct: the same namespaces, Services and Deployments (the operator's desired-state functions) server-side applied with the operator's client at the operator's cap on writes in flight (${MAX_WRITES_IN_FLIGHT}: ${APP_CONCURRENCY} apps, each app's Service and Deployment at once, as the operator applies them), clock from the first apply to every Deployment readyReplicas=1. ` +
       "Both polled every 0.5 s; medians of the rounds " +
       `(direct ${direct.map((s) => s.toFixed(1)).join(", ")} s; operator ${operator.map((o) => o.s.toFixed(1)).join(", ")} s). ` +
       `Last operator round: peak RSS = VmHWM of the operator process; steady-state writes = its writes to anything but its leader Lease (and Events) ` +

@@ -38,6 +38,19 @@ const SecretKey = (description: string, key: string) =>
 const GRACE_PART = "[0-9]+(ms|s|m|h|d)";
 const GRACE = `^(${GRACE_PART})*0*[1-9][0-9]*(ms|s|m|h|d)(${GRACE_PART})*$`;
 
+/**
+ * A price the API reads as a number; empty leaves it to the API's default (OpenCost's list
+ * price). A decimal string too: `helm --set` passes 0.05 as a string (it parses only integers).
+ */
+const Price = (description: string) =>
+  Type.Unsafe<number | string>({
+    type: ["number", "string"],
+    minimum: 0,
+    pattern: "^$|^[0-9]+(\\.[0-9]+)?$",
+    default: "",
+    description: `${description}; empty: OpenCost's default list price (api/src/config.ts).`,
+  });
+
 const EnvVar = Type.Object(
   { name: Type.String({ minLength: 1, pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }) },
   { additionalProperties: true },
@@ -230,6 +243,21 @@ export const values = Obj(
             uniqueItems: true,
           },
         ),
+        platformAdminGroup: Type.String({
+          description:
+            "A value of the login's OIDC groups claim whose members are platform administrators too (ATRIUM_PLATFORM_ADMIN_GROUP); empty: none by group.",
+          default: "",
+          maxLength: 256,
+        }),
+        prices: Obj(
+          {
+            cpuHour: Price(
+              "USD per CPU core-hour in the dashboard's saved-by-auto-stop estimate (ATRIUM_PRICE_CPU_HOUR)",
+            ),
+            gibHour: Price("USD per GiB-hour of memory in that estimate (ATRIUM_PRICE_GIB_HOUR)"),
+          },
+          { default: {} },
+        ),
         cookieDomain: Type.String({
           description:
             "The session cookie's Domain, e.g. atrium.example, so apps at <app>.<org>.atrium.example see the login (ATRIUM_COOKIE_DOMAIN).",
@@ -322,7 +350,7 @@ export const values = Obj(
         keys: Obj(
           {
             existingSecret: SecretName(
-              "Secret holding the API key peppers under key-peppers (1:<random>, comma-separated for rotation); empty: the chart makes one at install and keeps it across upgrades.",
+              "Secret holding the API key peppers under key-peppers (1:<random>, comma-separated for rotation), the gateways' usage token under usage-token and the audit log's pseudonym key under pseudonym-key (each at least 16 characters); empty: the chart makes them at install and keeps them across upgrades.",
             ),
           },
           { default: {} },

@@ -1,5 +1,5 @@
 // Routes in code (no router plugin): the URL says which organization and page, and the
-// members page's search, filters, sort and page live in its search parameters, so links,
+// list pages' search, filters, sort and page live in their search parameters, so links,
 // reloads and back/forward land where they should. Pages load lazily, one chunk each.
 import type { QueryClient } from "@tanstack/react-query";
 import {
@@ -12,7 +12,7 @@ import {
 } from "@tanstack/react-router";
 import { NotFoundPage } from "./components/NotFound.tsx";
 import { OrgLayout } from "./components/OrgLayout.tsx";
-import { parseMarketSearch, parseMemberSearch } from "./lib/search.ts";
+import { parseAppsSearch, parseDashboardSearch, parseMarketSearch, parseMemberSearch } from "./lib/search.ts";
 import { lastOrg, meQuery, orgsQuery } from "./lib/session.ts";
 import { LoginPage } from "./pages/LoginPage.tsx";
 import { NoOrganizationPage } from "./pages/NoOrganizationPage.tsx";
@@ -38,7 +38,7 @@ const indexRoute = createRoute({
     await requireLogin(context, location.href);
     const orgs = await context.queryClient.ensureQueryData(orgsQuery);
     const org = lastOrg(orgs);
-    if (org) throw redirect({ to: "/orgs/$org/members", params: { org: org.name } });
+    if (org) throw redirect({ to: "/orgs/$org/dashboard", params: { org: org.name } });
   },
   component: NoOrganizationPage,
 });
@@ -64,9 +64,20 @@ export const orgRoute = createRoute({
 const orgIndexRoute = createRoute({
   getParentRoute: () => orgRoute,
   path: "/",
-  beforeLoad: ({ params }) => {
-    throw redirect({ to: "/orgs/$org/members", params, replace: true });
-  },
+  component: lazyRouteComponent(() => import("./pages/OverviewPage.tsx"), "OverviewPage"),
+});
+
+const dashboardRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "dashboard",
+  validateSearch: parseDashboardSearch,
+  component: lazyRouteComponent(() => import("./pages/DashboardPage.tsx"), "DashboardPage"),
+});
+
+const settingsRoute = createRoute({
+  getParentRoute: () => orgRoute,
+  path: "settings",
+  component: lazyRouteComponent(() => import("./pages/SettingsPage.tsx"), "SettingsPage"),
 });
 
 const membersRoute = createRoute({
@@ -110,6 +121,7 @@ const marketAppRoute = createRoute({
 const appsRoute = createRoute({
   getParentRoute: () => orgRoute,
   path: "apps",
+  validateSearch: parseAppsSearch,
   component: lazyRouteComponent(() => import("./pages/AppsPage.tsx"), "AppsPage"),
 });
 
@@ -125,11 +137,38 @@ const helpRoute = createRoute({
   component: lazyRouteComponent(() => import("./pages/HelpPage.tsx"), "HelpPage"),
 });
 
+// Paths that notices and quick actions of the API name in their own words (api/src/notifications,
+// api/src/dashboard): each lands on the console page that shows it.
+const aliasRoutes = [
+  createRoute({
+    getParentRoute: () => orgRoute,
+    path: "apikeys",
+    beforeLoad: ({ params }) => {
+      throw redirect({ to: "/orgs/$org/api-keys", params, replace: true });
+    },
+  }),
+  createRoute({
+    getParentRoute: () => orgRoute,
+    path: "billing",
+    beforeLoad: ({ params }) => {
+      throw redirect({ to: "/orgs/$org/settings", params, hash: "billing", replace: true });
+    },
+  }),
+  createRoute({
+    getParentRoute: () => orgRoute,
+    path: "audit",
+    beforeLoad: ({ params }) => {
+      throw redirect({ to: "/orgs/$org", params, replace: true });
+    },
+  }),
+];
+
 const routeTree = rootRoute.addChildren([
   indexRoute,
   loginRoute,
   orgRoute.addChildren([
     orgIndexRoute,
+    dashboardRoute,
     membersRoute,
     memberRoute,
     rolesRoute,
@@ -138,7 +177,9 @@ const routeTree = rootRoute.addChildren([
     marketplaceRoute,
     marketAppRoute,
     apiKeysRoute,
+    settingsRoute,
     helpRoute,
+    ...aliasRoutes,
   ]),
 ]);
 

@@ -3,7 +3,7 @@
 // requests for a stopped app while it wakes it, once, however many requests arrive. An app
 // billing does not allow to run is answered 402 and never woken (entitlement.ts).
 import { connect, type Socket } from "node:net";
-import { type AppInstance, type AppTemplate, namespaceFor } from "@atrium/crds";
+import { type AppInstance, type AppTemplate, namespaceFor, orgOfNamespace } from "@atrium/crds";
 import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { ActivityTracker } from "./activity.ts";
@@ -15,6 +15,7 @@ import { errorPage, startingPage } from "./pages.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
 import { HttpServer, type Request, type Response, type ServerOptions, throttled } from "./server.ts";
 import { addressOf, type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
+import { UsageReporter } from "./usage.ts";
 
 export type GatewayConfig = {
   baseDomain: string;
@@ -57,6 +58,13 @@ export type GatewayConfig = {
    * browser that must log in to open an app is sent there and comes back to the app. Unset: 401.
    */
   loginUrl: string | undefined;
+  /**
+   * The secret the API takes usage batches with (ATRIUM_USAGE_TOKEN): requests, 5xx answers and
+   * wakes per app go to the API at authUrl (usage.ts). Unset (or no authUrl): no reporting.
+   */
+  usageToken: string | undefined;
+  /** At most one usage batch per this interval (ATRIUM_USAGE_INTERVAL_MS, default a minute). */
+  usageIntervalMs: number;
 };
 
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
@@ -88,6 +96,8 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   authCacheBytes: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_BYTES", 4 * 1024 * 1024, 0),
   trustedProxies: parseTrustedProxies(env.ATRIUM_GATEWAY_TRUSTED_PROXIES, "ATRIUM_GATEWAY_TRUSTED_PROXIES"),
   loginUrl: envUrl(env, "ATRIUM_GATEWAY_LOGIN_URL")?.href,
+  usageToken: env.ATRIUM_USAGE_TOKEN || undefined,
+  usageIntervalMs: envNumber(env, "ATRIUM_USAGE_INTERVAL_MS", 60_000, 100),
 });
 
 type App = AppInstance & KubeObject;
@@ -155,6 +165,18 @@ export function createGateway(options: {
       })
     : undefined;
   const isTrustedProxy = trustedPeers(config.trustedProxies);
+  const usage =
+    config.usageToken && config.authUrl
+      ? new UsageReporter({ apiUrl: config.authUrl, token: config.usageToken, intervalMs: config.usageIntervalMs, log })
+      : undefined;
+  /**
+   * Every request for an existing app: in /metrics, and in the app's usage, where one whose
+   * client left before any answer counts as a request but not as a 5xx (nobody got the 502).
+   */
+  const countRequest = (route: Route | undefined, status: number, clientLeft = false) => {
+    metrics.countRequest(route, status);
+    if (route && usage) usage.counter.request(route.org, route.app, clientLeft ? undefined : status);
+  };
   const wakes = new Map<string, Promise<Endpoint>>();
   const held = new Map<string, number>();
   let roundRobin = 0;
@@ -202,6 +224,7 @@ export function createGateway(options: {
     let wake = wakes.get(key);
     if (!wake) {
       metrics.wakes.inc();
+      usage?.counter.wake(orgOfNamespace(app.metadata.namespace) ?? "", app.metadata.name);
       const started = Date.now();
       log("Waking app", { app: key });
       wake = (async () => {
@@ -369,7 +392,7 @@ export function createGateway(options: {
   const sendError = (res: Response, error: unknown, route: Route | undefined) => {
     const e = asHttpError(error);
     // The server itself answered (a body that timed out: 408): that is what the client got.
-    metrics.countRequest(known(route), res.answeredBy ?? e.status);
+    countRequest(known(route), res.answeredBy ?? e.status, res.finished && !res.headersSent);
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, {
       "content-type": e.body?.type ?? "text/html; charset=utf-8",
@@ -410,7 +433,7 @@ export function createGateway(options: {
         maxBodyBytes: config.maxBodyBytes,
         onResponse: (status) => {
           stopTimer();
-          metrics.countRequest(to.route, status);
+          countRequest(to.route, status);
         },
       },
       res,
@@ -451,7 +474,7 @@ export function createGateway(options: {
 
   const serve = (req: Request, res: Response, route: Route | undefined, resolved: Resolved) => {
     if ("starting" in resolved) {
-      metrics.countRequest(route, 503);
+      countRequest(route, 503);
       metrics.inFlight.close();
       res.writeHead(503, {
         "content-type": "text/html; charset=utf-8",
@@ -518,6 +541,7 @@ export function createGateway(options: {
   return {
     server,
     activity,
+    usage,
     synced: () => apps.hasSynced && templates.hasSynced && slices.hasSynced,
     async start(): Promise<void> {
       apps.start();
@@ -525,10 +549,11 @@ export function createGateway(options: {
       slices.start();
       await Promise.all([apps.synced, templates.synced, slices.synced]);
       activity.start();
+      usage?.start();
     },
     async stop(): Promise<void> {
       await server.close();
-      await activity.stop();
+      await Promise.all([activity.stop(), usage?.stop()]);
       apps.stop();
       templates.stop();
       slices.stop();

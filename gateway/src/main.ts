@@ -33,6 +33,12 @@ if (!config.authUrl)
     {},
     "warn",
   );
+if (!config.usageToken || !config.authUrl)
+  log(
+    "No usage reporting: requests, 5xx answers and wakes per app are not sent to the API; set ATRIUM_USAGE_TOKEN (the API's too) and ATRIUM_GATEWAY_AUTH_URL",
+    {},
+    "warn",
+  );
 const gateway = createGateway({ kc, config, log, metrics });
 const split = (addr: string) => addr.split(":") as [string, string];
 /** SIGTERM came: not ready any more, though requests are still served until the drain. */

@@ -18,6 +18,11 @@ for ws in crds kube operator gateway api; do
   cp "$repo/$ws/package.json" "$app/$ws/"
   (cd "$repo/$ws" && tar --exclude='*.test.ts' -cf - src) | tar -xf - -C "$app/$ws"
 done
+# The API applies its committed migrations at start (api/src/db/migrate.ts reads the SQL files).
+for db in sqlite postgresql; do
+  mkdir -p "$app/api/prisma/$db"
+  cp -r "$repo/api/prisma/$db/migrations" "$app/api/prisma/$db/"
+done
 # Run-time dependencies only (closure.mjs), workspace links kept as links.
 (cd "$repo" && node "$here/closure.mjs" "$repo") | while read -r dir; do
   mkdir -p "$app/$(dirname "$dir")"

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FencedError, KubeClient } from "./client.ts";
+import { FencedError, KubeClient, Turns } from "./client.ts";
 import { R } from "./resources.ts";
 
 // A stand-in HTTP endpoint only to watch requests arrive and hold them: the fence is the
@@ -17,6 +17,7 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   } else held.push(res); // writes hang, as through a partition
 });
 let client: KubeClient;
+let kubeconfig: KubeConfig;
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -29,6 +30,7 @@ beforeAll(async () => {
     currentContext: "x",
   });
   client = new KubeClient(kc, { fieldManager: "test" });
+  kubeconfig = kc;
 });
 afterAll(() => {
   for (const res of held) res.destroy();
@@ -58,5 +60,63 @@ describe("KubeClient.fence", () => {
     void client.apply(R.namespace, { metadata: { name: "d" } }).catch(() => {});
     await expect.poll(() => received.length).toBe(before + 1);
     term.abort();
+  });
+});
+
+describe("KubeClient maxWritesInFlight", () => {
+  const answer = (res: ServerResponse | undefined) => {
+    res?.writeHead(200, { "content-type": "application/json" });
+    res?.end(JSON.stringify({ metadata: { name: "done" } }));
+  };
+  const writes = () => received.filter((r) => r.method !== "GET").length;
+
+  it("sends at most that many writes at once, the next when one ends; reads are not held", async () => {
+    const capped = new KubeClient(kubeconfig, { fieldManager: "test", maxWritesInFlight: 2 });
+    const term = new AbortController();
+    capped.fence(term.signal);
+    held.splice(0).forEach((r) => void r.destroy());
+    const before = writes();
+    const sent = Array.from({ length: 5 }, (_, i) =>
+      capped.apply(R.namespace, { metadata: { name: `w${i}` } }).catch((e: unknown) => e),
+    );
+    await expect.poll(() => writes()).toBe(before + 2);
+    // Reads go past the waiting writes.
+    expect(await capped.get(R.namespace, "x")).toMatchObject({ metadata: { name: "x" } });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(writes()).toBe(before + 2);
+    answer(held.shift());
+    await expect.poll(() => writes()).toBe(before + 3);
+    expect(await sent[0]).toMatchObject({ metadata: { name: "done" } });
+    // A term that ends: the writes in flight are cut off, the waiting ones refused unsent.
+    term.abort();
+    for (const outcome of await Promise.all(sent.slice(1))) expect(outcome).toBeInstanceOf(FencedError);
+    expect(writes()).toBe(before + 3);
+  });
+});
+
+describe("Turns", () => {
+  it("runs at most `limit` tasks at once, in arrival order, and passes a failed task's turn on", async () => {
+    const turns = new Turns(2);
+    const order: number[] = [];
+    const gates: Array<() => void> = [];
+    const task = (i: number, fail = false) =>
+      turns.run(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            order.push(i);
+            gates.push(() => (fail ? reject(new Error(`task ${i}`)) : resolve(i)));
+          }),
+      );
+    const all = [task(0, true), task(1), task(2), task(3)].map((p) => p.catch((e: Error) => e.message));
+    await Promise.resolve();
+    expect([order, turns.inFlight]).toEqual([[0, 1], 2]);
+    gates.shift()?.(); // task 0 fails: task 2 gets its turn
+    await expect.poll(() => order).toEqual([0, 1, 2]);
+    expect(turns.inFlight).toBe(2);
+    while (gates.length) gates.shift()?.();
+    await expect.poll(() => order).toEqual([0, 1, 2, 3]);
+    gates.shift()?.();
+    expect(await Promise.all(all)).toEqual(["task 0", 1, 2, 3]);
+    expect(turns.inFlight).toBe(0);
   });
 });

@@ -74,6 +74,11 @@ export type KubeClientOptions = {
   fieldManager: string;
   /** Called for every request that changes state (for the writes metric and the zero-writes benchmark). */
   onWrite?: (verb: string, resource: string) => void;
+  /**
+   * At most this many writes in flight; later ones wait their turn (first come, first served).
+   * Reads are never held back. Unset: no limit.
+   */
+  maxWritesInFlight?: number;
 };
 
 export class KubeClient {
@@ -84,11 +89,13 @@ export class KubeClient {
   private dispatcher: Agent | undefined;
   private auth: Promise<{ headers: Record<string, string>; at: number }> | undefined;
   private writeFence: AbortSignal | undefined;
+  private readonly writeTurns: Turns | undefined;
 
   constructor(kc: KubeConfig, options: KubeClientOptions) {
     this.kc = kc;
     this.fieldManager = options.fieldManager;
     this.onWrite = options.onWrite ?? (() => {});
+    this.writeTurns = options.maxWritesInFlight ? new Turns(options.maxWritesInFlight) : undefined;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
     this.server = cluster.server.replace(/\/$/, "");
@@ -191,9 +198,18 @@ export class KubeClient {
   }
 
   private write<T>(verb: string, t: ResourceType, ...args: Parameters<KubeClient["request"]>): Promise<T> {
+    const turns = this.writeTurns;
+    if (!turns) return this.writeNow<T>(verb, t, ...args);
+    if (this.writeFence?.aborted) return Promise.reject(new FencedError());
+    // The fence is checked again when the turn comes (writeNow): a term may end meanwhile.
+    return turns.run(() => this.writeNow<T>(verb, t, ...args));
+  }
+
+  private writeNow<T>(verb: string, t: ResourceType, ...args: Parameters<KubeClient["request"]>): Promise<T> {
     const [method, path, options = {}] = args;
     const fence = this.writeFence;
     if (fence?.aborted) return Promise.reject(new FencedError());
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     this.onWrite(verb, t.plural);
     const signals = [fence, options.signal].filter((s): s is AbortSignal => s !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
@@ -376,5 +392,37 @@ export class KubeClient {
         controller.abort();
       },
     };
+  }
+}
+
+/**
+ * At most `limit` tasks running at once, the others waiting in arrival order. A task's turn
+ * ends when its promise settles, whatever the outcome.
+ */
+export class Turns {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Tasks running now (for tests and metrics). */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      // The turn passes straight to the next waiter, so `running` stays counted for it.
+      if (next) next();
+      else this.running--;
+    }
   }
 }

@@ -26,6 +26,22 @@ import type { Outcome } from "./runtime/queue.ts";
  */
 export const ORG_FOLLOW_MS = 2000;
 
+/**
+ * Writes in flight at most for apps (their objects, status and Events together): what bounds
+ * the load of a thousand apps on the apiserver. An organization's setup has its own client,
+ * so a new org's namespace never waits behind the apps of others.
+ */
+export const MAX_WRITES_IN_FLIGHT = 32;
+
+/**
+ * AppInstance passes at once. A pass writes at most two objects at once (a new app's Service
+ * and Deployment) and most write one (status) or none, so passes are bounded by the writes
+ * above rather than by themselves: at 16 passes, an app's status waited for a pass slot while
+ * half the allowed writes were unused (reconcile-1000: 1,000 status writes queued behind the
+ * applies of apps not yet started).
+ */
+export const APP_CONCURRENCY = 32;
+
 export type OperatorOptions = {
   kc: KubeConfig;
   config: OperatorConfig;
@@ -41,13 +57,20 @@ export function createOperator(options: OperatorOptions) {
   const { kc, config, metrics, log } = options;
   const onWrite = (verb: string, resource: string) => metrics.apiWrites.inc({ verb, resource });
   const client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, onWrite });
-  // Every write but the Lease's goes through `client`, fenced to the current leadership term
+  // The AppInstance controller's writes and Events (see MAX_WRITES_IN_FLIGHT).
+  const appClient = new KubeClient(kc, {
+    fieldManager: FIELD_MANAGER,
+    onWrite,
+    maxWritesInFlight: MAX_WRITES_IN_FLIGHT,
+  });
+  // Every write but the Lease's goes through `client` or `appClient`, fenced to the current leadership term
   // (ADR 0008): until this replica leads, and from the moment it stops, they fail unsent.
   // The Lease has its own client, unfenced, and its own connections, so renewals never wait
   // behind a busy reconcile's requests.
   const standby = new AbortController();
   standby.abort();
   client.fence(standby.signal);
+  appClient.fence(standby.signal);
   const leaseClient = new KubeClient(kc, { fieldManager: FIELD_MANAGER, onWrite });
   const informerOptions = (labelSelector?: string, transform?: (o: KubeObject) => KubeObject) => ({
     labelSelector,
@@ -86,14 +109,19 @@ export function createOperator(options: OperatorOptions) {
     record: eventRecorder(client, FIELD_MANAGER, log),
     now: () => new Date(),
   };
-  const controller = (kind: string, reconcile: (d: Deps) => (key: string) => Promise<Outcome>, concurrency = 4) =>
-    new Controller(kind, reconcile(deps), { metrics, log, concurrency });
+  const appDeps: Deps = { ...deps, client: appClient, record: eventRecorder(appClient, FIELD_MANAGER, log) };
+  const controller = (
+    kind: string,
+    reconcile: (d: Deps) => (key: string) => Promise<Outcome>,
+    concurrency = 4,
+    using: Deps = deps,
+  ) => new Controller(kind, reconcile(using), { metrics, log, concurrency });
   const controllers = {
     organization: controller("Organization", reconcileOrganization),
     orgRole: controller("OrgRole", reconcileOrgRole),
     member: controller("Member", reconcileMember),
     appTemplate: controller("AppTemplate", reconcileAppTemplate),
-    appInstance: controller("AppInstance", reconcileAppInstance, 16),
+    appInstance: controller("AppInstance", reconcileAppInstance, APP_CONCURRENCY, appDeps),
   };
 
   // Until this replica leads, changes only warm the caches.
@@ -173,6 +201,7 @@ export function createOperator(options: OperatorOptions) {
   const startLeading = () => {
     term = new AbortController();
     client.fence(term.signal);
+    appClient.fence(term.signal);
     leading = true;
     metrics.leader.set(1);
     const everything: [{ list(): KubeObject[] }, Controller][] = [

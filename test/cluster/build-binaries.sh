@@ -70,7 +70,31 @@ build_etcd() {
   )
 }
 
-# kwok and helm install cleanly as plain modules.
+# Helm with the version flags of Helm's own Makefile (as charts/tools.sh builds it): without
+# them `helm template` and `helm lint` see Kubernetes v1.20 (.Capabilities.KubeVersion) and its
+# version is "v3.19+unreleased". The Kubernetes version it reports is client-go's minor, major + 1.
+# The marker file tells a helm built before these flags (the same folder) to be built again.
+build_helm() {
+  have helm && [ -f "$bin/.helm-version-flags" ] && return
+  local gomod client_go major minor
+  gomod=$(cd "$work" && go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | awk -F'"' '/"GoMod":/{print $4}')
+  client_go=$(awk '$1=="k8s.io/client-go"{print $2}' "$gomod")
+  major=$(($(echo "${client_go#v}" | cut -d. -f1) + 1))
+  minor=$(echo "$client_go" | cut -d. -f2)
+  log "building helm $HELM_VERSION (Kubernetes $major.$minor)"
+  GOBIN="$work/gobin-helm-$HELM_VERSION" go install -trimpath -ldflags "-s -w \
+    -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+    -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$major \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$major \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mv "$work/gobin-helm-$HELM_VERSION/helm" "$bin/helm"
+  echo "Kubernetes $major.$minor" >"$bin/.helm-version-flags"
+}
+
+# kwok installs cleanly as a plain module.
 go_install() { # name module version
   have "$1" && return
   log "building $1 $3"
@@ -80,7 +104,7 @@ go_install() { # name module version
 
 build_etcd
 go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+build_helm
 # Only the real-node tier needs a kubelet: the KWOK-only path builds (and waits for) no more.
 if [ "${1:-}" = node ]; then build_kube kubelet kube-proxy; else build_kube; fi
 echo "$bin"

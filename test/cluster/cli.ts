@@ -154,6 +154,8 @@ async function dev() {
       ATRIUM_GATEWAY_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
       // The demo pays its invoices the moment they are issued (the local ledger's autopay).
       ATRIUM_BILLING_AUTOPAY: "true",
+      // The gateway's usage batches (the same secret is the gateway's, below).
+      ATRIUM_USAGE_TOKEN: "atrium-dev-usage-token",
     },
   });
   log(`API at ${apiUrl} (OpenAPI: ${apiUrl}/api/openapi.json; metrics: ${api.admin}/metrics; log: ${api.logFile})`);
@@ -161,7 +163,11 @@ async function dev() {
   const gateway = await startGateway({
     kubeconfig: cp.kubeconfig,
     port: gatewayPort,
-    env: { ATRIUM_GATEWAY_AUTH_URL: apiUrl, ATRIUM_GATEWAY_LOGIN_URL: `${apiUrl}/api/auth/login` },
+    env: {
+      ATRIUM_GATEWAY_AUTH_URL: apiUrl,
+      ATRIUM_GATEWAY_LOGIN_URL: `${apiUrl}/api/auth/login`,
+      ATRIUM_USAGE_TOKEN: "atrium-dev-usage-token",
+    },
   });
   log(`Gateway at ${gateway.url}/apps/<org>/<app>/ (log: ${gateway.logFile})`);
   stopOnSignals(cp, () => {

@@ -63,7 +63,15 @@ export type ControlPlaneOptions = {
    * Also run a real node (real-node.ts: containerd + kubelet) with these images imported;
    * check realNodeUnsupported() first. Pods go there only from namespaces placed on it.
    */
-  realNode?: { images?: ImageName[] };
+  realNode?: {
+    images?: ImageName[];
+    /**
+     * Also run kube-proxy, so the node's pods reach Services and, through the `kubernetes`
+     * Service, the apiserver (which then listens on all addresses, not loopback only). One
+     * node on the machine at a time runs it; another waits (real-node.ts).
+     */
+    services?: boolean;
+  };
 };
 
 export type Component = "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler" | "kwok";
@@ -191,7 +199,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
     const api = start("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1",
+      // Pods on a real node reach the apiserver at the node's IP, which exists only once the node does.
+      `--bind-address=${options.realNode?.services ? "0.0.0.0" : "127.0.0.1"}`,
       "--advertise-address=127.0.0.1",
       `--secure-port=${apiserver}`,
       `--cert-dir=${join(dir, "pki")}`,
@@ -283,6 +292,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         kubeconfig,
         caCert: pki.caCert,
         images: options.realNode.images,
+        ...(options.realNode.services ? { services: { apiserverPort: apiserver } } : {}),
         log,
       });
   } catch (error) {

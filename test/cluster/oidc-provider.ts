@@ -33,7 +33,13 @@ import type { AddressInfo } from "node:net";
 import Provider, { interactionPolicy } from "oidc-provider";
 
 export type OidcTestClient = { clientId: string; clientSecret: string; redirectUris: string[] };
-export type OidcTestUser = { email: string; name: string; emailVerified?: boolean; password?: string };
+export type OidcTestUser = {
+  email: string;
+  name: string;
+  emailVerified?: boolean;
+  password?: string;
+  groups?: string[];
+};
 export type OidcProviderHandle = {
   issuer: string;
   /** Adds a user, or replaces the one with the same email (same subject). */
@@ -51,7 +57,14 @@ export const DEMO_USERS: OidcTestUser[] = [
   { email: "viewer@acme.example", name: "Vic Viewer", password: "demo" },
 ];
 
-type Account = { sub: string; email: string; name: string; emailVerified: boolean; password: string | undefined };
+type Account = {
+  sub: string;
+  email: string;
+  name: string;
+  emailVerified: boolean;
+  password: string | undefined;
+  groups: string[] | undefined;
+};
 
 // The little of oidc-provider's API used here (it ships no types).
 type Prompt = { name: string; details: Record<string, unknown> };
@@ -134,6 +147,7 @@ export async function startOidcProvider(opts: {
       name: user.name,
       emailVerified: user.emailVerified ?? true,
       password: user.password,
+      groups: user.groups,
     });
   };
   for (const user of opts.users) addUser(user);
@@ -216,7 +230,8 @@ function createProvider(
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
     })),
-    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+    // groups with profile, as IdPs that add a group mapper to the default scopes send it.
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "groups"] },
     // false: scope-requested claims go into the ID token too, not only into userinfo.
     conformIdTokenClaims: opts.minimalIdToken ?? false,
     responseTypes: ["code"],
@@ -232,7 +247,13 @@ function createProvider(
       return {
         accountId: sub,
         async claims() {
-          return { sub, email: account.email, email_verified: account.emailVerified, name: account.name };
+          return {
+            sub,
+            email: account.email,
+            email_verified: account.emailVerified,
+            name: account.name,
+            ...(account.groups ? { groups: account.groups } : {}),
+          };
         },
       };
     },

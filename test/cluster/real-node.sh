@@ -15,15 +15,20 @@
 #      the CNI result cache (/var/lib/cni/results/*-SANDBOX-*), empty /run/containerd/s;
 #   8. containerd's content (images, snapshots: the big part) is removed;
 #   9. the kernel settings the kubelet changes at start (it insists on them unless
-#      protectKernelDefaults, which only refuses to start) are put back, once no other kubelet runs.
-# Nothing here adds iptables rules: the CNI bridge runs with ipMasq off and without portmap,
-# and kube-proxy is not started (see real-node.ts). Logs go to STATE/../logs.
+#      protectKernelDefaults, which only refuses to start) are put back, once no other kubelet runs;
+#  10. with kube-proxy (only when STATE/kube-proxy.yaml exists): it stops first of all, and its
+#      nftables tables (`ip kube-proxy`, `ip6 kube-proxy`: all it writes) are deleted.
+# kube-proxy's tables are the machine's, one set for everyone, so only one node on the machine
+# runs it at a time: the node holds PROXY_LOCK (flock) from before kube-proxy starts until its
+# tables are gone, and a second node waits for it (ADR 0020). Nothing else adds packet-filter
+# rules: the CNI bridge runs with ipMasq off and without portmap. Logs go to STATE/../logs.
 set -u
 state=$1 bridge=$2 cidr=$3 gateway=$4 bin=$5
 logs=$(dirname "$state")/logs
 mkdir -p "$logs"
 say() { printf '%s real-node: %s\n' "$(date -u +%FT%TZ)" "$*" >>"$logs/real-node.log"; }
-containerd_pid= kubelet_pid=
+containerd_pid= kubelet_pid= proxy_pid= proxy_locked=
+PROXY_LOCK=/run/atrium-kube-proxy.lock
 # What the kubelet will change (pkg/kubelet/cm: setupKernelTunables), to put back afterwards.
 TUNABLES="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 # Saved once for the machine, while no kubelet has changed them (nodes may run side by side).
@@ -40,6 +45,11 @@ stop_pid() { # pid seconds
 cleanup() {
   trap '' TERM INT
   say "cleaning up"
+  stop_pid "$proxy_pid" 5
+  if [ -n "$proxy_locked" ]; then
+    for family in ip ip6; do nft delete table "$family" kube-proxy 2>/dev/null; done
+    exec 8>&- # the next node may run its kube-proxy now
+  fi
   stop_pid "$kubelet_pid" 10
   local ids=() sandboxes=()
   for root in "$state"/runc/*; do
@@ -122,6 +132,21 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ -e "$state/start-kubelet" ] && start_kubelet
+
+start_proxy() {
+  exec 8>"$PROXY_LOCK"
+  if ! flock -n 8; then
+    say "waiting for another node's kube-proxy to stop ($PROXY_LOCK)"
+    while ! flock -w 1 8; do kill -0 "$watcher" 2>/dev/null || return 0; done
+  fi
+  proxy_locked=1
+  # A node killed with the machine (no cleanup) may have left its tables.
+  for family in ip ip6; do nft delete table "$family" kube-proxy 2>/dev/null; done
+  "$bin/kube-proxy" --config="$state/kube-proxy.yaml" </dev/null 8>&- >>"$logs/kube-proxy.log" 2>&1 &
+  proxy_pid=$!
+  echo "$proxy_pid" >"$state/kube-proxy.pid"
+}
+[ -e "$state/start-kubelet" ] && [ -e "$state/kube-proxy.yaml" ] && start_proxy
 
 # Either the harness goes (EOF) or containerd dies on its own; the kubelet restarting is
 # Kubernetes' business, but without containerd there is no node.

@@ -10,10 +10,13 @@
 // the control plane enables only with a real node, add the selector and toleration to every
 // pod of the namespace; the operator's Deployments need no change).
 //
-// What this node does not do (yet): kube-proxy is built but not started (two kube-proxies on
-// one machine would fight over the same iptables chains), so pods cannot reach Services, and
-// the apiserver listens on loopback only, so pods cannot reach it either. The gateway and the
-// tests reach pods at their own addresses, which is all Atrium's traffic needs.
+// Services, on request (`services`): kube-proxy in nftables mode gives the node's pods (and the
+// machine) ClusterIP Services, and the harness points the `kubernetes` Service at the apiserver
+// through the node's IP (the control plane then listens on all addresses), so pods reach the
+// apiserver with their ServiceAccount token as in any cluster. kube-proxy's tables are the
+// machine's, so one node at a time runs it (real-node.sh holds a lock; ADR 0020). Without
+// `services` pods reach neither Services nor the apiserver; the gateway and the tests reach
+// pods at their own addresses, which is all Atrium's own traffic needs.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
@@ -51,10 +54,10 @@ export function realNodeUnsupported(): string | undefined {
     return "containers need root (the kubelet, containerd and CNI manage cgroups, mounts and links)";
   if (!existsSync("/sys/fs/cgroup/memory") && !existsSync("/sys/fs/cgroup/cgroup.controllers"))
     return "no cgroup filesystem at /sys/fs/cgroup";
-  const missing = ["containerd", "ctr", "runc", "ip", "umoci", "mmdebstrap"].filter((c) => !onPath(c));
+  const missing = ["containerd", "ctr", "runc", "ip", "umoci", "mmdebstrap", "nft", "flock"].filter((c) => !onPath(c));
   if (!existsSync("/usr/lib/cni/bridge")) missing.push("/usr/lib/cni/bridge");
   if (missing.length)
-    return `missing ${missing.join(", ")} (apt-get install containerd runc containernetworking-plugins umoci mmdebstrap busybox-static)`;
+    return `missing ${missing.join(", ")} (apt-get install containerd runc containernetworking-plugins umoci mmdebstrap busybox-static nftables)`;
   return undefined;
 }
 
@@ -122,6 +125,11 @@ export type RealNodeOptions = {
   kubeconfig: string;
   caCert: string;
   images?: ImageName[];
+  /**
+   * Run kube-proxy and point the `kubernetes` Service at the apiserver (which must listen on
+   * all addresses, so on the node's IP): pods reach Services and the apiserver.
+   */
+  services?: { apiserverPort: number };
   log?: (message: string) => void;
 };
 
@@ -146,7 +154,12 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   const bridge = `atrium${slot}`;
   const state = join(options.dir, "real-node");
   mkdirSync(join(state, "cni"), { recursive: true });
-  const [kubeletPort, healthzPort] = (await freePorts(2)) as [number, number];
+  const [kubeletPort, healthzPort, proxyHealthzPort, proxyMetricsPort] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   writeFileSync(join(state, "containerd.toml"), containerdConfig(state));
   writeFileSync(join(state, "cni", "10-atrium.conflist"), cniConfig(`atrium-${slot}`, bridge, podCidr, ip, state));
   writeFileSync(
@@ -166,6 +179,19 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       "--v=1",
     ].join("\n"),
   );
+  if (options.services) {
+    writeFileSync(
+      join(state, "kube-proxy.yaml"),
+      kubeProxyConfig({
+        kubeconfig: options.kubeconfig,
+        name,
+        ip,
+        podCidr,
+        healthz: proxyHealthzPort,
+        metrics: proxyMetricsPort,
+      }),
+    );
+  }
 
   const child: ChildProcess = spawn(
     "bash",
@@ -210,11 +236,16 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
       throw fail("containerd did not start", "containerd.log");
     for (const image of new Set<ImageName>(["pause", ...(options.images ?? ["demo-notes"])])) importImage(image);
     writeFileSync(join(state, "start-kubelet"), "");
-    const kubectl = (...args: string[]) =>
-      execFileSync(join(options.binDir, "kubectl"), [`--kubeconfig=${options.kubeconfig}`, ...args], {
-        encoding: "utf8",
-        stdio: ["pipe", "pipe", "pipe"],
-      });
+    const kubectl = (...args: (string | { input: string })[]) =>
+      execFileSync(
+        join(options.binDir, "kubectl"),
+        [`--kubeconfig=${options.kubeconfig}`, ...args.filter((a) => typeof a === "string")],
+        {
+          encoding: "utf8",
+          input: args.find((a) => typeof a !== "string")?.input,
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      );
     const ready = () => {
       try {
         return (
@@ -228,6 +259,13 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
     if (!ready()) throw fail(`${name} did not turn Ready`, "kubelet.log");
     // Registered by the kubelet itself; the taint keeps every pod that does not ask for it away.
     kubectl("taint", "node", name, `${REAL_NODE_TAINT}=true:NoSchedule`, "--overwrite");
+    if (options.services) {
+      kubectl("apply", "-f", "-", { input: JSON.stringify(kubernetesEndpoints(ip, options.services.apiserverPort)) });
+      const proxyReady = () => httpOk(`http://127.0.0.1:${proxyHealthzPort}/healthz`);
+      // Another node on the machine may hold kube-proxy's lock for a while (real-node.log says so).
+      await waitUntilAsync(proxyReady, 300_000, () => exitCode !== undefined);
+      if (!(await proxyReady())) throw fail("kube-proxy did not turn healthy", "kube-proxy.log");
+    }
     log(`Real node ${name} Ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (pods ${podCidr})`);
   } catch (error) {
     await stop();
@@ -404,6 +442,72 @@ function kubeletConfig(o: { state: string; caCert: string; address: string; port
     makeIPTablesUtilChains: false,
     resolvConf: "/etc/resolv.conf",
   });
+}
+
+/**
+ * kube-proxy in nftables mode (its own `kube-proxy` tables, which real-node.sh deletes; the
+ * iptables mode would add chains to the machine's shared iptables tables). Every setting that
+ * would change the machine's kernel tunables is off (conntrack limits and timeouts), NodePorts
+ * answer on the node's IP only, and all Service traffic is masqueraded, so a pod reaching a pod
+ * on the same bridge through a Service gets its answer back through the host even where bridged
+ * traffic skips netfilter (br_netfilter off).
+ */
+function kubeProxyConfig(o: {
+  kubeconfig: string;
+  name: string;
+  ip: string;
+  podCidr: string;
+  healthz: number;
+  metrics: number;
+}): string {
+  return JSON.stringify({
+    apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
+    kind: "KubeProxyConfiguration",
+    clientConnection: { kubeconfig: o.kubeconfig },
+    hostnameOverride: o.name,
+    mode: "nftables",
+    clusterCIDR: o.podCidr,
+    detectLocalMode: "ClusterCIDR",
+    healthzBindAddress: `127.0.0.1:${o.healthz}`,
+    metricsBindAddress: `127.0.0.1:${o.metrics}`,
+    nodePortAddresses: [`${o.ip}/32`],
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
+    nftables: { masqueradeAll: true, syncPeriod: "30s", minSyncPeriod: "0s" },
+  });
+}
+
+/**
+ * The `kubernetes` Service's endpoint: the apiserver at the node's IP (the control plane runs
+ * with `--endpoint-reconciler-type=none`, since its advertised loopback address cannot be an
+ * endpoint; nothing else writes this slice).
+ */
+function kubernetesEndpoints(ip: string, port: number) {
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: "kubernetes",
+      namespace: "default",
+      labels: {
+        "kubernetes.io/service-name": "kubernetes",
+        "endpointslice.kubernetes.io/managed-by": "atrium-test-harness",
+      },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+    ports: [{ name: "https", port, protocol: "TCP" }],
+  };
+}
+
+const httpOk = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+
+async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, dead: () => boolean) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && !dead() && !(await check())) await new Promise((r) => setTimeout(r, 250));
 }
 
 async function waitUntil(check: () => boolean, timeoutMs: number, dead: () => boolean) {

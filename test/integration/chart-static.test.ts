@@ -4,7 +4,8 @@
 // field named; the generated files (CRD templates, values.yaml, values.schema.json, the README's
 // values table, the atrium-catalog chart) matching what charts/generate.ts makes now; the
 // catalog chart leaving out exactly the sample apps named; every ATRIUM_* setting the chart
-// gives a program being one that program reads, accepted by its config loader; and the Helm
+// gives a program being one that program reads, accepted by its config loader (the keys
+// Secret's usage token reaching the API and the gateway alike); and the Helm
 // built for these checks rendering for Kubernetes 1.34.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { loadConfig } from "../../api/src/config.ts";
+import { loadConfig, OPENCOST_DEFAULT_PRICES } from "../../api/src/config.ts";
 import {
   CATALOG_CHART_DIR,
   CHART_DIR,
@@ -104,6 +105,8 @@ describe("the settings the chart gives each program", () => {
     "key-peppers": "1:0123456789abcdef0123456789",
     url: "postgresql://atrium:secret@db.example:5432/atrium",
     "client-secret": "secret",
+    "usage-token": "the-gateways-usage-token",
+    "pseudonym-key": "the-audit-logs-pseudonym-key",
   };
   const envOf = (deployment: any): Record<string, string> =>
     Object.fromEntries(
@@ -150,6 +153,14 @@ describe("the settings the chart gives each program", () => {
       expect([...api.platformAdmins.emails]).toEqual(
         values === "postgresql-values" ? ["ops@atrium.example", "ann@example.com"] : [],
       );
+      // Both read the keys Secret: the gateway's usage batches carry the token the API checks.
+      expect(api.usage.token).toBe("the-gateways-usage-token");
+      expect(gateway.usageToken).toBe(api.usage.token);
+      expect(api.pseudonymKey).toBe("the-audit-logs-pseudonym-key");
+      // ci/postgresql-values.yaml names a group and prices (one as a string, as `--set` gives it).
+      const custom = values === "postgresql-values";
+      expect(api.platformAdmins.group).toBe(custom ? "atrium-platform" : undefined);
+      expect(api.prices).toEqual(custom ? { cpuHour: 0.05, gibHour: 0.0065 } : OPENCOST_DEFAULT_PRICES);
     });
 });
 
@@ -210,6 +221,9 @@ describe("values.schema.json", () => {
       ["operator.organizationDeletionGrace=0s", "at '/operator/organizationDeletionGrace'"],
       ["operator.organizationDeletionGrace=30", "at '/operator/organizationDeletionGrace'"],
       ["api.platformAdmins[0]=Ann <ann@example.com>", "at '/api/platformAdmins/0'"],
+      // A price the API's envNumber would stop at start on (a string: --set gives decimals so).
+      ["api.prices.cpuHour=-1", "at '/api/prices/cpuHour'"],
+      ["api.prices.gibHour=0.5$", "at '/api/prices/gibHour'"],
     ];
     for (const [set, message] of refusals) {
       const run = template("--set", set);

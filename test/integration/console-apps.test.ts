@@ -248,6 +248,16 @@ describe("the console's marketplace and apps", () => {
     await row.getByRole("cell", { name: "Echo Notes v1.10" }).waitFor();
     await expectAccessible(page, "apps");
     await screenshot(page, "apps");
+    // Search and the status filter live in the URL (deep links, back and forward).
+    await page.getByLabel("Search").fill("zzz");
+    await page.waitForURL(/q=zzz/);
+    await page.getByText("No app matches").waitFor();
+    await page.goto(`${w.api.base}/orgs/${w.orgA}/apps?status=Failed`);
+    await page.getByText("No app matches").waitFor();
+    await page.goto(`${w.api.base}/orgs/${w.orgA}/apps?status=Running&q=not`);
+    await page.getByRole("row").filter({ hasText: "notes" }).waitFor();
+    await page.goBack();
+    await page.getByText("No app matches").waitFor();
   });
 
   it("installs with the keyboard alone", async () => {

@@ -310,4 +310,38 @@ describe("catalog changes through kubectl", () => {
     );
     expect(names((await apps("?q=zephyr")).body)).toEqual([]);
   });
+
+  it("answers a search asked again afresh once an install or the catalog changed (kept answers are dropped)", async () => {
+    // Whole answers are kept per org and query (answer-cache.ts): the same query, asked before
+    // and right after each change is seen by the API, must show the change.
+    const query = "?q=uptime&sort=popularity";
+    type Card = { name: string; installedInOrg: number };
+    const kuma = async () => ((await apps(query)).body.items as Card[]).find((i) => i.name === "uptime-kuma");
+    const installs = (await kuma())?.installedInOrg as number;
+    expect((await kuma())?.installedInOrg).toBe(installs);
+    await w.kube.create(R.appInstance, {
+      metadata: { name: "kuma-again", namespace: namespaceFor(w.orgA) },
+      spec: { template: "uptime-kuma" },
+    } as never);
+    await until(
+      "the install in the API",
+      async () => w.api.services.installs.installsPerTemplateIn(w.orgA).get("uptime-kuma") === installs + 1,
+      5_000,
+      10,
+    );
+    expect((await kuma())?.installedInOrg).toBe(installs + 1);
+
+    const name = "uptime-zephyr";
+    kubectl(JSON.stringify(template(name, { displayName: "Uptime Zephyr" })), "apply", "-f", "-");
+    await until("the template in the API", async () => w.api.services.catalog.get(name) !== undefined, 5_000, 10);
+    expect(names((await apps(query)).body)).toContain(name);
+    kubectl(undefined, "delete", "apptemplate", name);
+    await until(
+      "the template gone from the API",
+      async () => w.api.services.catalog.get(name) === undefined,
+      5_000,
+      10,
+    );
+    expect(names((await apps(query)).body)).not.toContain(name);
+  });
 });

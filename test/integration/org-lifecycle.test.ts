@@ -36,9 +36,15 @@ const auditOf = async (action: string) =>
 beforeAll(async () => {
   w = await startWorld({
     provider: "sqlite",
-    env: { ATRIUM_PLATFORM_ADMINS: `${UNVERIFIED}, ${PLATFORM_ADMIN.toUpperCase()}` },
+    env: {
+      ATRIUM_PLATFORM_ADMINS: `${UNVERIFIED}, ${PLATFORM_ADMIN.toUpperCase()}`,
+      // The scheduler's passes (deletion notices, the purge) every 2 s instead of every minute.
+      ATRIUM_SCHEDULER_INTERVAL_SECONDS: "2",
+    },
     operatorEnv: { ATRIUM_ORG_DELETION_GRACE: `${GRACE_S}s` },
   });
+  // The scheduler's Lease lives there (the chart makes it); until it exists no replica leads.
+  await w.kube.create(R.namespace, { metadata: { name: "atrium-system" } } as never);
   platform = await w.login(PLATFORM_ADMIN);
 }, 300_000);
 afterAll(() => w?.stop());
@@ -235,6 +241,13 @@ describe("deletion with a grace period", () => {
       const deleted = await w.call(admin, "DELETE", `/api/orgs/${org}`, { confirm: org });
       expect(deleted.status).toBe(202);
       const deadline = Date.parse(deleted.body.deletion.requestedAt) + GRACE_S * 1000;
+      // The scheduler's own pass tells the Admin, once the operator has set the deadline.
+      const deletesAt = await until("deletesAt", async () => (await orgObj())?.status?.deletesAt);
+      await until("the Admin told at the start", async () =>
+        w.api.db.prisma.notification
+          .findFirst({ where: { key: `deletion:${org}:${deletesAt}:start` } })
+          .then((n) => n ?? undefined),
+      );
       await until("the Organization gone", async () => (await orgObj()) === undefined, (GRACE_S + 90) * 1000);
       // Not before its time (the request time is whole seconds: allow the second it was cut to).
       expect(Date.now()).toBeGreaterThanOrEqual(deadline);
@@ -245,6 +258,15 @@ describe("deletion with a grace period", () => {
       );
       expect(await keyWorks()).toBe(401);
       expect((await w.call(admin, "GET", `/api/orgs/${org}`)).status).toBe(404);
+      // The scheduler's own pass purges the rows once the Organization is gone.
+      const prisma = w.api.db.prisma;
+      await until(
+        "the org's rows purged",
+        async () => (await prisma.auditEvent.count({ where: { org, action: "orgs.purge" } })) === 1,
+        30_000,
+      );
+      expect(await prisma.apiKey.count({ where: { org } })).toBe(0);
+      expect(await prisma.notification.count({ where: { org } })).toBe(0);
     },
     (GRACE_S + 200) * 1000,
   );

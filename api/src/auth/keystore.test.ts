@@ -1,7 +1,25 @@
+import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../db/index.ts";
 import { generateKey, hashKey, type Peppers } from "./keyformat.ts";
 import { KeyStore } from "./keystore.ts";
+
+/** keyformat's checksum (6 base32 characters of CRC-32), to forge a well-formed key. */
+function checksumOf(body: string): string {
+  const crc = crc32(body);
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of [crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255]) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && out.length < 6) {
+      out += "abcdefghijklmnopqrstuvwxyz234567"[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
 
 const peppers: Peppers = { current: 1, byVersion: new Map([[1, Buffer.alloc(32, 7)]]) };
 
@@ -67,5 +85,36 @@ describe("KeyStore", () => {
     fake.release();
     await Promise.all([before, after]);
     expect(fake.reads()).toBe(2);
+  });
+
+  it("computes the HMAC once per read row, and still refuses another secret of the same key id", async () => {
+    const key = generateKey("STANDARD");
+    let hmacs = 0;
+    // hashKey asks for the pepper once per HMAC.
+    const byVersion = new (class extends Map<number, Buffer> {
+      override get(v: number) {
+        hmacs++;
+        return super.get(v);
+      }
+    })([[1, Buffer.alloc(32, 7)]]);
+    const fake = fakeDb(key.secret, key.id);
+    let now = 0;
+    const store = new KeyStore(fake.db, { current: 1, byVersion }, { maxAgeMs: 500, now: () => now });
+    const first = store.verify(key.secret);
+    fake.release();
+    expect(await first).toMatchObject({ id: key.id });
+    for (let i = 0; i < 5; i++) expect(await store.verify(key.secret)).toMatchObject({ id: key.id });
+    expect(hmacs).toBe(1);
+    // Same id, another secret with a valid checksum: refused, the kept match notwithstanding.
+    const other = generateKey("STANDARD").secret.replace(/_[a-z2-7]{12}_/, `_${key.id}_`);
+    const body = other.slice(0, -6);
+    const forged = body + checksumOf(body);
+    expect(await store.verify(forged)).toBe("unknown");
+    expect(await store.verify(key.secret)).toMatchObject({ id: key.id });
+    now = 600; // a new read of the row: its HMAC once more
+    const again = store.verify(key.secret);
+    fake.release();
+    expect(await again).toMatchObject({ id: key.id });
+    expect(hmacs).toBe(2);
   });
 });

@@ -185,7 +185,12 @@ describe("completeLogin", () => {
   it("exchanges the code with the PKCE verifier and client_secret_basic, and maps the ID token claims", async () => {
     let issuer = "";
     const idp = await fakeIdp({
-      token: tokens(() => issuer, { email: " Ada@ACME.example ", email_verified: "true", name: "Ada Admin" }),
+      token: tokens(() => issuer, {
+        email: " Ada@ACME.example ",
+        email_verified: "true",
+        name: "Ada Admin",
+        groups: ["atrium-platform", 7, "staff"],
+      }),
     });
     issuer = idp.issuer;
     const oidc = await client(issuer);
@@ -196,6 +201,7 @@ describe("completeLogin", () => {
       email: "ada@acme.example",
       emailVerified: true,
       name: "Ada Admin",
+      groups: ["atrium-platform", "staff"],
     });
     const token = idp.requests.find((r) => r.path === "/token");
     expect(token?.form.get("code")).toBe("the-code");

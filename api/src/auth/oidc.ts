@@ -33,6 +33,8 @@ export type OidcIdentity = {
   email: string;
   emailVerified: boolean;
   name: string;
+  /** The `groups` claim (ID token, else userinfo when it was read): strings only; [] without one. */
+  groups: string[];
 };
 
 export type OidcClient = {
@@ -205,9 +207,9 @@ export async function createOidcClient(opts: OidcClientOptions): Promise<OidcCli
       let email = stringClaim(claims.email);
       let emailVerified = email ? booleanClaim(claims.email_verified) : undefined;
       let name = stringClaim(claims.name);
+      let info: client.UserInfoResponse | undefined;
       if (!email || emailVerified === undefined || !name) {
         // Some IdPs (and OIDC by default: conformant ID tokens) put profile claims only in userinfo.
-        let info: client.UserInfoResponse | undefined;
         try {
           info = await client.fetchUserInfo(c, tokens.access_token, claims.sub);
         } catch (e) {
@@ -233,6 +235,7 @@ export async function createOidcClient(opts: OidcClientOptions): Promise<OidcCli
         email: normalized,
         emailVerified: emailVerified ?? false,
         name: name || normalized.split("@")[0] || normalized,
+        groups: groupsClaim(claims.groups ?? info?.groups),
       };
     },
   };
@@ -257,6 +260,10 @@ function booleanClaim(value: unknown): boolean | undefined {
   if (value === "false") return false;
   return undefined;
 }
+
+/** A groups claim: an array of strings (anything else in it is ignored), or nothing. */
+export const groupsClaim = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((g): g is string => typeof g === "string") : [];
 
 function joinNames(given: unknown, family: unknown): string | undefined {
   const parts = [stringClaim(given), stringClaim(family)].filter((p) => p !== undefined);

@@ -13,6 +13,8 @@ export type Principal =
       email: string;
       name: string;
       csrfToken: string;
+      /** The login carried the platform administrators' OIDC group (orgs/platform.ts). */
+      platformGroup?: boolean;
     }
   | {
       kind: "apikey";

@@ -12,6 +12,8 @@ export const CSRF_HEADER = "x-csrf-token";
 export type SessionUser = { sessionId: string; userId: string; email: string; name: string; csrfToken: string };
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+/** A session's id: the SHA-256 hex of its cookie token. */
+export const sessionIdOf = (cookie: string) => sha256(cookie);
 const token = () => randomBytes(32).toString("base64url");
 
 export class Sessions {

@@ -38,6 +38,16 @@ describe("validate", () => {
     expect(e.fields).toHaveLength(3);
   });
 
+  it("answers a query asked again like the first time, refusing it as before, and never shares the result", () => {
+    const first = validate("query", Query, { limit: "7" }) as { limit: number };
+    first.limit = 99; // a handler changing what it was given
+    expect(validate("query", Query, { limit: "7" })).toEqual({ limit: 7 });
+    expect(validate("query", Query, { limit: "7" })).not.toBe(validate("query", Query, { limit: "7" }));
+    expect(failure(() => validate("query", Query, { limit: "70" })).status).toBe(400);
+    expect(failure(() => validate("query", Query, { limit: "70" })).status).toBe(400);
+    expect(validate("query", Query, {})).toEqual({ limit: 5 });
+  });
+
   it("converts query text to numbers, fills defaults, and refuses out-of-range values", () => {
     expect(validate("query", Query, {})).toEqual({ limit: 5 });
     expect(validate("query", Query, { limit: "7" })).toEqual({ limit: 7 });

@@ -92,7 +92,17 @@ export function openApiDocument(routes: readonly Route[]) {
       parameters: parameters(r),
       ...(r.body
         ? { requestBody: { required: true, content: { "application/json": { schema: plain(r.body) } } } }
-        : {}),
+        : r.rawBody
+          ? {
+              requestBody: {
+                required: true,
+                description: r.rawBody.description,
+                content: Object.fromEntries(
+                  r.rawBody.types.map((t) => [t, { schema: { type: "string", format: "binary" } }]),
+                ),
+              },
+            }
+          : {}),
       responses: {
         [String(r.response.status)]: {
           description: r.response.description ?? "OK",
@@ -105,7 +115,13 @@ export function openApiDocument(routes: readonly Route[]) {
                   ),
                 },
               }
-            : {}),
+            : r.response.also
+              ? {
+                  content: Object.fromEntries(
+                    Object.entries(r.response.also).map(([t, sc]) => [t, { schema: plain(sc) }]),
+                  ),
+                }
+              : {}),
         },
         ...Object.fromEntries(
           errorStatuses(r).map((status) => [

@@ -46,6 +46,8 @@ export type RouteSpec<P extends TSchema | undefined, Q extends TSchema | undefin
   params?: P;
   query?: Q;
   body?: B;
+  /** A body that is not JSON, read by the handler itself (e.g. an image): its media types, for OpenAPI. */
+  rawBody?: { types: readonly string[]; description: string };
   /** The success status and its body schema (null: no body). */
   response: {
     status: number;
@@ -107,8 +109,9 @@ export function mount(router: Router, routes: readonly Route[], guard: Guard): v
 async function run(r: Route, req: Request, res: Response, guard: Guard): Promise<void> {
   const principal = req.principal;
   const org = typeof req.params.org === "string" ? req.params.org : undefined;
-  // Refused calls never reach the handler, so the target is first taken from the path.
-  let target = defaultTarget(req.params);
+  // Refused calls never reach the handler, so the target is first taken from the path (only
+  // for audited routes: reads would pay for it on every request and never use it).
+  let target = r.audit ? defaultTarget(req.params) : undefined;
   let skipped = false;
   const audit = (result: "success" | "denied" | "error", status: number) => {
     if (r.audit && !skipped) guard.audit({ req, principal, org, action: r.audit, target, result, status });

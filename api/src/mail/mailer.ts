@@ -8,7 +8,14 @@
 // (smtp://host:25?ignoreTLS=true).
 import { createTransport } from "nodemailer";
 
-export type MailMessage = { to: string; subject: string; text: string; html?: string };
+export type MailMessage = {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  /** Extra headers, e.g. List-Unsubscribe (notifications). */
+  headers?: Record<string, string>;
+};
 
 export type Mailer = {
   send(message: MailMessage): Promise<void>;
@@ -79,6 +86,7 @@ export function createMailer(opts: MailerOptions): Mailer {
           subject: message.subject,
           text: message.text,
           ...(message.html === undefined ? {} : { html: message.html }),
+          ...(message.headers === undefined ? {} : { headers: message.headers }),
         });
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);

@@ -4,10 +4,12 @@
 // the catalog and turns templates into the shapes the console shows.
 import { APP_CATEGORIES, type AppTemplate, orgOfNamespace, PRICING_INTERVALS } from "@atrium/crds";
 import { type TSchema, Type } from "@sinclair/typebox";
+import type { Response } from "express";
 import type { Services } from "../app.ts";
 import { ApiError, notFound } from "../http/errors.ts";
 import { type Route, route } from "../http/route.ts";
 import { Name } from "../routes/views.ts";
+import { AnswerCache, answerKey, type Generation } from "./answer-cache.ts";
 import type { Catalog, TemplateObj } from "./catalog.ts";
 import { recentReads } from "./fresh-flight.ts";
 import { type CardFields, cardHead, pageJson } from "./page-json.ts";
@@ -17,6 +19,10 @@ export const MAX_LIMIT = 100;
 export const DEFAULT_LIMIT = 24;
 /** How long the trials an org used are kept (it can only miss a trial granted since). */
 export const TRIALS_MAX_AGE_MS = 1000;
+/** The bytes of whole answers kept (about 10 KB each: some 800 searches and pages). */
+export const ANSWER_CACHE_BYTES = 8 * 2 ** 20;
+/** What of the validated query an answer depends on (with the organization). */
+const ANSWER_KEY_FIELDS = ["q", "category", "sort", "cursor", "limit"] as const;
 /** How much of a description the grid shows. */
 const SHORT_DESCRIPTION = 160;
 
@@ -195,6 +201,15 @@ export function shortDescription(text: string | undefined, max = SHORT_DESCRIPTI
   return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,;:.]+$/, "")}…`;
 }
 
+/** A JSON answer written as is: no ETag (see the search route), no re-encoding. */
+function sendJson(res: Response, json: Buffer): undefined {
+  res.statusCode = 200;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.setHeader("content-length", json.length);
+  res.end(json);
+  return undefined;
+}
+
 export function marketplaceRoutes(s: Services): Route[] {
   const index = new CatalogIndex(s.catalog);
   // Which trials an org used, for "trial available": kept up to a second per org, and dropped
@@ -219,6 +234,9 @@ export function marketplaceRoutes(s: Services): Route[] {
       index.current();
     }, 50).unref();
   });
+  // Whole answers per (org, query), dropped when the catalog or any install changes (answer-cache.ts).
+  const answers = new AnswerCache({ maxBytes: ANSWER_CACHE_BYTES });
+  const generation = (): Generation => ({ catalog: index.current(), installs: installsVersion });
   return [
     route({
       method: "get",
@@ -231,9 +249,15 @@ export function marketplaceRoutes(s: Services): Route[] {
       query: ListQuery,
       response: { status: 200, schema: AppPage },
       handler: async ({ params, query, res }) => {
+        const key = answerKey(params.org, query, ANSWER_KEY_FIELDS);
+        const built = generation();
+        const kept = answers.get(key, built);
+        // A kept answer that offered a trial holds only while the org's trials read is the same.
+        if (kept && (kept.trials === undefined || trialsUsed.get(params.org) === kept.trials))
+          return sendJson(res, kept.body);
         let page: SearchResult<TemplateObj>;
         try {
-          page = index.current().search(
+          page = (built.catalog as SearchIndex<TemplateObj>).search(
             {
               q: query.q,
               category: query.category as Entry["category"] | undefined,
@@ -251,9 +275,8 @@ export function marketplaceRoutes(s: Services): Route[] {
           });
         }
         const inOrg = s.installs.installsPerTemplateIn(params.org);
-        const used = page.items.some((e) => trialDaysOf(e.template) > 0)
-          ? await trialsUsed.get(params.org)
-          : new Set<string>();
+        const trials = page.items.some((e) => trialDaysOf(e.template) > 0) ? trialsUsed.get(params.org) : undefined;
+        const used = trials ? await trials : new Set<string>();
         // Written here rather than returned: the cards are copied from bytes encoded once per
         // template version (page-json.ts), and Express's ETag (a SHA-1 of every ~10 KB page) is
         // left out, as API answers are "cache-control: no-store" (security.ts): no client
@@ -268,10 +291,8 @@ export function marketplaceRoutes(s: Services): Route[] {
           total: page.total,
           nextCursor: page.nextCursor,
         });
-        res.statusCode = 200;
-        res.setHeader("content-type", "application/json; charset=utf-8");
-        res.setHeader("content-length", json.length);
-        res.end(json);
+        answers.set(key, { body: json, trials }, built, generation());
+        sendJson(res, json);
         return undefined;
       },
     }),

@@ -35,14 +35,15 @@ export function deletionRefusal(org: OrgLike, action: "delete" | "restore"): str
 
 export type OrgView = ReturnType<typeof orgView>;
 
-/** The Organization resource flattened for API clients. */
-export function orgView(org: OrgLike) {
+/** The Organization resource flattened for API clients, with its logo's URL (from the database). */
+export function orgView(org: OrgLike, logoUrl: string | null = null) {
   const ready = org.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const deletion = org.spec.deletion;
   return {
     name: org.metadata.name,
     displayName: org.spec.displayName,
     description: org.spec.description ?? null,
+    logoUrl,
     createdAt: org.metadata.creationTimestamp ?? null,
     ready,
     memberCount: org.status?.memberCount ?? 0,

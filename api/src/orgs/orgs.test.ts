@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Principal } from "../auth/principal.ts";
 import { loadConfig } from "../config.ts";
 import { confirmsDeletion, deletionRefusal, isDeleting, orgView } from "./lifecycle.ts";
-import { isPlatformAdmin, platformAdminsFrom } from "./platform.ts";
+import { isPlatformAdmin, platformAdminsFrom, platformGroupCookie, provesPlatformGroup } from "./platform.ts";
 
 const PEPPERS = { ATRIUM_KEY_PEPPERS: "1:0123456789abcdef0123" };
 const session = (email: string): Principal => ({
@@ -45,13 +45,51 @@ describe("platform administrators (ATRIUM_PLATFORM_ADMINS)", () => {
     expect(isPlatformAdmin(admins, undefined)).toBe(false);
   });
 
-  it("stops the API on a malformed address or the unsupported group setting, naming the variable", () => {
+  it("stops the API on a malformed address, naming the variable", () => {
     expect(() => loadConfig({ ...PEPPERS, ATRIUM_PLATFORM_ADMINS: "ops@example.com, not-an-email" })).toThrow(
       /ATRIUM_PLATFORM_ADMINS: "not-an-email"/,
     );
-    expect(() => loadConfig({ ...PEPPERS, ATRIUM_PLATFORM_ADMIN_GROUP: "atrium-admins" })).toThrow(
-      /ATRIUM_PLATFORM_ADMIN_GROUP/,
-    );
+  });
+});
+
+describe("platform administrators by OIDC group (ATRIUM_PLATFORM_ADMIN_GROUP)", () => {
+  const config = loadConfig({ ...PEPPERS, ATRIUM_PLATFORM_ADMIN_GROUP: " atrium-platform " });
+  const { peppers, platformAdmins: admins } = config;
+
+  it("names a session whose login carried the group, never an API key", () => {
+    expect(admins.group).toBe("atrium-platform");
+    expect(
+      isPlatformAdmin(admins, {
+        ...(session("anyone@example.com") as Principal & { kind: "session" }),
+        platformGroup: true,
+      }),
+    ).toBe(true);
+    expect(isPlatformAdmin(admins, session("anyone@example.com"))).toBe(false);
+    expect(loadConfig(PEPPERS).platformAdmins.group).toBeUndefined();
+  });
+
+  it("proves the group with a cookie bound to one session and the configured group", () => {
+    const value = platformGroupCookie(peppers, "session-1", "atrium-platform");
+    expect(provesPlatformGroup(peppers, "session-1", "atrium-platform", value)).toBe(true);
+    // Another session, another group, no group configured, a forged or altered value: no.
+    expect(provesPlatformGroup(peppers, "session-2", "atrium-platform", value)).toBe(false);
+    expect(provesPlatformGroup(peppers, "session-1", "other-group", value)).toBe(false);
+    expect(provesPlatformGroup(peppers, "session-1", undefined, value)).toBe(false);
+    expect(provesPlatformGroup(peppers, "session-1", "atrium-platform", undefined)).toBe(false);
+    const altered = `${value.slice(0, -2)}${value.at(-2) === "A" ? "B" : "A"}${value.at(-1)}`;
+    expect(provesPlatformGroup(peppers, "session-1", "atrium-platform", altered)).toBe(false);
+    expect(provesPlatformGroup(peppers, "session-1", "atrium-platform", value.replace(/^1\./, "2."))).toBe(false);
+    const otherPepper = loadConfig({ ATRIUM_KEY_PEPPERS: "1:another-pepper-0123456789" }).peppers;
+    expect(provesPlatformGroup(otherPepper, "session-1", "atrium-platform", value)).toBe(false);
+  });
+
+  it("keeps proving after a pepper rotation while the old pepper is still configured", () => {
+    const value = platformGroupCookie(peppers, "s", "g");
+    const rotated = loadConfig({
+      ATRIUM_KEY_PEPPERS: `${PEPPERS.ATRIUM_KEY_PEPPERS},2:the-next-pepper-0123456789`,
+    }).peppers;
+    expect(provesPlatformGroup(rotated, "s", "g", value)).toBe(true);
+    expect(platformGroupCookie(rotated, "s", "g")).toMatch(/^2\./);
   });
 });
 
@@ -104,6 +142,7 @@ describe("organization lifecycle rules", () => {
       name: "acme",
       displayName: "Acme",
       description: null,
+      logoUrl: null,
       createdAt: "2026-01-01T00:00:00Z",
       ready: true,
       memberCount: 3,
@@ -111,6 +150,7 @@ describe("organization lifecycle rules", () => {
       runningAppCount: 1,
       deletion: null,
     });
+    expect(orgView(org(), "/api/orgs/acme/logo/ab").logoUrl).toBe("/api/orgs/acme/logo/ab");
     expect(orgView(org(deletion)).deletion).toEqual({
       requestedAt: "2026-03-01T10:00:00Z",
       requestedBy: "a@x.example",

@@ -12,6 +12,9 @@ import { ApiError, conflict, forbidden, invalidField, notFound } from "../http/e
 import { route } from "../http/route.ts";
 import { createInvitedMember, InvitationResult, issueInvitation } from "../routes/invitations.ts";
 import { DisplayName, Email, OrgParams, Timestamp } from "../routes/views.ts";
+import { logoUrls } from "../settings/logo.ts";
+import { erasePerson } from "./erase.ts";
+import { restoredNotice } from "./jobs.ts";
 import { confirmsDeletion, deletionRefusal, orgView } from "./lifecycle.ts";
 import { isPlatformAdmin } from "./platform.ts";
 
@@ -28,6 +31,7 @@ export const OrgView = Type.Object({
   name: Type.String(),
   displayName: Type.String(),
   description: Nullable(Type.String()),
+  logoUrl: Nullable(Type.String({ description: "/api/orgs/<org>/logo/<hash>, or null without a logo" })),
   createdAt: Nullable(Timestamp),
   ready: Type.Boolean({ description: "The operator has set up its namespace and roles" }),
   memberCount: Type.Integer(),
@@ -69,13 +73,20 @@ const UpdateBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+const ErasureView = Type.Object({
+  pseudonym: Type.String({ description: "What the audit log and other kept records now say instead of the person" }),
+  organizations: Type.Array(Type.String(), { description: "Organizations the person was removed from" }),
+  accountDeleted: Type.Boolean(),
+  auditEntries: Type.Integer({ description: "Audit entries pseudonymized" }),
+});
+
 const DeleteBody = Type.Object(
   { confirm: Type.String({ maxLength: 100, description: "The organization's name, typed to confirm" }) },
   { additionalProperties: false },
 );
 
 /** Platform administrators only: a listed, verified email on a login session. */
-async function assertPlatformAdmin(s: Services, principal: Principal): Promise<Principal & { kind: "session" }> {
+export async function assertPlatformAdmin(s: Services, principal: Principal): Promise<Principal & { kind: "session" }> {
   if (principal.kind !== "session" || !isPlatformAdmin(s.config.platformAdmins, principal))
     throw forbidden("Only platform administrators may do this (ATRIUM_PLATFORM_ADMINS)");
   const user = await s.db.prisma.user.findUnique({ where: { id: principal.userId } });
@@ -108,6 +119,9 @@ export const orgRoutes = (s: Services) => {
     await s.directory.observed(updated);
     return updated;
   };
+  /** The view with the logo's URL, which lives in the database, not on the resource. */
+  const view = async (org: OrgObj) =>
+    orgView(org, (await logoUrls(s.db, [org.metadata.name])).get(org.metadata.name) ?? null);
   return [
     route({
       method: "post",
@@ -143,7 +157,7 @@ export const orgRoutes = (s: Services) => {
         });
         await s.directory.observed(member);
         const invitation = await issueInvitation(s, body.name, member, { email: admin.email, name: admin.name });
-        return { organization: orgView(s.directory.organization(body.name) ?? created), admin: invitation };
+        return { organization: await view(s.directory.organization(body.name) ?? created), admin: invitation };
       },
     }),
     route({
@@ -155,9 +169,10 @@ export const orgRoutes = (s: Services) => {
       response: { status: 200, schema: Type.Object({ items: Type.Array(OrgView) }) },
       handler: async ({ principal }) => {
         await assertPlatformAdmin(s, principal);
+        const logos = await logoUrls(s.db);
         const items = s.directory.organizations
           .list()
-          .map(orgView)
+          .map((o) => orgView(o, logos.get(o.metadata.name) ?? null))
           .sort((a, b) => a.name.localeCompare(b.name));
         return { items };
       },
@@ -171,7 +186,7 @@ export const orgRoutes = (s: Services) => {
       permission: "org:view",
       params: OrgParams,
       response: { status: 200, schema: OrgView },
-      handler: async ({ params }) => orgView(live(params.org)),
+      handler: async ({ params }) => view(live(params.org)),
     }),
     route({
       method: "patch",
@@ -191,7 +206,7 @@ export const orgRoutes = (s: Services) => {
         if (body.displayName !== undefined) spec.displayName = body.displayName;
         // An empty description is no description: stored as absent, not as "".
         if (body.description !== undefined) spec.description = body.description || null;
-        return orgView(await patch(params.org, spec));
+        return view(await patch(params.org, spec));
       },
     }),
     route({
@@ -214,7 +229,7 @@ export const orgRoutes = (s: Services) => {
         const refusal = deletionRefusal(live(params.org), "delete");
         if (refusal) throw conflict(refusal);
         const requestedAt = new Date(s.now()).toISOString().replace(/\.\d+Z$/, "Z");
-        return orgView(await patch(params.org, { deletion: { requestedAt, requestedBy: principal.email } }));
+        return view(await patch(params.org, { deletion: { requestedAt, requestedBy: principal.email } }));
       },
     }),
     route({
@@ -228,11 +243,71 @@ export const orgRoutes = (s: Services) => {
       response: { status: 200, schema: OrgView },
       errors: [409],
       audit: "orgs.restore",
-      handler: async ({ params, setTarget }) => {
+      handler: async ({ params, principal, setTarget }) => {
         setTarget(`organization/${params.org}`);
-        const refusal = deletionRefusal(live(params.org), "restore");
+        const org = live(params.org);
+        const refusal = deletionRefusal(org, "restore");
         if (refusal) throw conflict(refusal);
-        return orgView(await patch(params.org, { deletion: null }));
+        const requestedAt = org.spec.deletion?.requestedAt ?? "";
+        const restored = await patch(params.org, { deletion: null });
+        s.notifications.publishLater(restoredNotice(restored, requestedAt, principal.email), { orgAdmins: params.org });
+        return view(restored);
+      },
+    }),
+    route({
+      method: "post",
+      path: "/api/platform/users/erase",
+      summary:
+        "Erase a person (platform administrators): account, sessions, identities and memberships deleted, the audit log pseudonymized; refused while they are the last Admin of an organization",
+      tag: "orgs",
+      auth: "session",
+      // The email is in the body, not the path: paths are written to the request log.
+      body: Type.Object({ email: Email }, { additionalProperties: false }),
+      response: { status: 200, schema: ErasureView },
+      errors: [409, 503],
+      audit: "users.erase",
+      handler: async ({ body, principal, setTarget }) => {
+        const admin = await assertPlatformAdmin(s, principal);
+        const email = parseEmail(body.email);
+        if (!email.ok) throw invalidField("/body/email", email.message);
+        const erased = await erasePerson(s, email.email, admin.email);
+        setTarget(`user/${erased.pseudonym}`);
+        return erased;
+      },
+    }),
+    route({
+      method: "post",
+      path: "/api/me/erase",
+      summary:
+        "Erase yourself: your account, sessions and memberships are deleted and the audit log names you by a pseudonym; refused while you are the last Admin of an organization",
+      tag: "me",
+      auth: "session",
+      body: Type.Object(
+        { confirm: Type.String({ maxLength: 320, description: "Your email address, typed to confirm" }) },
+        { additionalProperties: false },
+      ),
+      response: { status: 200, schema: ErasureView },
+      errors: [409, 422, 503],
+      audit: "users.erase",
+      handler: async ({ body, principal, skipAudit }) => {
+        if (body.confirm.trim().toLowerCase() !== principal.email)
+          throw invalidField("/body/confirm", `type your email address, "${principal.email}", to confirm`);
+        const erased = await erasePerson(s, principal.email, principal.email);
+        // The route's own entry would name the person again: this one names the pseudonym.
+        skipAudit();
+        await s.db.prisma.auditEvent.create({
+          data: {
+            actor: erased.pseudonym,
+            actorType: "user",
+            action: "users.erase",
+            target: `user/${erased.pseudonym}`,
+            result: "success",
+            status: 200,
+            ip: null,
+            detail: JSON.stringify({ self: true, organizations: erased.organizations.length }),
+          },
+        });
+        return erased;
       },
     }),
   ];

@@ -6,6 +6,7 @@ import type { Services } from "../app.ts";
 import { generateKey, hashKey } from "../auth/keyformat.ts";
 import { forbidden, invalidField, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
+import { apiKeyNotice } from "../notifications/events.ts";
 import { DisplayName, Name, OrgParams, Permission, Timestamp } from "./views.ts";
 
 const KeyType = Type.Union([Type.Literal("STANDARD"), Type.Literal("AI_AGENT")]);
@@ -123,6 +124,7 @@ export const apiKeyRoutes = (s: Services) => [
           expiresAt: new Date(now + days * 86_400_000),
         },
       });
+      notifyKey(s, "created", row, actor.email);
       return { key: keyView(row, now), secret: key.secret };
     },
   }),
@@ -141,12 +143,26 @@ export const apiKeyRoutes = (s: Services) => [
       if (!row || row.org !== params.org) throw notFound(`API key "${params.key}"`);
       if (row.createdBy !== actor.email && !actor.can("apikeys:revoke"))
         throw forbidden("Revoking another member's key needs the permission apikeys:revoke");
-      if (!row.revokedAt)
+      if (!row.revokedAt) {
         await s.db.prisma.apiKey.update({
           where: { id: row.id },
           data: { revokedAt: new Date(s.now()), revokedBy: actor.email },
         });
+        notifyKey(s, "revoked", row, actor.email);
+      }
       s.keys.forget(row.id);
     },
   }),
 ];
+
+/** A key created or revoked: its creator and the organization's Admins hear of it (once each). */
+function notifyKey(
+  s: Services,
+  kind: "created" | "revoked",
+  row: { id: string; org: string; name: string; type: string; createdBy: string },
+  by: string,
+): void {
+  const notice = apiKeyNotice({ kind, ...row, by });
+  s.notifications.publishLater(notice, { emails: [row.createdBy] });
+  s.notifications.publishLater(notice, { orgAdmins: row.org });
+}

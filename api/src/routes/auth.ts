@@ -8,11 +8,12 @@ import type { Services } from "../app.ts";
 import { clientIp } from "../audit/audit.ts";
 import { LOGIN_COOKIE, takeLogin, withLogin } from "../auth/login-binding.ts";
 import { OidcError, type OidcIdentity } from "../auth/oidc.ts";
-import { CSRF_COOKIE, SESSION_COOKIE } from "../auth/sessions.ts";
+import { CSRF_COOKIE, SESSION_COOKIE, sessionIdOf } from "../auth/sessions.ts";
 import type { AppLocations } from "../config.ts";
 import { cookie, hostCookieName, parseCookies } from "../http/cookies.ts";
 import { ApiError, badRequest, tooManyRequests } from "../http/errors.ts";
 import { route } from "../http/route.ts";
+import { PLATFORM_GROUP_COOKIE, platformGroupCookie } from "../orgs/platform.ts";
 import { applyMemberStatus } from "./member-status.ts";
 
 const PENDING_LOGIN_MS = 10 * 60_000;
@@ -97,8 +98,19 @@ function setSessionCookies(s: Services, res: Response, session: string, csrf: st
   res.append("set-cookie", cookie(CSRF_COOKIE, csrf, { secure, maxAgeS, httpOnly: false }));
 }
 
+/** Whether this login carried the platform administrators' group, bound to the new session (orgs/platform.ts). */
+function setPlatformGroupCookie(s: Services, res: Response, session: string, groups: readonly string[]) {
+  const { group } = s.config.platformAdmins;
+  const secure = s.config.secureCookies;
+  const value =
+    group && groups.includes(group) ? platformGroupCookie(s.config.peppers, sessionIdOf(session), group) : "";
+  const maxAgeS = value ? Math.floor(s.config.sessionTtlMs / 1000) : 0;
+  res.append("set-cookie", cookie(PLATFORM_GROUP_COOKIE, value, { secure, maxAgeS }));
+}
+
 function clearSessionCookies(s: Services, res: Response) {
   const { secureCookies: secure, cookieDomain: domain } = s.config;
+  res.append("set-cookie", cookie(PLATFORM_GROUP_COOKIE, "", { secure, maxAgeS: 0 }));
   res.append("set-cookie", cookie(SESSION_COOKIE, "", { secure, maxAgeS: 0, domain }));
   res.append("set-cookie", cookie(CSRF_COOKIE, "", { secure, maxAgeS: 0, httpOnly: false }));
 }
@@ -222,6 +234,7 @@ export const authRoutes = (s: Services) => [
         csrfToken: session.csrfToken,
       };
       setSessionCookies(s, res, session.cookie, session.csrfToken);
+      setPlatformGroupCookie(s, res, session.cookie, identity.groups);
       const back = pending.returnTo;
       res.redirect(302, !back.startsWith("/") || back.startsWith("/api/") ? back : `${s.config.consoleUrl}${back}`);
     },

@@ -20,6 +20,7 @@ import type { MemberObj } from "../authz/directory.ts";
 import { ApiError, conflict, forbidden, invalidField, tooManyRequests } from "../http/errors.ts";
 import { route } from "../http/route.ts";
 import { invitationEmail } from "../mail/mailer.ts";
+import { invitationAcceptedNotice } from "../notifications/events.ts";
 import { applyMemberStatus } from "./member-status.ts";
 import { assertMayActOn, targetMember } from "./members.ts";
 import {
@@ -255,6 +256,15 @@ export const invitationRoutes = (s: Services) => [
       if (claimed.count !== 1) throw new ApiError(410, "invitation_invalid", "This invitation was already used");
       const at = new Date(now).toISOString();
       await applyMemberStatus(s, member, { joinedAt: at, lastLoginAt: at });
+      // To who invited and to the Admins; one key, so someone who is both hears it once.
+      const accepted = invitationAcceptedNotice({
+        org: invitation.org,
+        invitation: invitation.id,
+        email: invitation.email,
+        member: invitation.memberName,
+      });
+      s.notifications.publishLater(accepted, { emails: [invitation.createdBy] });
+      s.notifications.publishLater(accepted, { orgAdmins: invitation.org });
       res.redirect(302, `${s.config.consoleUrl}/orgs/${invitation.org}`);
     },
   }),

@@ -3,12 +3,16 @@ import { mayAct, memberPhase } from "@atrium/crds";
 import { Type } from "@sinclair/typebox";
 import type { Services } from "../app.ts";
 import { route } from "../http/route.ts";
+import { isPlatformAdmin } from "../orgs/platform.ts";
 
 const Me = Type.Object({
   kind: Type.Union([Type.Literal("session"), Type.Literal("apikey")]),
   email: Type.String(),
   name: Type.String(),
   csrfToken: Type.Union([Type.String(), Type.Null()], { description: "Send as X-CSRF-Token on writes" }),
+  platformAdmin: Type.Boolean({
+    description: "A platform administrator (ATRIUM_PLATFORM_ADMINS): the console asks for the platform's figures",
+  }),
 });
 
 const OrgEntry = Type.Object({
@@ -34,8 +38,20 @@ export const meRoutes = (s: Services) => [
     response: { status: 200, schema: Me },
     handler: async ({ principal }) =>
       principal.kind === "session"
-        ? { kind: "session", email: principal.email, name: principal.name, csrfToken: principal.csrfToken }
-        : { kind: "apikey", email: principal.email, name: `API key ${principal.keyId}`, csrfToken: null },
+        ? {
+            kind: "session",
+            email: principal.email,
+            name: principal.name,
+            csrfToken: principal.csrfToken,
+            platformAdmin: isPlatformAdmin(s.config.platformAdmins, principal),
+          }
+        : {
+            kind: "apikey",
+            email: principal.email,
+            name: `API key ${principal.keyId}`,
+            csrfToken: null,
+            platformAdmin: false,
+          },
   }),
   route({
     method: "get",

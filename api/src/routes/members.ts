@@ -18,6 +18,7 @@ import { AdminGuard } from "../authz/admin-guard.ts";
 import type { Directory, MemberObj } from "../authz/directory.ts";
 import { ApiError, conflict, forbidden, invalidField, notFound } from "../http/errors.ts";
 import { route } from "../http/route.ts";
+import { roleChangedNotice } from "../notifications/events.ts";
 import { DisplayName, MemberParams, MemberView, memberView, OrgParams, Timestamp } from "./views.ts";
 
 const SORTS = ["name", "email", "role", "lastLogin", "status"] as const;
@@ -325,6 +326,20 @@ export const memberRoutes = (
         ? await guard.serialize(org, keepsAnAdmin(s.directory, org, name, losesAdmin), write)
         : await write();
       await s.directory.observed(updated);
+      if (spec.role !== undefined) {
+        const roleName = (r: string) => s.directory.role(org, r)?.spec.displayName ?? r;
+        s.notifications.publishLater(
+          roleChangedNotice({
+            org,
+            member: name,
+            version: updated.metadata.resourceVersion ?? String(s.now()),
+            from: roleName(m.spec.role),
+            to: roleName(updated.spec.role),
+            by: actor.email,
+          }),
+          { emails: [m.spec.email] },
+        );
+      }
       return memberView(s.directory, org, updated, new Date(s.now()));
     },
   }),

@@ -50,6 +50,31 @@ export class ApiProblem extends Error {
 
 type Result<T> = { data?: T; error?: unknown; response: Response };
 
+/**
+ * A call with a raw body (the logo's image bytes), which openapi-fetch would serialize as JSON.
+ * Same origin, same CSRF header, same ApiProblem as the typed client.
+ */
+export async function request<T>(
+  method: "GET" | "POST" | "PUT" | "DELETE",
+  path: string,
+  body?: BodyInit | object,
+  contentType = "application/json",
+): Promise<T> {
+  const headers = new Headers();
+  if (method !== "GET") {
+    const token = csrfToken ?? csrfFromCookie();
+    if (token) headers.set(CSRF_HEADER, token);
+  }
+  let payload: BodyInit | undefined;
+  if (body instanceof Blob || body instanceof ArrayBuffer) payload = body;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined) headers.set("content-type", contentType);
+  const response = await fetch(path, { method, headers, credentials: "same-origin", body: payload ?? null });
+  const text = await response.text();
+  const data = text && /json/.test(response.headers.get("content-type") ?? "") ? JSON.parse(text) : undefined;
+  return unwrap<T>(Promise.resolve(response.ok ? { data, response } : { error: data, response }));
+}
+
 /** The data of a successful call, or an ApiProblem. */
 export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
   const { data, error, response } = await call;
@@ -89,3 +114,12 @@ export type Plan = MarketCard["plans"][number];
 export type AppList = Json<"/api/orgs/{org}/apps", "get">;
 export type AppSummary = AppList["items"][number];
 export type AppDetail = Json<"/api/orgs/{org}/apps/{app}", "get">;
+export type Overview = Json<"/api/orgs/{org}/overview", "get">;
+export type UsageSeries = Json<"/api/orgs/{org}/usage", "get">;
+export type Economics = Json<"/api/orgs/{org}/economics", "get">;
+export type PlatformStats = Json<"/api/platform/stats", "get">;
+export type NotificationPage = Json<"/api/me/notifications", "get">;
+export type NotificationItem = NotificationPage["items"][number];
+export type Preferences = Json<"/api/me/notification-preferences", "get">;
+export type ExportJob = Json<"/api/orgs/{org}/exports/{id}", "get">;
+export type Money = Economics["committedMonthly"][number];

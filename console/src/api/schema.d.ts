@@ -102,6 +102,127 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Erase yourself: your account, sessions and memberships are deleted and the audit log names you by a pseudonym; refused while you are the last Admin of an organization */
+        post: operations["postApiMeErase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your exports, newest first */
+        get: operations["getApiMeExports"];
+        put?: never;
+        /** Export your own data across organizations (GDPR): a job; the archive is kept 7 days */
+        post: operations["postApiMeExports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your exports: state and progress */
+        get: operations["getApiMeExportsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/exports/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download your archive (410 once expired) */
+        get: operations["getApiMeExportsIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notification preferences: account-wide, or in one organization */
+        get: operations["getApiMeNotificationPreferences"];
+        /** Change the caller's notification preferences (null: back to the default) */
+        put: operations["putApiMeNotificationPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notification feed, newest first, with the unread count */
+        get: operations["getApiMeNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark some or all of the caller's notifications read */
+        post: operations["postApiMeNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/organizations": {
         parameters: {
             query?: never;
@@ -347,6 +468,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs/{org}/economics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Economic overview: committed spend per month, purchases, trials ending, invoices due, and an estimate of what auto-stop saved */
+        get: operations["getApiOrgsOrgEconomics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's exports, newest first */
+        get: operations["getApiOrgsOrgExports"];
+        put?: never;
+        /** Export the organization's data (GDPR): a job; the archive is kept 7 days */
+        post: operations["postApiOrgsOrgExports"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One export of the organization: state and progress */
+        get: operations["getApiOrgsOrgExportsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/exports/{id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the organization's archive (410 once expired) */
+        get: operations["getApiOrgsOrgExportsIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/orgs/{org}/invoices": {
         parameters: {
             query?: never;
@@ -392,6 +582,41 @@ export interface paths {
         put?: never;
         /** Record that an open invoice was paid (the local ledger); a paused app it pays for runs again */
         post: operations["postApiOrgsOrgInvoicesInvoicePay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/logo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Upload the organization's logo: the raw image as the body (PNG, JPEG or WebP, at most 1 MiB, at most 4096×4096 pixels), re-encoded as a 256×256 PNG without metadata */
+        put: operations["putApiOrgsOrgLogo"];
+        post?: never;
+        /** Remove the organization's logo (nothing to remove is fine) */
+        delete: operations["deleteApiOrgsOrgLogo"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/logo/{hash}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's logo as a PNG (members of the organization); a replaced logo's URL is 404 */
+        get: operations["getApiOrgsOrgLogoHash"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -499,6 +724,23 @@ export interface paths {
         post: operations["postApiOrgsOrgMembersMemberInvitation"];
         /** Cancel a pending invitation (removes the invited member) */
         delete: operations["deleteApiOrgsOrgMembersMemberInvitation"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orgs/{org}/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization at a glance: members, apps, recent activity and the caller's quick actions */
+        get: operations["getApiOrgsOrgOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -642,6 +884,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/orgs/{org}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage charts per UTC day: requests, wakes, 5xx, running hours per app, API calls per key type */
+        get: operations["getApiOrgsOrgUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/platform/orgs": {
         parameters: {
             query?: never;
@@ -653,6 +912,75 @@ export interface paths {
         get: operations["getApiPlatformOrgs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/platform/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Figures across every organization (platform administrators) */
+        get: operations["getApiPlatformStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/platform/users/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Erase a person (platform administrators): account, sessions, identities and memberships deleted, the audit log pseudonymized; refused while they are the last Admin of an organization */
+        post: operations["postApiPlatformUsersErase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The unsubscribe link of a notice email: a page with a button that confirms (no login) */
+        get: operations["getApiUnsubscribe"];
+        put?: never;
+        /** Unsubscribe in one click (RFC 8058): that email of that event (and organization) off */
+        post: operations["postApiUnsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a gateway replica's per-app counts (requests, 5xx answers, wakes); idempotent by batch id. Authorization: Bearer <ATRIUM_USAGE_TOKEN> (the gateways' shared secret, not an API key) */
+        post: operations["postApiUsageBatches"];
         delete?: never;
         options?: never;
         head?: never;
@@ -993,6 +1321,8 @@ export interface operations {
                         email: string;
                         kind: "session" | "apikey";
                         name: string;
+                        /** @description A platform administrator (ATRIUM_PLATFORM_ADMINS): the console asks for the platform's figures */
+                        platformAdmin: boolean;
                     };
                 };
             };
@@ -1007,6 +1337,741 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiMeErase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Your email address, typed to confirm */
+                    confirm: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accountDeleted: boolean;
+                        /** @description Audit entries pseudonymized */
+                        auditEntries: number;
+                        /** @description Organizations the person was removed from */
+                        organizations: string[];
+                        /** @description What the audit log and other kept records now say instead of the person */
+                        pseudonym: string;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiMeExports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            downloadUrl: string | null;
+                            error: string | null;
+                            expiresAt: string | null;
+                            finishedAt: string | null;
+                            id: string;
+                            kind: "org" | "person";
+                            org: string | null;
+                            progress: {
+                                /** @description Records written */
+                                done: number;
+                                step: string | null;
+                                /** @description Records to write (counted when the job starts) */
+                                total: number;
+                            };
+                            sha256: string | null;
+                            sizeBytes: number | null;
+                            state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                        }[];
+                    };
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiMeExports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        downloadUrl: string | null;
+                        error: string | null;
+                        expiresAt: string | null;
+                        finishedAt: string | null;
+                        id: string;
+                        kind: "org" | "person";
+                        org: string | null;
+                        progress: {
+                            /** @description Records written */
+                            done: number;
+                            step: string | null;
+                            /** @description Records to write (counted when the job starts) */
+                            total: number;
+                        };
+                        sha256: string | null;
+                        sizeBytes: number | null;
+                        state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                    };
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiMeExportsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        downloadUrl: string | null;
+                        error: string | null;
+                        expiresAt: string | null;
+                        finishedAt: string | null;
+                        id: string;
+                        kind: "org" | "person";
+                        org: string | null;
+                        progress: {
+                            /** @description Records written */
+                            done: number;
+                            step: string | null;
+                            /** @description Records to write (counted when the job starts) */
+                            total: number;
+                        };
+                        sha256: string | null;
+                        sizeBytes: number | null;
+                        state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiMeExportsIdDownload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive: a ZIP of JSON and CSV files with manifest.json (SHA-256 and size per file) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiMeNotificationPreferences: {
+        parameters: {
+            query?: {
+                org?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: {
+                            channels: {
+                                email: {
+                                    /** @description false: this channel is not offered for the event */
+                                    available: boolean;
+                                    /** @description What applies without a choice at this level */
+                                    default: boolean;
+                                    enabled: boolean;
+                                    /** @description A choice at this level exists */
+                                    overridden: boolean;
+                                };
+                                feed: {
+                                    /** @description false: this channel is not offered for the event */
+                                    available: boolean;
+                                    /** @description What applies without a choice at this level */
+                                    default: boolean;
+                                    enabled: boolean;
+                                    /** @description A choice at this level exists */
+                                    overridden: boolean;
+                                };
+                            };
+                            event: string;
+                            label: string;
+                        }[];
+                        org: string | null;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putApiMeNotificationPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    changes: {
+                        channel: "feed" | "email";
+                        enabled: boolean | null;
+                        /** @description A notice event */
+                        event: "trial.ending" | "payment.due" | "app.failed" | "role.changed" | "invitation.accepted" | "key.created" | "key.revoked" | "export.ready" | "deletion.scheduled" | "app.stopped" | "app.woken" | "digest";
+                    }[];
+                    org?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        events: {
+                            channels: {
+                                email: {
+                                    /** @description false: this channel is not offered for the event */
+                                    available: boolean;
+                                    /** @description What applies without a choice at this level */
+                                    default: boolean;
+                                    enabled: boolean;
+                                    /** @description A choice at this level exists */
+                                    overridden: boolean;
+                                };
+                                feed: {
+                                    /** @description false: this channel is not offered for the event */
+                                    available: boolean;
+                                    /** @description What applies without a choice at this level */
+                                    default: boolean;
+                                    enabled: boolean;
+                                    /** @description A choice at this level exists */
+                                    overridden: boolean;
+                                };
+                            };
+                            event: string;
+                            label: string;
+                        }[];
+                        org: string | null;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiMeNotifications: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description 1 to 100 (50) */
+                limit?: string;
+                unread?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            body: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            event: string;
+                            id: string;
+                            link: string | null;
+                            org: string | null;
+                            readAt: string | null;
+                            title: string;
+                        }[];
+                        nextCursor: string | null;
+                        unread: number;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiMeNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    all?: boolean;
+                    ids?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unread: number;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1129,6 +2194,7 @@ export interface operations {
                             } | null;
                             description: string | null;
                             displayName: string;
+                            logoUrl: string | null;
                             memberCount: number;
                             name: string;
                             /** @description The operator has set up its namespace and roles */
@@ -1241,6 +2307,7 @@ export interface operations {
                         } | null;
                         description: string | null;
                         displayName: string;
+                        logoUrl: string | null;
                         memberCount: number;
                         name: string;
                         /** @description The operator has set up its namespace and roles */
@@ -1332,6 +2399,7 @@ export interface operations {
                         } | null;
                         description: string | null;
                         displayName: string;
+                        logoUrl: string | null;
                         memberCount: number;
                         name: string;
                         /** @description The operator has set up its namespace and roles */
@@ -1451,6 +2519,7 @@ export interface operations {
                         } | null;
                         description: string | null;
                         displayName: string;
+                        logoUrl: string | null;
                         memberCount: number;
                         name: string;
                         /** @description The operator has set up its namespace and roles */
@@ -3373,6 +4442,477 @@ export interface operations {
             };
         };
     };
+    getApiOrgsOrgEconomics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        /** @description Paying recurring subscriptions per month: monthly at face value, annual / 12 (half-even) */
+                        committedMonthly: {
+                            /** @description Minor units of the currency (cents) */
+                            amount: number;
+                            /** @description ISO 4217 code */
+                            currency: string;
+                        }[];
+                        invoicesDue: {
+                            /** @description Open invoices per currency */
+                            byCurrency: {
+                                /** @description Minor units of the currency (cents) */
+                                amount: number;
+                                /** @description ISO 4217 code */
+                                currency: string;
+                            }[];
+                            count: number;
+                        };
+                        /** @description One-time and lifetime plans invoiced this UTC month (open or paid) */
+                        purchasesThisMonth: {
+                            /** @description Minor units of the currency (cents) */
+                            amount: number;
+                            /** @description ISO 4217 code */
+                            currency: string;
+                        }[];
+                        /** @description An estimate: the requests of apps stopped for idleness, priced per hour */
+                        savedByAutoStop: {
+                            /** @description US cents */
+                            amount: number;
+                            cpuCoreHours: number;
+                            /** @description USD per CPU core-hour (ATRIUM_PRICE_CPU_HOUR) */
+                            cpuHourPrice: number;
+                            /** @constant */
+                            currency: "USD";
+                            /** @constant */
+                            estimate: true;
+                            formula: string;
+                            /** @description USD per GiB-hour (ATRIUM_PRICE_GIB_HOUR) */
+                            gibHourPrice: number;
+                            gibHours: number;
+                            /** @constant */
+                            periodDays: 30;
+                            stoppedHours: number;
+                        };
+                        trialsEnding: {
+                            within7Days: {
+                                app: string;
+                                currency: string | null;
+                                /** Format: date-time */
+                                endsAt: string;
+                                monthlyAmount: number | null;
+                                template: string;
+                            }[];
+                            /** @description Includes those within 7 days */
+                            within30Days: {
+                                app: string;
+                                currency: string | null;
+                                /** Format: date-time */
+                                endsAt: string;
+                                monthlyAmount: number | null;
+                                template: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgExports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            downloadUrl: string | null;
+                            error: string | null;
+                            expiresAt: string | null;
+                            finishedAt: string | null;
+                            id: string;
+                            kind: "org" | "person";
+                            org: string | null;
+                            progress: {
+                                /** @description Records written */
+                                done: number;
+                                step: string | null;
+                                /** @description Records to write (counted when the job starts) */
+                                total: number;
+                            };
+                            sha256: string | null;
+                            sizeBytes: number | null;
+                            state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiOrgsOrgExports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        downloadUrl: string | null;
+                        error: string | null;
+                        expiresAt: string | null;
+                        finishedAt: string | null;
+                        id: string;
+                        kind: "org" | "person";
+                        org: string | null;
+                        progress: {
+                            /** @description Records written */
+                            done: number;
+                            step: string | null;
+                            /** @description Records to write (counted when the job starts) */
+                            total: number;
+                        };
+                        sha256: string | null;
+                        sizeBytes: number | null;
+                        state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgExportsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                id: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        downloadUrl: string | null;
+                        error: string | null;
+                        expiresAt: string | null;
+                        finishedAt: string | null;
+                        id: string;
+                        kind: "org" | "person";
+                        org: string | null;
+                        progress: {
+                            /** @description Records written */
+                            done: number;
+                            step: string | null;
+                            /** @description Records to write (counted when the job starts) */
+                            total: number;
+                        };
+                        sha256: string | null;
+                        sizeBytes: number | null;
+                        state: "queued" | "running" | "succeeded" | "failed" | "expired";
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgExportsIdDownload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Export id */
+                id: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive: a ZIP of JSON and CSV files with manifest.json (SHA-256 and size per file) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getApiOrgsOrgInvoices: {
         parameters: {
             query?: {
@@ -3642,6 +5182,237 @@ export interface operations {
             };
             /** @description Conflicts with the current state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putApiOrgsOrgLogo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        /** @description The image's bytes; its type is decided from them and must match Content-Type */
+        requestBody: {
+            content: {
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        logoUrl: string;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiOrgsOrgLogo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiOrgsOrgLogoHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The logo's SHA-256, from logoUrl */
+                hash: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description image/png */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4639,6 +6410,106 @@ export interface operations {
             };
         };
     };
+    getApiOrgsOrgOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        apps: {
+                            installed: number;
+                            running: number;
+                        };
+                        members: {
+                            active: number;
+                            deactivated: number;
+                            invited: number;
+                        };
+                        organization: {
+                            description: string | null;
+                            displayName: string;
+                            logoUrl: string | null;
+                            name: string;
+                        };
+                        /** @description Only those the caller's permissions allow */
+                        quickActions: {
+                            /** @description A console path */
+                            href: string;
+                            id: "invite-member" | "install-app" | "create-key" | "create-role" | "view-billing" | "export-data";
+                            label: string;
+                        }[];
+                        /** @description The newest 10 audit entries; empty without the permission audit:view */
+                        recentActivity: {
+                            action: string;
+                            actor: string;
+                            /** Format: date-time */
+                            at: string;
+                            result: string;
+                            target: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     postApiOrgsOrgRestore: {
         parameters: {
             query?: never;
@@ -4668,6 +6539,7 @@ export interface operations {
                         } | null;
                         description: string | null;
                         displayName: string;
+                        logoUrl: string | null;
                         memberCount: number;
                         name: string;
                         /** @description The operator has set up its namespace and roles */
@@ -5605,6 +7477,102 @@ export interface operations {
             };
         };
     };
+    getApiOrgsOrgUsage: {
+        parameters: {
+            query?: {
+                /** @description The window: 7, 30 or 90 UTC days, today last */
+                days?: 7 | 30 | 90;
+            };
+            header?: never;
+            path: {
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        apiCallsByKeyType: {
+                            /** @description API calls with AI agent keys per day */
+                            AI_AGENT: number[];
+                            /** @description API calls from browser sessions per day */
+                            session: number[];
+                            /** @description API calls with standard keys per day */
+                            STANDARD: number[];
+                        };
+                        /** @description UTC days, oldest first, today (so far) last */
+                        days: string[];
+                        /** @description 5xx answers of the apps per day */
+                        errors5xx: number[];
+                        /** @description Members who used the API (a session or a key) per day */
+                        membersActive: number[];
+                        /** @description Requests to the organization's apps per day (the gateway's count) */
+                        requests: number[];
+                        /** @description Every installed app, then apps uninstalled within the window that ran in it */
+                        runningHoursByApp: {
+                            app: string;
+                            /** @description Hours the app ran per day, to 0.01 */
+                            hours: number[];
+                        }[];
+                        /** @description Wakes of stopped apps per day */
+                        wakes: number[];
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getApiPlatformOrgs: {
         parameters: {
             query?: never;
@@ -5632,6 +7600,7 @@ export interface operations {
                             } | null;
                             description: string | null;
                             displayName: string;
+                            logoUrl: string | null;
                             memberCount: number;
                             name: string;
                             /** @description The operator has set up its namespace and roles */
@@ -5652,6 +7621,380 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiPlatformStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        apps: number;
+                        /** @description Member objects of every organization, any phase */
+                        members: number;
+                        organizations: number;
+                        runningApps: number;
+                        /** @description App stops this UTC day, whatever the cause */
+                        stopsToday: number;
+                        /** @description Wakes of stopped apps this UTC day (the gateways' reports) */
+                        wakesToday: number;
+                    };
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiPlatformUsersErase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description An email address; surrounding spaces are dropped and it is stored in lower case */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        accountDeleted: boolean;
+                        /** @description Audit entries pseudonymized */
+                        auditEntries: number;
+                        /** @description Organizations the person was removed from */
+                        organizations: string[];
+                        /** @description What the audit log and other kept records now say instead of the person */
+                        pseudonym: string;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiUnsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiUnsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        event: string;
+                        org: string | null;
+                        unsubscribed: boolean;
+                    };
+                    "text/html": string;
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiUsageBatches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    apps: {
+                        app: string;
+                        errors5xx: number;
+                        org: string;
+                        requests: number;
+                        wakes: number;
+                    }[];
+                    /** @description <replica>:<sequence>, unique per gateway replica and batch; a retry sends the same id */
+                    batch: string;
+                    /** Format: date-time */
+                    from: string;
+                    /**
+                     * Format: date-time
+                     * @description Counts go to the UTC hour of this time
+                     */
+                    to: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description false: this batch id was already counted (nothing was added) */
+                        accepted: boolean;
+                    };
+                };
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON in UTF-8 */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid body; `fields` names each problem */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

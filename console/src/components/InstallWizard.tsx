@@ -15,7 +15,8 @@ import p from "../pages/apps.module.css";
 import pages from "../pages/pages.module.css";
 import { RadioField } from "./apps.tsx";
 import { CheckboxItem, DialogActions, Field, ModalDialog } from "./forms.tsx";
-import { Badge, Banner, Button, ProblemBanner, SelectField, ui } from "./ui.tsx";
+import { SelectField } from "./SelectField.tsx";
+import { Badge, Banner, Button, ProblemBanner, ui } from "./ui.tsx";
 
 type Access = "Public" | "Members" | "Roles";
 type Idle = "Auto" | "AlwaysOn";

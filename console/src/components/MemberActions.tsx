@@ -10,7 +10,8 @@ import type { MemberAction } from "../lib/offers.ts";
 import { keys } from "../lib/queries.ts";
 import type { Access } from "../lib/session.ts";
 import { DialogActions, Field, ModalDialog } from "./forms.tsx";
-import { Banner, Button, ProblemBanner, SelectField } from "./ui.tsx";
+import { SelectField } from "./SelectField.tsx";
+import { Banner, Button, ProblemBanner } from "./ui.tsx";
 
 const roleChoices = (roles: readonly RoleView[], allowed: (r: RoleView) => { ok: boolean; reason?: string }) =>
   roles.map((r) => {

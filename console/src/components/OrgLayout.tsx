@@ -1,21 +1,25 @@
 // The frame of every organization page: a sidebar with the ORG tab, the organization switcher
 // under it, the pages of the organization, and the signed-in user with logout. On narrow
-// screens the sidebar folds behind a Menu button.
-// (No notifications bell yet: its API comes with the notifications issue.)
+// screens the sidebar folds behind a Menu button. The notifications bell sits beside the brand
+// (in the top bar on narrow screens).
 import { useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useLocation, useNavigate, useParams } from "@tanstack/react-router";
 import { useEffect, useState } from "react";
 import { api } from "../api/client.ts";
 import { rememberOrg, useAccess, useMe, useOrgs } from "../lib/session.ts";
 import s from "./layout.module.css";
-import { Banner, Button, Card, EmptyState, SelectField } from "./ui.tsx";
+import { NotificationsBell } from "./NotificationsBell.tsx";
+import { Banner, Button, Card, EmptyState, ui } from "./ui.tsx";
 
 const SECTIONS = [
+  { path: "dashboard", to: "/orgs/$org/dashboard", label: "Dashboard", permission: undefined },
+  { path: undefined, to: "/orgs/$org", label: "Overview", permission: "org:view" },
   { path: "members", to: "/orgs/$org/members", label: "Members", permission: "members:view" },
   { path: "roles", to: "/orgs/$org/roles", label: "Roles", permission: "roles:view" },
   { path: "apps", to: "/orgs/$org/apps", label: "Apps", permission: "apps:view" },
   { path: "marketplace", to: "/orgs/$org/marketplace", label: "Marketplace", permission: "marketplace:view" },
   { path: "api-keys", to: "/orgs/$org/api-keys", label: "API keys", permission: undefined },
+  { path: "settings", to: "/orgs/$org/settings", label: "Settings", permission: "org:view" },
   { path: "help", to: "/orgs/$org/help", label: "Help", permission: undefined },
 ] as const;
 type Section = (typeof SECTIONS)[number];
@@ -40,6 +44,10 @@ export function LogoutButton() {
   );
 }
 
+/**
+ * The organization switcher: a native select, the lightest accessible choice (the layout is on
+ * every first visit; react-aria's Select would add its collection and overlay code to it).
+ */
 function OrgSwitcher({ current }: { current: string }) {
   const orgs = useOrgs().data ?? [];
   const navigate = useNavigate();
@@ -48,21 +56,29 @@ function OrgSwitcher({ current }: { current: string }) {
   const segment = location.pathname.split("/")[3];
   const section: Section = SECTIONS.find((x) => x.path === segment) ?? SECTIONS[0];
   return (
-    <SelectField
-      className={s.switcher}
-      label="Organization"
-      value={current}
-      choices={orgs.map((o) => ({
-        id: o.name,
-        label: o.displayName,
-        hint: o.canAct ? o.roleDisplayName : `${o.roleDisplayName} · ${o.status}`,
-      }))}
-      onChange={(org) => {
-        if (org === current) return;
-        rememberOrg(org);
-        void navigate({ to: section.to, params: { org } });
-      }}
-    />
+    <div className={s.switcher}>
+      <label className={ui.label} htmlFor="org-switcher">
+        Organization
+      </label>
+      <select
+        id="org-switcher"
+        className={`${ui.input} ${s.switcherSelect}`}
+        value={current}
+        onChange={(e) => {
+          const org = e.currentTarget.value;
+          if (org === current) return;
+          rememberOrg(org);
+          void navigate({ to: section.to, params: { org } });
+        }}
+      >
+        {orgs.map((o) => (
+          <option key={o.name} value={o.name}>
+            {/* The role here is under the user's name below; a membership that cannot act says so. */}
+            {o.canAct ? o.displayName : `${o.displayName} (${o.status})`}
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
 
@@ -88,14 +104,20 @@ export function OrgLayout() {
       </a>
       <header className={s.topbar}>
         <span className={s.brand}>Atrium</span>
-        <Button small aria-expanded={menuOpen} aria-controls="sidebar" onPress={() => setMenuOpen(!menuOpen)}>
-          {menuOpen ? "Close menu" : "Menu"}
-        </Button>
+        <div className={s.topbarRight}>
+          <NotificationsBell className={s.narrowBell} />
+          <Button small aria-expanded={menuOpen} aria-controls="sidebar" onPress={() => setMenuOpen(!menuOpen)}>
+            {menuOpen ? "Close menu" : "Menu"}
+          </Button>
+        </div>
       </header>
       <aside id="sidebar" className={`${s.sidebar} ${menuOpen ? s.sidebarOpen : ""}`} aria-label="Sidebar">
-        <span className={`${s.brand} ${s.sidebarBrand}`}>Atrium</span>
+        <div className={`${s.brandRow} ${s.sidebarBrand}`}>
+          <span className={s.brand}>Atrium</span>
+          <NotificationsBell className={s.wideBell} />
+        </div>
         <nav aria-label="Workspace" className={s.tabs}>
-          <Link to="/orgs/$org/members" params={{ org }} className={s.tab} aria-current="page">
+          <Link to="/orgs/$org/dashboard" params={{ org }} className={s.tab} aria-current="page">
             Org
           </Link>
         </nav>
@@ -104,11 +126,12 @@ export function OrgLayout() {
           <ul>
             {SECTIONS.map((x) =>
               (x.permission && access && !access.can(x.permission)) || x.path === "help" ? null : (
-                <li key={x.path}>
+                <li key={x.to}>
                   <Link
                     to={x.to}
                     params={{ org }}
                     className={s.navLink}
+                    activeOptions={{ exact: x.path === undefined }}
                     activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
                   >
                     {x.label}

@@ -1,8 +1,7 @@
 // Pieces the marketplace, the install wizard and the apps pages share.
-import { type ReactNode, useEffect, useState } from "react";
-import { FieldError, Input, Label, Radio, RadioGroup, SearchField } from "react-aria-components";
+import type { ReactNode } from "react";
+import { FieldError, Label, Radio, RadioGroup } from "react-aria-components";
 import p from "../pages/apps.module.css";
-import pages from "../pages/pages.module.css";
 import { ui } from "./ui.tsx";
 
 const ICON_COLOURS = ["#1f4bb3", "#1b7a3d", "#8a5300", "#6b2fa3", "#0f6e7a", "#a3302f"];
@@ -21,24 +20,6 @@ export function AppIcon({ name, icon, large }: { name: string; icon?: string | n
     <span className={className} aria-hidden="true" style={{ background: ICON_COLOURS[hash % ICON_COLOURS.length] }}>
       {name.slice(0, 1).toUpperCase()}
     </span>
-  );
-}
-
-/** A search box whose text reaches the URL after a pause (no history entry per key). */
-export function SearchBox(props: { value: string; onCommit(q: string): void; placeholder: string }) {
-  const { value, onCommit } = props;
-  const [text, setText] = useState(value);
-  useEffect(() => setText(value), [value]);
-  useEffect(() => {
-    if (text === value) return;
-    const t = setTimeout(() => onCommit(text), 300);
-    return () => clearTimeout(t);
-  }, [text, value, onCommit]);
-  return (
-    <SearchField className={pages.search} value={text} onChange={setText} onSubmit={onCommit}>
-      <Label className={ui.label}>Search</Label>
-      <Input className={ui.input} placeholder={props.placeholder} />
-    </SearchField>
   );
 }
 

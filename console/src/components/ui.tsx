@@ -1,18 +1,7 @@
 // The console's building blocks on react-aria-components: what is focusable, labelled and
 // announced comes from there; how it looks from ui.module.css.
 import type { ReactNode } from "react";
-import {
-  Button as AriaButton,
-  type ButtonProps,
-  FieldError,
-  Label,
-  ListBox,
-  ListBoxItem,
-  Popover,
-  Select,
-  SelectValue,
-  Text,
-} from "react-aria-components";
+import { Button as AriaButton, type ButtonProps } from "react-aria-components";
 import type { ApiProblem } from "../api/client.ts";
 import s from "./ui.module.css";
 
@@ -35,55 +24,6 @@ export function Button({
 
 export const buttonClass = (variant?: Variant, small?: boolean) =>
   [s.button, variantClass(variant), small ? s.small : ""].join(" ");
-
-export type Choice = { id: string; label: string; hint?: string; disabledReason?: string | undefined };
-
-export function SelectField(props: {
-  label: string;
-  choices: readonly Choice[];
-  value: string | null;
-  onChange(value: string): void;
-  error?: string | undefined;
-  description?: string;
-  placeholder?: string;
-  className?: string;
-}) {
-  const disabled = props.choices.filter((c) => c.disabledReason).map((c) => c.id);
-  return (
-    <Select
-      className={props.className ?? s.field}
-      selectedKey={props.value}
-      onSelectionChange={(key) => key !== null && props.onChange(String(key))}
-      disabledKeys={disabled}
-      isInvalid={!!props.error}
-      placeholder={props.placeholder ?? "Choose…"}
-      validationBehavior="aria"
-    >
-      <Label className={s.label}>{props.label}</Label>
-      <AriaButton className={s.selectButton}>
-        <SelectValue />
-        <span aria-hidden="true">▾</span>
-      </AriaButton>
-      {props.description && (
-        <Text slot="description" className={s.description}>
-          {props.description}
-        </Text>
-      )}
-      <FieldError className={s.fieldError}>{props.error}</FieldError>
-      <Popover className={s.popover}>
-        <ListBox className={s.listBox} items={props.choices}>
-          {(c) => (
-            // One text, so the accessible name holds all that is visible (axe: label-content-name-mismatch).
-            <ListBoxItem id={c.id} textValue={c.label} className={s.option}>
-              <span>{c.label}</span>
-              {(c.hint || c.disabledReason) && <span className={s.optionHint}> {c.disabledReason ?? c.hint}</span>}
-            </ListBoxItem>
-          )}
-        </ListBox>
-      </Popover>
-    </Select>
-  );
-}
 
 /** The API's refusal: its message as the title of the form (field messages go beside fields). */
 export function ProblemBanner({ problem, title }: { problem: unknown; title?: string }) {

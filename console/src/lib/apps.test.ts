@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { AppSummary, Plan } from "../api/client.ts";
 import { statusOf, trialNote } from "./app-status.ts";
-import { formatMoney, priceIn } from "./prices.ts";
+import { formatMoney, moneyList, priceIn } from "./prices.ts";
 
 const plan = (interval: Plan["interval"], amount: number, currency = "USD"): Plan => ({
   id: interval,
@@ -32,6 +32,18 @@ describe("prices", () => {
     expect(formatMoney(500, "JPY")).toMatch(/500/);
     expect(formatMoney(500, "JPY")).not.toMatch(/5\.00/);
     expect(formatMoney(1000, "BHD")).toMatch(/1\.000/); // three minor digits
+  });
+
+  it("lists amounts per currency without adding across currencies, and a dash for nothing", () => {
+    const text = moneyList([
+      { currency: "USD", amount: 1200 },
+      { currency: "EUR", amount: 500 },
+      { currency: "JPY", amount: 0 },
+    ]);
+    expect(text).toMatch(/^\S*12\.00\S* \+ \S*5\.00\S*$/);
+    expect(text).toContain("€");
+    expect(moneyList([{ currency: "USD", amount: 0 }])).toBe("—");
+    expect(moneyList([])).toBe("—");
   });
 
   it("shows the plan of the chosen view, converts monthly and annual into each other, else says there is none", () => {

@@ -42,3 +42,9 @@ export function priceIn(plans: readonly Plan[], view: PriceView): { text: string
   const first = plans[0] as Plan;
   return { text: planLabel(first), note: `no ${view} plan` };
 }
+
+/** Amounts per currency, never added across currencies: "$12.00 + €5.00", or "—" when all are zero. */
+export function moneyList(list: readonly { amount: number; currency: string }[]): string {
+  const some = list.filter((m) => m.amount);
+  return some.length ? some.map((m) => formatMoney(m.amount, m.currency)).join(" + ") : "—";
+}

@@ -51,3 +51,25 @@ export function parseMarketSearch(raw: Record<string, unknown>): MarketSearch {
   if (price) out.price = price;
   return out;
 }
+
+// Installed apps: ?q=&status=&page= (status is the app's phase, as the API filters it).
+export const APP_STATUSES = ["Running", "Starting", "Stopped", "Failed", "Pending"] as const;
+export type AppStatus = (typeof APP_STATUSES)[number];
+export type AppsSearch = { q?: string; status?: AppStatus; page?: number };
+
+export function parseAppsSearch(raw: Record<string, unknown>): AppsSearch {
+  const out: AppsSearch = {};
+  if (typeof raw.q === "string" && raw.q.trim()) out.q = raw.q.slice(0, 100);
+  const status = oneOf(APP_STATUSES, raw.status);
+  if (status) out.status = status;
+  const page = Number(raw.page);
+  if (Number.isInteger(page) && page > 1 && page <= 10_000) out.page = page;
+  return out;
+}
+
+// The dashboard: ?days=7|30|90 (30 unless said).
+export type DashboardSearch = { days?: 7 | 90 };
+export function parseDashboardSearch(raw: Record<string, unknown>): DashboardSearch {
+  const days = Number(raw.days);
+  return days === 7 || days === 90 ? { days } : {};
+}

@@ -4,22 +4,12 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi } from "@tanstack/react-router";
 import { useState } from "react";
-import { CheckboxGroup, Form } from "react-aria-components";
-import { PERMISSION_GROUPS } from "../../../crds/src/permissions.ts";
+import { Form } from "react-aria-components";
 import { ApiProblem, api, type CreatedKey, type KeyView, unwrap } from "../api/client.ts";
-import { CheckboxItem, DialogActions, Field, ModalDialog } from "../components/forms.tsx";
-import {
-  Badge,
-  Banner,
-  Button,
-  Card,
-  EmptyState,
-  Loading,
-  PageHeader,
-  ProblemBanner,
-  SelectField,
-  ui,
-} from "../components/ui.tsx";
+import { DialogActions, Field, ModalDialog } from "../components/forms.tsx";
+import { PermissionPicker } from "../components/PermissionPicker.tsx";
+import { SelectField } from "../components/SelectField.tsx";
+import { Badge, Banner, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { formatDate, formatDateTime, formatRelative } from "../lib/format.ts";
 import { apiKeysQuery, keys } from "../lib/queries.ts";
 import { type Access, useAccess } from "../lib/session.ts";
@@ -148,31 +138,7 @@ function CreateKeyDialog(props: { org: string; access: Access; onClose(): void }
         </div>
         <h3 className={p.sectionTitle}>Scopes</h3>
         <p className={ui.description}>A key can do only what its scopes allow, and never more than you.</p>
-        <div className={p.permissionGroups}>
-          {PERMISSION_GROUPS.map((g) => (
-            <CheckboxGroup
-              key={g.id}
-              className={p.groupFieldset}
-              value={scopes.filter((x) => x in g.permissions)}
-              onChange={(values) => setScopes([...scopes.filter((x) => !(x in g.permissions)), ...values])}
-              aria-label={g.label}
-            >
-              <p className={p.groupTitle} aria-hidden="true">
-                {g.label}
-              </p>
-              {Object.entries(g.permissions).map(([id, text]) => (
-                <CheckboxItem
-                  key={id}
-                  value={id}
-                  isDisabled={!access.can(id)}
-                  description={access.can(id) ? undefined : "you lack it"}
-                >
-                  {text}
-                </CheckboxItem>
-              ))}
-            </CheckboxGroup>
-          ))}
-        </div>
+        <PermissionPicker value={scopes} onChange={setScopes} mayGrant={access.can} />
         {problem?.fieldMessage("scopes") && <p className={ui.fieldError}>Scopes: {problem.fieldMessage("scopes")}</p>}
         <DialogActions>
           <Button onPress={close}>Cancel</Button>

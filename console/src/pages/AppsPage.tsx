@@ -1,12 +1,16 @@
 // Installed apps: what each is doing in words (running, starting, stopped for idleness and
 // waking on the next visit, stopped for payment, failed and why, trial days left), its template
-// and last activity. While any app is on its way somewhere, the list refreshes itself.
-import { useQuery } from "@tanstack/react-query";
+// and last activity. Search, the status filter and the page live in the URL; the API pages by
+// cursor. While any app is on its way somewhere, the list refreshes itself.
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { Badge, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
+import { NativeSelect } from "../components/NativeSelect.tsx";
+import { SearchBox } from "../components/SearchBox.tsx";
+import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { statusOf, trialNote } from "../lib/app-status.ts";
-import { appsQuery } from "../lib/apps.ts";
+import { APPS_PAGE, appsPageQuery } from "../lib/apps.ts";
 import { formatCount, formatDateTime, formatRelative } from "../lib/format.ts";
+import { APP_STATUSES } from "../lib/search.ts";
 import { useAccess } from "../lib/session.ts";
 import p from "./apps.module.css";
 import pages from "./pages.module.css";
@@ -16,18 +20,29 @@ const MOVING = new Set(["Pending", "Deploying", "Starting", "Stopping"]);
 
 export function AppsPage() {
   const { org } = route.useParams();
+  const search = route.useSearch();
+  const navigate = route.useNavigate();
+  const queryClient = useQueryClient();
   const access = useAccess(org);
+  const page = search.page ?? 1;
+  const { page: _page, ...filters } = search;
+  const filtered = !!(search.q || search.status);
   const list = useQuery({
-    ...appsQuery(org),
+    ...appsPageQuery(queryClient, org, filters, page),
     refetchInterval: (q) => (q.state.data?.items.some((a) => MOVING.has(a.phase)) ? 2000 : 15_000),
   });
   if (!access) return <Loading what="apps" />;
   const items = list.data?.items ?? [];
+  const total = list.data?.total ?? 0;
+  const first = total ? (page - 1) * APPS_PAGE + 1 : 0;
+  const last = first + items.length - (items.length ? 1 : 0);
   return (
     <>
       <PageHeader
         title="Apps"
-        lead={list.data ? `${formatCount(list.data.total)} installed in this organization` : undefined}
+        lead={
+          list.data ? `${formatCount(total)} ${filtered ? "matching" : "installed in this organization"}` : undefined
+        }
         actions={
           access.can("marketplace:view") && (
             <Link to="/orgs/$org/marketplace" params={{ org }} className={`${ui.button} ${ui.primary}`}>
@@ -36,10 +51,42 @@ export function AppsPage() {
           )
         }
       />
+      <div className={pages.toolbar}>
+        <SearchBox
+          value={search.q ?? ""}
+          placeholder="Name or template"
+          onCommit={(q) => navigate({ search: (s) => ({ ...s, q: q || undefined, page: undefined }), replace: true })}
+        />
+        <NativeSelect
+          className={pages.filter}
+          label="Status"
+          value={search.status ?? "all"}
+          choices={[{ id: "all", label: "All statuses" }, ...APP_STATUSES.map((x) => ({ id: x, label: x }))]}
+          onChange={(status) =>
+            navigate({
+              search: (s) => ({
+                ...s,
+                status: status === "all" ? undefined : (status as (typeof APP_STATUSES)[number]),
+                page: undefined,
+              }),
+            })
+          }
+        />
+      </div>
       <ProblemBanner problem={list.error} title="The apps could not be loaded" />
       <Card>
         {list.isPending ? (
           <Loading what="apps" />
+        ) : !items.length && filtered ? (
+          <EmptyState title="No app matches">
+            <p>
+              Try another search or{" "}
+              <Link to="/orgs/$org/apps" params={{ org }} search={{}}>
+                clear the filters
+              </Link>
+              .
+            </p>
+          </EmptyState>
         ) : !items.length ? (
           <EmptyState title="No apps installed yet">
             <p>
@@ -105,6 +152,29 @@ export function AppsPage() {
           </div>
         )}
       </Card>
+      {list.data && total > APPS_PAGE && (
+        <nav className={pages.pager} aria-label="Pages">
+          <span className={ui.muted}>
+            {formatCount(first)}–{formatCount(last)} of {formatCount(total)}
+          </span>
+          <div className={pages.pagerButtons}>
+            <Button
+              small
+              isDisabled={page <= 1}
+              onPress={() => navigate({ search: (s) => ({ ...s, page: page - 1 > 1 ? page - 1 : undefined }) })}
+            >
+              Previous
+            </Button>
+            <Button
+              small
+              isDisabled={!list.data.nextCursor}
+              onPress={() => navigate({ search: (s) => ({ ...s, page: page + 1 }) })}
+            >
+              Next
+            </Button>
+          </div>
+        </nav>
+      )}
     </>
   );
 }

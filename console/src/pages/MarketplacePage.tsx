@@ -7,18 +7,10 @@ import { getRouteApi, Link } from "@tanstack/react-router";
 import { lazy, Suspense, useCallback, useState } from "react";
 import { Radio, RadioGroup } from "react-aria-components";
 import type { MarketCard } from "../api/client.ts";
-import { AppIcon, SearchBox } from "../components/apps.tsx";
-import {
-  Badge,
-  Button,
-  Card,
-  EmptyState,
-  Loading,
-  PageHeader,
-  ProblemBanner,
-  SelectField,
-  ui,
-} from "../components/ui.tsx";
+import { AppIcon } from "../components/apps.tsx";
+import { SearchBox } from "../components/SearchBox.tsx";
+import { SelectField } from "../components/SelectField.tsx";
+import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { marketQuery, templateQuery } from "../lib/apps.ts";
 import { formatCount } from "../lib/format.ts";
 import { planLabel, priceIn } from "../lib/prices.ts";

@@ -2,30 +2,12 @@
 // roles, activate and deactivate, resend and cancel invitations. All view state is in the URL.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { lazy, Suspense, useEffect, useState } from "react";
-import {
-  Button as AriaButton,
-  Input,
-  Label,
-  Menu,
-  MenuItem,
-  MenuTrigger,
-  Popover,
-  SearchField,
-  Text,
-} from "react-aria-components";
+import { lazy, Suspense, useRef, useState } from "react";
+import { Button as AriaButton } from "react-aria-components";
 import type { MemberView } from "../api/client.ts";
-import {
-  Badge,
-  Button,
-  Card,
-  EmptyState,
-  Loading,
-  PageHeader,
-  ProblemBanner,
-  SelectField,
-  ui,
-} from "../components/ui.tsx";
+import { NativeSelect } from "../components/NativeSelect.tsx";
+import { SearchBox } from "../components/SearchBox.tsx";
+import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { formatCount, formatDateTime, formatRelative } from "../lib/format.ts";
 import { type MemberAction, offersFor } from "../lib/offers.ts";
 import { membersPageQuery, PAGE_SIZE, rolesQuery } from "../lib/queries.ts";
@@ -82,56 +64,37 @@ function SortHeader({ column, search }: { column: (typeof COLUMNS)[number]; sear
   );
 }
 
-function RowActions(props: { access: Access; member: MemberView; onAction(a: MemberAction): void; org: string }) {
-  const offers = offersFor(props.access, props.member);
-  const disabled = offers.filter((o) => o.reason).map((o) => o.action);
+const RowMenu = lazy(() => import("../components/RowMenu.tsx").then((m) => ({ default: m.RowMenu })));
+
+/** The row's "Actions" button; its menu loads on the first press. */
+function RowActions(props: { access: Access; member: MemberView; onAction(a: MemberAction): void }) {
+  const trigger = useRef<HTMLButtonElement>(null);
+  const [open, setOpen] = useState(false);
+  const label = `Actions for ${props.member.displayName}`;
   return (
-    <MenuTrigger>
-      <AriaButton className={`${ui.button} ${ui.small}`} aria-label={`Actions for ${props.member.displayName}`}>
+    <>
+      <AriaButton
+        ref={trigger}
+        className={`${ui.button} ${ui.small}`}
+        aria-label={label}
+        aria-haspopup="menu"
+        aria-expanded={open}
+        onPress={() => setOpen(!open)}
+      >
         Actions ▾
       </AriaButton>
-      <Popover className={ui.popover} placement="bottom end">
-        <Menu
-          className={ui.menu}
-          disabledKeys={disabled}
-          onAction={(key) => props.onAction(key as MemberAction)}
-          aria-label={`Actions for ${props.member.displayName}`}
-        >
-          {offers.map((o) => (
-            <MenuItem
-              key={o.action}
-              id={o.action}
-              textValue={o.label}
-              className={`${ui.menuItem} ${o.action === "deactivate" || o.action === "cancel" ? ui.menuItemDanger : ""}`}
-            >
-              <Text slot="label">{o.label}</Text>
-              {o.reason && (
-                <Text slot="description" className={ui.optionHint}>
-                  {o.reason}
-                </Text>
-              )}
-            </MenuItem>
-          ))}
-        </Menu>
-      </Popover>
-    </MenuTrigger>
-  );
-}
-
-function SearchBox({ value, onCommit }: { value: string; onCommit(q: string): void }) {
-  const [text, setText] = useState(value);
-  useEffect(() => setText(value), [value]);
-  // The URL follows the typing after a pause, so history does not get an entry per key.
-  useEffect(() => {
-    if (text === value) return;
-    const t = setTimeout(() => onCommit(text), 300);
-    return () => clearTimeout(t);
-  }, [text, value, onCommit]);
-  return (
-    <SearchField className={p.search} value={text} onChange={setText} onSubmit={onCommit}>
-      <Label className={ui.label}>Search</Label>
-      <Input className={ui.input} placeholder="Name or email" />
-    </SearchField>
+      {open && (
+        <Suspense fallback={null}>
+          <RowMenu
+            label={label}
+            offers={offersFor(props.access, props.member)}
+            triggerRef={trigger}
+            onAction={props.onAction}
+            onClose={() => setOpen(false)}
+          />
+        </Suspense>
+      )}
+    </>
   );
 }
 
@@ -174,10 +137,11 @@ export function MembersPage() {
       <div className={p.toolbar}>
         <SearchBox
           value={search.q ?? ""}
+          placeholder="Name or email"
           onCommit={(q) => navigate({ search: (s) => ({ ...s, q: q || undefined, page: undefined }), replace: true })}
         />
         {access.can("roles:view") && (
-          <SelectField
+          <NativeSelect
             className={p.filter}
             label="Role"
             value={search.role ?? "all"}
@@ -190,7 +154,7 @@ export function MembersPage() {
             }
           />
         )}
-        <SelectField
+        <NativeSelect
           className={p.filter}
           label="Status"
           value={search.status ?? "all"}
@@ -260,12 +224,7 @@ export function MembersPage() {
                       <Badge tone={STATUS_TONE[m.status]}>{m.status}</Badge>
                     </td>
                     <td className={p.actionsCell}>
-                      <RowActions
-                        access={access}
-                        member={m}
-                        org={org}
-                        onAction={(action) => setOpen({ member: m, action })}
-                      />
+                      <RowActions access={access} member={m} onAction={(action) => setOpen({ member: m, action })} />
                     </td>
                   </tr>
                 ))}

@@ -3,23 +3,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi } from "@tanstack/react-router";
 import { useState } from "react";
-import { CheckboxGroup, Form } from "react-aria-components";
-import { PERMISSION_GROUPS } from "../../../crds/src/permissions.ts";
+import { Form } from "react-aria-components";
 import { mayAssign, mayDefineRole } from "../../../crds/src/rank.ts";
 import { MAX_LEVEL } from "../../../crds/src/roles.ts";
 import { ApiProblem, api, type RoleView, unwrap } from "../api/client.ts";
-import { CheckboxItem, DialogActions, Field, ModalDialog } from "../components/forms.tsx";
-import {
-  Badge,
-  Button,
-  Card,
-  EmptyState,
-  Loading,
-  PageHeader,
-  ProblemBanner,
-  SelectField,
-  ui,
-} from "../components/ui.tsx";
+import { DialogActions, Field, ModalDialog } from "../components/forms.tsx";
+import { PermissionPicker } from "../components/PermissionPicker.tsx";
+import { SelectField } from "../components/SelectField.tsx";
+import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { formatCount } from "../lib/format.ts";
 import { keys, rolesQuery } from "../lib/queries.ts";
 import { type Access, useAccess } from "../lib/session.ts";
@@ -121,31 +112,7 @@ function RoleDialog(props: { org: string; access: Access; role?: RoleView; onClo
           />
         </div>
         <h3 className={p.sectionTitle}>Permissions</h3>
-        <div className={p.permissionGroups}>
-          {PERMISSION_GROUPS.map((g) => (
-            <CheckboxGroup
-              key={g.id}
-              className={p.groupFieldset}
-              value={permissions.filter((x) => x in g.permissions)}
-              onChange={(values) => setPermissions([...permissions.filter((x) => !(x in g.permissions)), ...values])}
-              aria-label={g.label}
-            >
-              <p className={p.groupTitle} aria-hidden="true">
-                {g.label}
-              </p>
-              {Object.entries(g.permissions).map(([id, text]) => (
-                <CheckboxItem
-                  key={id}
-                  value={id}
-                  isDisabled={!access.can(id)}
-                  description={access.can(id) ? undefined : "you lack it"}
-                >
-                  {text}
-                </CheckboxItem>
-              ))}
-            </CheckboxGroup>
-          ))}
-        </div>
+        <PermissionPicker value={permissions} onChange={setPermissions} mayGrant={access.can} />
         {problem?.fieldMessage("permissions") && <p className={ui.fieldError}>{problem.fieldMessage("permissions")}</p>}
         {verdict && !verdict.ok && <p className={ui.fieldError}>{verdict.reason}</p>}
         <DialogActions>

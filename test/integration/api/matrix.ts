@@ -4,8 +4,11 @@
 // organization they do not belong to (always 404: it does not exist for them).
 import { APP_ROWS } from "./matrix-apps.ts";
 import { BILLING_ROWS } from "./matrix-billing.ts";
+import { DASHBOARD_ROWS } from "./matrix-dashboard.ts";
+import { EXPORT_ROWS } from "./matrix-export.ts";
 import { MARKETPLACE_ROWS } from "./matrix-marketplace.ts";
 import { ORG_ROWS } from "./matrix-orgs.ts";
+import { SETTINGS_ROWS } from "./matrix-settings.ts";
 import type { RoleName, World } from "./world.ts";
 
 export type Row = {
@@ -180,4 +183,7 @@ export const MATRIX: Row[] = [
   ...APP_ROWS,
   ...BILLING_ROWS,
   ...ORG_ROWS,
+  ...SETTINGS_ROWS,
+  ...DASHBOARD_ROWS,
+  ...EXPORT_ROWS,
 ];
