@@ -2,6 +2,10 @@
 // so 7 days pass without waiting), the real operator, OIDC logins, SMTP capture. Archives are
 // downloaded with a session and unzipped here (test/integration/export/unzip.ts, node:zlib).
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +20,9 @@ const DAY = 86_400_000;
 const TEMPLATE = "export-echo";
 const SECRET = "s3cr3t-value-never-exported-7f2a";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+/** Creates an empty SQLite file (no tables) at `path`. */
+const emptySqliteFile = (path: string) =>
+  new (createRequire(import.meta.url)("better-sqlite3") as new (p: string) => { close(): void })(path).close();
 
 type Job = { id: string; state: string; sizeBytes: number; sha256: string; downloadUrl: string | null; progress: any };
 
@@ -363,6 +370,50 @@ describe.each(["sqlite", "postgresql"] as const)("exports (%s)", (provider) => {
     });
     expect(refused?.result).toBe("error");
   });
+
+  // On SQLite the audit log is read by a worker thread (api/src/export/audit-worker.ts): its failure
+  // half-way through the archive (here: its file has no audit table) must fail the job, not hang it
+  // or store a truncated archive.
+  it.runIf(provider === "sqlite")(
+    "a job whose audit-log reader fails mid-way is failed, its chunks deleted, the failure audited",
+    async () => {
+      const { name, who } = await freshOrg("exp-broken");
+      const path = `/api/orgs/${name}/exports`;
+      await exports().stop();
+      const logs: string[] = [];
+      const s = w.api.services;
+      const dir = mkdtempSync(join(tmpdir(), "atrium-export-"));
+      const empty = join(dir, "no-audit-table.db");
+      emptySqliteFile(empty);
+      const broken = new Exports({
+        db: s.db,
+        directory: s.directory,
+        installs: s.installs,
+        catalog: s.catalog,
+        now: s.now,
+        databaseUrl: `file:${empty}`,
+        log: (message, fields) => logs.push(`${message} ${fields?.error ?? ""}`.trim()),
+        notifications: () => s.notifications,
+      });
+      try {
+        const r = await w.call<Job>(who, "POST", path);
+        expect(r.status).toBe(202);
+        await broken.runPass();
+        const job = await get(who, `${path}/${r.body.id}`);
+        expect(job).toMatchObject({ state: "failed", error: "The export could not be written; request a new one" });
+        expect(logs.some((m) => /^Export failed .*no such table: AuditEvent/.test(m))).toBe(true);
+        expect(await w.api.db.prisma.exportChunk.count({ where: { jobId: r.body.id } })).toBe(0);
+        await s.audit.flushed();
+        const completion = await w.api.db.prisma.auditEvent.findFirst({
+          where: { target: `export/${r.body.id}`, action: "exports.complete" },
+        });
+        expect(completion?.result).toBe("error");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        exports().start();
+      }
+    },
+  );
 
   it("two workers on one database: each job is written once; a job a crashed replica left running is written again, then failed", async () => {
     const { name, who } = await freshOrg("exp-race");

@@ -1,17 +1,16 @@
 // The archive as a stream: files produced piece by piece (a batch of rows each), hashed and
-// counted as they pass, deflated by yazl one entry after the other, and cut into chunks the
+// counted as they pass, deflated one entry after the other (zip.ts), and cut into chunks the
 // caller stores. Nothing holds more than a batch of rows and a chunk, whatever the size; the
 // sink's awaited writes hold the readers back (backpressure through the async iterators).
 import { createHash, type Hash } from "node:crypto";
-import { Readable } from "node:stream";
-import { ZipFile } from "yazl";
 import { CHUNK_BYTES, type Manifest, type ManifestFile } from "./domain.ts";
+import { type ZipEntry, zip } from "./zip.ts";
 
 /** One file of the archive: its pieces in order; `records` counts what it holds. */
 export type ArchiveFile = {
   name: string;
-  /** Pieces of text; call `count(n)` for the records each piece holds. */
-  content(count: (records: number) => void): AsyncIterable<string>;
+  /** Pieces of text (or its UTF-8); call `count(n)` for the records each piece holds. */
+  content(count: (records: number) => void): AsyncIterable<string | Uint8Array>;
 };
 
 export type ArchiveResult = { bytes: number; sha256: string; files: ManifestFile[]; chunks: number };
@@ -36,28 +35,28 @@ export async function writeArchive(options: {
   signal?: AbortSignal;
 }): Promise<ArchiveResult> {
   const { signal } = options;
-  const zip = new ZipFile();
   const written: ManifestFile[] = [];
-  const entry = { mtime: options.mtime, compressionLevel: COMPRESSION_LEVEL };
-  let failure: unknown;
-  for (const file of options.files)
-    zip.addReadStreamLazy(file.name, entry, (cb) => {
-      options.onFile?.(file.name);
-      // One piece ahead at most: a page of rows is garbage as soon as yazl has taken it.
-      const stream = Readable.from(hashed(file, written, signal), { highWaterMark: 1 });
-      // yazl does not pass a source's error on; end the output with it instead.
-      stream.on("error", (error) => {
-        failure ??= error;
-        zip.outputStream.destroy(error);
-      });
-      cb(null, stream);
-    });
+  const entries = options.files.map(
+    (file): ZipEntry => ({
+      name: file.name,
+      data: {
+        [Symbol.asyncIterator]: () => {
+          options.onFile?.(file.name);
+          return hashed(file, written, signal);
+        },
+      },
+    }),
+  );
   // Its turn comes after every other file has ended: their hashes and counts are known by then.
-  zip.addReadStreamLazy("manifest.json", entry, (cb) => {
-    options.onFile?.("manifest.json");
-    cb(null, Readable.from([Buffer.from(`${JSON.stringify(options.makeManifest(written), null, 2)}\n`)]));
+  entries.push({
+    name: "manifest.json",
+    data: {
+      async *[Symbol.asyncIterator]() {
+        options.onFile?.("manifest.json");
+        yield Buffer.from(`${JSON.stringify(options.makeManifest(written), null, 2)}\n`);
+      },
+    },
   });
-  zip.end();
 
   const total = createHash("sha256");
   let bytes = 0;
@@ -73,19 +72,14 @@ export async function writeArchive(options: {
     pendingBytes = all.length - size;
     await options.writeChunk(seq++, chunk);
   };
-  try {
-    for await (const data of zip.outputStream as AsyncIterable<Buffer>) {
-      if (signal?.aborted) throw signal.reason;
-      total.update(data);
-      bytes += data.length;
-      pending.push(data);
-      pendingBytes += data.length;
-      while (pendingBytes >= CHUNK_BYTES) await flush(CHUNK_BYTES);
-    }
-  } catch (error) {
-    throw failure ?? error;
+  for await (const data of zip(entries, { mtime: options.mtime, level: COMPRESSION_LEVEL })) {
+    if (signal?.aborted) throw signal.reason;
+    total.update(data);
+    bytes += data.length;
+    pending.push(data);
+    pendingBytes += data.length;
+    while (pendingBytes >= CHUNK_BYTES) await flush(CHUNK_BYTES);
   }
-  if (failure) throw failure;
   if (pendingBytes > 0) await flush(pendingBytes);
   return { bytes, sha256: total.digest("hex"), files: written, chunks: seq };
 }
@@ -103,7 +97,10 @@ async function* hashed(
   })) {
     if (signal?.aborted) throw signal.reason;
     if (!piece) continue;
-    const buffer = Buffer.from(piece, "utf8");
+    const buffer =
+      typeof piece === "string"
+        ? Buffer.from(piece, "utf8")
+        : Buffer.from(piece.buffer, piece.byteOffset, piece.length);
     hash.update(buffer);
     bytes += buffer.length;
     yield buffer;

@@ -2,11 +2,13 @@
 // rows. Keyset pages on (at, id): the range on `at` uses the (org, at) and (actor, at) indexes,
 // the id settles entries of the same instant. On PostgreSQL plain SQL through Prisma's $queryRaw
 // (it binds the parameters and types the columns; findMany's per-row work made it about 5 times
-// slower); on SQLite a connection of the export's own whose SELECT writes the CSV lines (ADR 0019).
-import { createRequire } from "node:module";
+// slower); on SQLite a connection of the export's own, on a worker thread, whose SELECT writes
+// the CSV lines (ADR 0019).
+import { Worker } from "node:worker_threads";
 import { csvRow } from "../billing/csv.ts";
 import type { Database } from "../db/index.ts";
 import { SQLITE_BUSY_TIMEOUT_MS } from "../db/migrate.ts";
+import type { AuditWorkerData, AuditWorkerMessage } from "./audit-worker.ts";
 
 export type AuditRow = {
   id: string;
@@ -76,53 +78,106 @@ export const AUDIT_HEADER = [
   "detail",
 ];
 
+/** A page of the audit CSV: its lines, each ended by CRLF, and how many. */
+export type CsvPage = { text: string | Uint8Array; count: number };
+
 /**
- * The scope's audit entries as CSV lines (without line ends), a page at a time.
+ * The scope's audit entries as CSV pages (lines ended by CRLF), a page at a time.
  *
  * On SQLite through a read-only connection of the export's own (better-sqlite3, which Prisma's
- * adapter uses too; WAL lets it read beside the API's connection without blocking it) whose
- * SELECT writes each line itself (AUDIT_LINE_SQL): a million rows read as eleven JavaScript
- * strings each cost 4 times `sqlite3 .dump` in string creation and garbage alone; one string a
- * row (plus the page's last key) is what keeps the export of a big audit log near the dump.
- * The line is byte for byte what csvRow writes (reader.test.ts holds the two together).
+ * adapter uses too; WAL lets it read beside the API's connection without blocking it) on a
+ * worker thread (audit-worker.ts), whose SELECT writes each line itself (AUDIT_LINE_SQL): a
+ * million rows read as eleven JavaScript strings each cost 4 times `sqlite3 .dump` in string
+ * creation and garbage alone, and better-sqlite3's reads are synchronous, so on the API's
+ * thread they held every request back. The line is byte for byte what csvRow writes
+ * (reader.test.ts holds the two together).
  */
-export async function* auditCsvLines(
+export async function* auditCsvPages(
   db: Database,
   sqlitePath: string | undefined,
   scope: AuditScope,
   limit: number,
-): AsyncGenerator<string[]> {
+): AsyncGenerator<CsvPage> {
   if (!sqlitePath || db.provider !== "sqlite") {
     let after: AuditRow | undefined;
     for (;;) {
       const rows = await auditPage(db, scope, after, limit);
-      if (rows.length) yield rows.map((r) => csvRow(auditCells(r)));
+      if (rows.length) yield { text: `${rows.map((r) => csvRow(auditCells(r))).join("\r\n")}\r\n`, count: rows.length };
       if (rows.length < limit) return;
       after = rows.at(-1);
     }
   }
-  const connection = new BetterSqlite3(sqlitePath, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  const column = "org" in scope ? "org" : "actor";
+  const select = `SELECT ${AUDIT_LINE_SQL}, "at", "id" FROM "AuditEvent" WHERE "${column}" = ?`;
+  const data: AuditWorkerData = {
+    path: sqlitePath,
+    timeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+    first: `${select} ORDER BY "at", "id" LIMIT ?`,
+    next: `${select} AND "at" >= ? AND ("at" > ? OR "id" > ?) ORDER BY "at", "id" LIMIT ?`,
+    value: "org" in scope ? scope.org : scope.actor,
+    limit,
+  };
+  yield* fromWorker(new Worker(AUDIT_WORKER, { workerData: data, resourceLimits: READER_HEAP }));
+}
+
+/**
+ * The reader's heap is a couple of pages and SQLite's rows: a small old generation makes it
+ * collect early rather than grow the API's RSS (the export's memory budget is the process's).
+ */
+const READER_HEAP = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 16 };
+
+const AUDIT_WORKER = new URL("./audit-worker.ts", import.meta.url);
+
+/**
+ * Pages the worker may read before the archive takes one: the next page is read while the
+ * archive writes the one it took (its credit is sent as it takes it).
+ */
+const READ_AHEAD = 1;
+
+/**
+ * The worker's pages in order; its error (or its exit before the end) is this generator's. The
+ * worker is terminated when the consumer stops early (a failed or cancelled export).
+ */
+async function* fromWorker(worker: Worker): AsyncGenerator<CsvPage> {
+  const queue: AuditWorkerMessage[] = [];
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  worker.on("message", (m: AuditWorkerMessage) => {
+    queue.push(m);
+    notify();
+  });
+  worker.on("error", (error: unknown) => {
+    // A worker's error crosses threads by structured clone: a class of its own arrives as a bare object.
+    failure ??= error instanceof Error ? error : new Error(`the audit log reader failed: ${JSON.stringify(error)}`);
+    notify();
+  });
+  worker.on("exit", (code) => {
+    failure ??= new Error(`the audit log reader stopped (exit code ${code}) before the end`);
+    notify();
+  });
+  worker.postMessage(READ_AHEAD);
   try {
-    const column = "org" in scope ? "org" : "actor";
-    const value = "org" in scope ? scope.org : scope.actor;
-    const select = `SELECT ${AUDIT_LINE_SQL}, "at", "id" FROM "AuditEvent" WHERE "${column}" = ?`;
-    const first = connection.prepare(`${select} ORDER BY "at", "id" LIMIT ?`).raw(true);
-    const next = connection
-      .prepare(`${select} AND "at" >= ? AND ("at" > ? OR "id" > ?) ORDER BY "at", "id" LIMIT ?`)
-      .raw(true);
-    let after: unknown[] | undefined;
     for (;;) {
-      const rows = (after ? next.all(value, after[1], after[1], after[2], limit) : first.all(value, limit)) as [
-        string,
-        unknown,
-        unknown,
-      ][];
-      if (rows.length) yield rows.map((r) => r[0]);
-      if (rows.length < limit) return;
-      after = rows.at(-1);
+      const m = queue.shift();
+      if (m && "end" in m) return;
+      if (m && "error" in m) throw new Error(`The audit log could not be read: ${m.error}`);
+      if (m) {
+        worker.postMessage(1);
+        yield { text: m.lines, count: m.count };
+        continue;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
   } finally {
-    connection.close();
+    worker.removeAllListeners("exit");
+    await worker.terminate();
   }
 }
 
@@ -167,11 +222,3 @@ export const auditCells = (e: AuditRow): AuditCells => [
   e.ip,
   e.detail,
 ];
-
-type Statement = { raw(on: boolean): Statement; all(...params: unknown[]): unknown[] };
-type Connection = { prepare(sql: string): Statement; close(): void };
-// better-sqlite3 ships no types (see db/migrate.ts): the few calls used here.
-const BetterSqlite3 = createRequire(import.meta.url)("better-sqlite3") as new (
-  path: string,
-  options: { readonly: boolean; timeout: number },
-) => Connection;

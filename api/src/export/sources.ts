@@ -12,8 +12,8 @@ import type { Database } from "../db/index.ts";
 import type { Catalog } from "../marketplace/catalog.ts";
 import { memberView, roleView } from "../routes/views.ts";
 import type { ArchiveFile } from "./archive.ts";
-import { BATCH_ROWS, jsonArrayPiece } from "./domain.ts";
-import { AUDIT_HEADER, auditCsvLines } from "./reader.ts";
+import { AUDIT_BATCH_ROWS, BATCH_ROWS, jsonArrayPiece } from "./domain.ts";
+import { AUDIT_HEADER, auditCsvPages, type CsvPage } from "./reader.ts";
 
 export type SourceDeps = {
   db: Database;
@@ -66,13 +66,13 @@ const csvFile = (name: string, header: readonly string[], pages: () => AsyncIter
 });
 
 /** A CSV whose lines come written already (the audit log's, see reader.ts). */
-const csvLinesFile = (name: string, header: readonly string[], pages: () => AsyncIterable<string[]>): ArchiveFile => ({
+const csvLinesFile = (name: string, header: readonly string[], pages: () => AsyncIterable<CsvPage>): ArchiveFile => ({
   name,
   async *content(count) {
     yield `${csvRow(header)}\r\n`;
-    for await (const lines of pages()) {
-      count(lines.length);
-      if (lines.length) yield `${lines.join("\r\n")}\r\n`;
+    for await (const page of pages()) {
+      count(page.count);
+      if (page.count) yield page.text;
     }
   },
 });
@@ -286,7 +286,7 @@ export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
       return { records: apps.length, value: apps.map((a) => appRecord(a, deps.catalog)) };
     }),
     jsonArrayFile("api-keys.json", () => mapped(keyPages(db, { org }), keyRecord)),
-    csvLinesFile("audit-log.csv", AUDIT_HEADER, () => auditCsvLines(db, deps.sqlitePath, { org }, BATCH_ROWS)),
+    csvLinesFile("audit-log.csv", AUDIT_HEADER, () => auditCsvPages(db, deps.sqlitePath, { org }, AUDIT_BATCH_ROWS)),
     jsonArrayFile("subscriptions.json", () =>
       mapped(
         keyset<Awaited<ReturnType<typeof p.subscription.findMany>>[number]>((after) =>
@@ -434,7 +434,7 @@ export function personFiles(deps: SourceDeps, person: Person): ArchiveFile[] {
       };
     }),
     csvLinesFile("audit-log.csv", AUDIT_HEADER, () =>
-      auditCsvLines(db, deps.sqlitePath, { actor: person.email }, BATCH_ROWS),
+      auditCsvPages(db, deps.sqlitePath, { actor: person.email }, AUDIT_BATCH_ROWS),
     ),
     jsonArrayFile("notifications.json", () =>
       mapped(

@@ -5,7 +5,7 @@ import { crc32, inflateRawSync } from "node:zlib";
 export type ZipEntry = { name: string; data: Buffer; method: number };
 
 export function unzip(zip: Buffer): ZipEntry[] {
-  // End of central directory: the last 22 bytes when there is no archive comment (yazl writes none).
+  // End of central directory: the last 22 bytes when there is no archive comment (api/src/export/zip.ts writes none).
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (eocd < 0) throw new Error("not a ZIP: no end of central directory");
   const count = zip.readUInt16LE(eocd + 10);
