@@ -6,7 +6,7 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # Native addons compile against the headers of the Node that runs them, not the machine's.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: bench dev test check lint format typecheck test-unit test-integration cluster-up cluster-down binaries crds chart chart-check deps console console-client
+.PHONY: bench dev test check lint format typecheck test-unit test-integration screenshots cluster-up cluster-down binaries crds chart chart-check deps console console-client
 
 ## dev: run Atrium on its embedded default (local control plane, CRDs, sample catalog) until Ctrl-C
 dev: deps binaries console
@@ -28,6 +28,9 @@ test-unit: deps
 	npm run test:unit
 test-integration: deps binaries console
 	npm run test:integration
+## screenshots: the console's browser tests, saving their screenshots into docs/screenshots (the README's)
+screenshots: deps binaries console
+	ATRIUM_SCREENSHOTS=1 vitest run --project integration $(wildcard test/integration/console-*.test.ts)
 
 ## cluster-up / cluster-down: a local control plane in the background, for kubectl and fast test reruns
 cluster-up: deps binaries

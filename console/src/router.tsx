@@ -61,6 +61,23 @@ export const orgRoute = createRoute({
   component: OrgLayout,
 });
 
+/** The person's own page (data export, default notification preferences), in no organization. */
+const accountRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/account",
+  beforeLoad: async ({ context, location }) => {
+    await requireLogin(context, location.href);
+    await context.queryClient.ensureQueryData(orgsQuery);
+  },
+  component: OrgLayout,
+});
+
+const accountIndexRoute = createRoute({
+  getParentRoute: () => accountRoute,
+  path: "/",
+  component: lazyRouteComponent(() => import("./pages/AccountPage.tsx"), "AccountPage"),
+});
+
 const orgIndexRoute = createRoute({
   getParentRoute: () => orgRoute,
   path: "/",
@@ -166,6 +183,7 @@ const aliasRoutes = [
 const routeTree = rootRoute.addChildren([
   indexRoute,
   loginRoute,
+  accountRoute.addChildren([accountIndexRoute]),
   orgRoute.addChildren([
     orgIndexRoute,
     dashboardRoute,

@@ -2,7 +2,7 @@
 // (api/world.ts: control plane, operator, the API assembly serving console/dist, OIDC). A free
 // template's pods are KWOK's, with real HTTP servers at their addresses (fake-pods.ts), and KWOK
 // serves their logs from world.podLogFile. Every page and dialog is checked with axe and under the
-// console's CSP; the pages are saved to docs/screenshots/.
+// console's CSP; the pages are saved as screenshots (console/browser.ts says where).
 import { appendFileSync } from "node:fs";
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";

@@ -3,7 +3,7 @@
 // console/dist, OIDC, SMTP capture). Usage is read from the database's daily rollups, seeded here
 // as the usage rollup writes them (the gateway, which reports the requests, is not part of this
 // world). Every page and the bell's list are checked with axe and under the console's CSP.
-import type { Browser, Page, Request } from "playwright-core";
+import type { Browser, Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";
 import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
@@ -57,6 +57,18 @@ afterAll(async () => {
 });
 
 const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
+/** The sides of a shown element that lie beyond the viewport (none: wholly inside it, not cut off). */
+async function outsideViewport(page: Page, element: Locator): Promise<string[]> {
+  const box = await element.boundingBox();
+  const view = page.viewportSize();
+  if (!box || !view) return ["not shown"];
+  const out: string[] = [];
+  if (box.x < 0) out.push(`left by ${-box.x} px`);
+  if (box.y < 0) out.push(`top by ${-box.y} px`);
+  if (box.x + box.width > view.width) out.push(`right by ${box.x + box.width - view.width} px`);
+  if (box.y + box.height > view.height) out.push(`bottom by ${box.y + box.height - view.height} px`);
+  return out;
+}
 const chartChunk = () => scripts.filter((s) => /UsageChart/.test(s));
 
 describe("the console's dashboard, overview and bell", () => {
@@ -107,6 +119,7 @@ describe("the console's dashboard, overview and bell", () => {
     const tip = page.getByRole("tooltip");
     await tip.getByText(/CPU core-hours ×/).waitFor(POLL);
     await tip.getByText(/stopped for idleness/).waitFor();
+    expect(await outsideViewport(page, tip), "the formula on hover").toEqual([]);
     await expectAccessible(page, "dashboard with the formula shown");
     await page.mouse.move(0, 0);
     await tip.waitFor({ state: "hidden" });
@@ -118,10 +131,29 @@ describe("the console's dashboard, overview and bell", () => {
       await page.keyboard.press("Tab");
     expect(await focusedLabel()).toBe("How is this estimated?");
     await tip.waitFor(POLL);
+    expect(await outsideViewport(page, tip), "the formula on focus").toEqual([]);
+    await screenshot(page, "dashboard-formula");
     // Escape dismisses it (WCAG 1.4.13) while the focus stays.
     await page.keyboard.press("Escape");
     await tip.waitFor({ state: "hidden" });
     expect(await focusedLabel()).toBe("How is this estimated?");
+    // With the tile at the window's top there is no room above it: the formula opens below,
+    // still wholly in view. (Room to scroll that far, as a longer page below the card would give.)
+    await page.evaluate(() => {
+      (globalThis as any).document.getElementById("main").style.paddingBottom = "1200px";
+    });
+    await how.evaluate((b) => b.blur());
+    await tip.waitFor({ state: "hidden" });
+    await how.evaluate((b) => b.closest("dt")?.parentElement?.scrollIntoView({ block: "start" }));
+    await page.mouse.move(400, 600);
+    await how.hover();
+    await tip.waitFor(POLL);
+    await expect.poll(() => outsideViewport(page, tip), POLL).toEqual([]);
+    await screenshot(page, "dashboard-formula-below");
+    await page.mouse.move(0, 0);
+    await page.evaluate(() => {
+      (globalThis as any).document.getElementById("main").style.paddingBottom = "";
+    });
     await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
     await page.locator("canvas").first().waitFor();
     await screenshot(page, "dashboard");

@@ -1,7 +1,7 @@
 // The console end to end in Debian's chromium, against the real stack: control plane, operator,
 // the API assembly serving console/dist, the OIDC provider and SMTP capture (api/world.ts).
 // Every page and dialog is checked with axe and under the console's CSP; the main pages are
-// saved to docs/screenshots/.
+// saved as screenshots (console/browser.ts says where).
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";

@@ -3,7 +3,7 @@
 // description, the logo (preview, the API's refusal, the served image), billing details with the
 // API's field errors and the invoices, notification preferences with the org override, a data
 // export run to its download, and the danger zone (delete by typed name, restore). Each section
-// and dialog is checked with axe and under the console's CSP; screenshots go to docs/screenshots.
+// and dialog is checked with axe and under the console's CSP; screenshots as console/browser.ts says.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";

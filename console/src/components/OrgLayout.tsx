@@ -1,12 +1,13 @@
 // The frame of every organization page: a sidebar with the ORG tab, the organization switcher
 // under it, the pages of the organization, and the signed-in user with logout. On narrow
 // screens the sidebar folds behind a Menu button. The notifications bell sits beside the brand
-// (in the top bar on narrow screens).
+// (in the top bar on narrow screens). The account page (/account, the person's own, in no
+// organization) sits in the same frame, with the organization last opened in the switcher.
 import { useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useLocation, useNavigate, useParams } from "@tanstack/react-router";
 import { useEffect, useState } from "react";
 import { api } from "../api/client.ts";
-import { rememberOrg, useAccess, useMe, useOrgs } from "../lib/session.ts";
+import { lastOrg, rememberOrg, useAccess, useMe, useOrgs } from "../lib/session.ts";
 import s from "./layout.module.css";
 import { NotificationsBell } from "./NotificationsBell.tsx";
 import { Banner, Button, Card, EmptyState, ui } from "./ui.tsx";
@@ -83,9 +84,12 @@ function OrgSwitcher({ current }: { current: string }) {
 }
 
 export function OrgLayout() {
-  const { org } = useParams({ from: "/orgs/$org" });
+  // No organization in the URL: the account page, framed by the organization last opened.
+  const params: { org?: string } = useParams({ strict: false });
   const me = useMe().data;
   const orgs = useOrgs();
+  const onAccount = params.org === undefined;
+  const org = params.org ?? lastOrg(orgs.data ?? [])?.name ?? "";
   const access = useAccess(org);
   const [menuOpen, setMenuOpen] = useState(false);
   const location = useLocation();
@@ -122,44 +126,53 @@ export function OrgLayout() {
           </Link>
         </nav>
         {entry && <OrgSwitcher current={org} />}
-        <nav aria-label="Organization" className={s.nav}>
-          <ul>
-            {SECTIONS.map((x) =>
-              (x.permission && access && !access.can(x.permission)) || x.path === "help" ? null : (
-                <li key={x.to}>
-                  <Link
-                    to={x.to}
-                    params={{ org }}
-                    className={s.navLink}
-                    activeOptions={{ exact: x.path === undefined }}
-                    activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
-                  >
-                    {x.label}
-                  </Link>
-                </li>
-              ),
-            )}
-            <li className={s.navSeparator}>
-              <Link
-                to="/orgs/$org/help"
-                params={{ org }}
-                className={s.navLink}
-                activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
-              >
-                Help
-              </Link>
-            </li>
-          </ul>
-        </nav>
+        {org && (
+          <nav aria-label="Organization" className={s.nav}>
+            <ul>
+              {SECTIONS.map((x) =>
+                (x.permission && access && !access.can(x.permission)) || x.path === "help" ? null : (
+                  <li key={x.to}>
+                    <Link
+                      to={x.to}
+                      params={{ org }}
+                      className={s.navLink}
+                      activeOptions={{ exact: x.path === undefined }}
+                      activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
+                    >
+                      {x.label}
+                    </Link>
+                  </li>
+                ),
+              )}
+              <li className={s.navSeparator}>
+                <Link
+                  to="/orgs/$org/help"
+                  params={{ org }}
+                  className={s.navLink}
+                  activeProps={{ className: `${s.navLink} ${s.navActive}`, "aria-current": "page" }}
+                >
+                  Help
+                </Link>
+              </li>
+            </ul>
+          </nav>
+        )}
         <div className={s.user}>
           <div className={s.userName}>{me?.name}</div>
           <div className={s.userEmail}>{me?.email}</div>
-          {entry && <div className={s.userEmail}>{entry.roleDisplayName}</div>}
-          <LogoutButton />
+          {entry && !onAccount && <div className={s.userEmail}>{entry.roleDisplayName}</div>}
+          <div className={s.userActions}>
+            <Link to="/account" className={s.accountLink} activeProps={{ "aria-current": "page" }}>
+              Your account
+            </Link>
+            <LogoutButton />
+          </div>
         </div>
       </aside>
       <main id="main" className={s.main} tabIndex={-1}>
-        {!entry ? (
+        {onAccount ? (
+          <Outlet />
+        ) : !entry ? (
           <Card>
             <EmptyState title="Organization not found">
               <p>

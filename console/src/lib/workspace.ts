@@ -1,7 +1,7 @@
 // The organization's own pages (dashboard, overview, settings) and the notifications bell:
 // query keys and queries, on the typed client.
 import { queryOptions } from "@tanstack/react-query";
-import { ApiProblem, api, type PlatformStats, unwrap } from "../api/client.ts";
+import { ApiProblem, api, type ExportJob, type PlatformStats, unwrap } from "../api/client.ts";
 
 export const USAGE_DAYS = [7, 30, 90] as const;
 export type UsageDays = (typeof USAGE_DAYS)[number];
@@ -14,7 +14,9 @@ export const workspaceKeys = {
   billingDetails: (org: string) => ["orgs", org, "billing", "details"] as const,
   invoices: (org: string) => ["orgs", org, "billing", "invoices"] as const,
   exports: (org: string) => ["orgs", org, "exports"] as const,
-  preferences: (org: string) => ["me", "notification-preferences", org] as const,
+  myExports: ["me", "exports"] as const,
+  /** An organization's overrides, or (no org) the person's defaults. */
+  preferences: (org?: string) => ["me", "notification-preferences", org ?? ""] as const,
   notifications: ["me", "notifications"] as const,
   platformStats: ["platform", "stats"] as const,
 };
@@ -70,18 +72,30 @@ export const invoicesQuery = (org: string) =>
     queryFn: () => unwrap(api.GET("/api/orgs/{org}/invoices", { params: { path: { org } } })).then((r) => r.items),
   });
 
-export const exportsQuery = (org: string) =>
+/** A scope's exports (an organization's, or the person's own), following one under way. */
+const exportJobsQuery = (queryKey: readonly string[], list: () => Promise<ExportJob[]>) =>
   queryOptions({
-    queryKey: workspaceKeys.exports(org),
-    queryFn: () => unwrap(api.GET("/api/orgs/{org}/exports", { params: { path: { org } } })).then((r) => r.items),
+    queryKey,
+    queryFn: list,
     // While one is under way, follow its progress.
     refetchInterval: (q) => (q.state.data?.some((j) => j.state === "queued" || j.state === "running") ? 1000 : false),
   });
+export type ExportJobsQuery = ReturnType<typeof exportJobsQuery>;
 
-export const preferencesQuery = (org: string) =>
+export const exportsQuery = (org: string) =>
+  exportJobsQuery(workspaceKeys.exports(org), () =>
+    unwrap(api.GET("/api/orgs/{org}/exports", { params: { path: { org } } })).then((r) => r.items),
+  );
+
+/** The person's own exports (GDPR, across organizations): the account page. */
+export const myExportsQuery = exportJobsQuery(workspaceKeys.myExports, () =>
+  unwrap(api.GET("/api/me/exports")).then((r) => r.items),
+);
+
+export const preferencesQuery = (org?: string) =>
   queryOptions({
     queryKey: workspaceKeys.preferences(org),
-    queryFn: () => unwrap(api.GET("/api/me/notification-preferences", { params: { query: { org } } })),
+    queryFn: () => unwrap(api.GET("/api/me/notification-preferences", { params: { query: org ? { org } : {} } })),
   });
 
 /** The bell: the newest notifications and the unread count, refreshed every half minute. */

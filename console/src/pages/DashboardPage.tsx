@@ -4,7 +4,7 @@
 // due and what stopping idle apps saved (an estimate, its formula on hover or focus).
 import { useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { lazy, type ReactNode, Suspense, useId, useMemo, useState } from "react";
+import { lazy, type ReactNode, Suspense, useEffect, useId, useMemo, useRef, useState } from "react";
 import { Radio, RadioGroup } from "react-aria-components";
 import type { Economics, PlatformStats, UsageSeries } from "../api/client.ts";
 import { Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
@@ -160,15 +160,33 @@ function UsageCard({ org, days }: { org: string; days: UsageDays }) {
 /**
  * "How?" and its explanation, shown while the pointer is over either or the button has focus
  * (WCAG 1.4.13: hoverable, persistent, dismissed with Escape); screen readers get it as the
- * button's description.
+ * button's description. It opens above the tile, anchored to the tile's right edge (CSS), and
+ * below it when there is no room above in the viewport (the tile near the top of the window).
  */
 function FormulaHint({ label, children }: { label: string; children: ReactNode }) {
   const id = useId();
+  const tip = useRef<HTMLSpanElement>(null);
   const [dismissed, setDismissed] = useState(false);
+  const [below, setBelow] = useState(false);
+  // Measured each time it is shown (CSS shows it; it has no box while hidden): below the tile
+  // when it would not fit above.
+  useEffect(() => {
+    const t = tip.current;
+    if (!t) return;
+    const observer = new ResizeObserver(() => {
+      const tile = t.offsetParent?.getBoundingClientRect();
+      const height = t.getBoundingClientRect().height;
+      if (tile && height) setBelow(tile.top - height - 6 < 0);
+    });
+    observer.observe(t);
+    return () => observer.disconnect();
+  }, []);
   return (
     <span className={w.hint}>
       <button
         type="button"
+        // A new hover shows it again after an Escape.
+        onMouseEnter={() => setDismissed(false)}
         onMouseLeave={() => setDismissed(false)}
         onBlur={() => setDismissed(false)}
         className={w.infoButton}
@@ -178,7 +196,12 @@ function FormulaHint({ label, children }: { label: string; children: ReactNode }
       >
         How?
       </button>
-      <span id={id} role="tooltip" className={`${w.tooltip} ${w.hintBody} ${dismissed ? w.hintDismissed : ""}`}>
+      <span
+        ref={tip}
+        id={id}
+        role="tooltip"
+        className={`${w.tooltip} ${w.hintBody} ${below ? w.hintBelow : ""} ${dismissed ? w.hintDismissed : ""}`}
+      >
         {children}
       </span>
     </span>

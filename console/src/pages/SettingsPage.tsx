@@ -4,47 +4,24 @@
 // typing the name; restore during the grace period). What the caller may not change is shown
 // disabled with the reason; the API decides.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { getRouteApi, useLocation, useNavigate } from "@tanstack/react-router";
-import { type ReactNode, useEffect, useId, useState } from "react";
+import { getRouteApi, useNavigate } from "@tanstack/react-router";
+import { useEffect, useId, useState } from "react";
 import { Form, Label, TextArea, TextField } from "react-aria-components";
-import { ApiProblem, api, type ExportJob, request, unwrap } from "../api/client.ts";
-import type { paths } from "../api/schema.d.ts";
+import { ApiProblem, api, request, unwrap } from "../api/client.ts";
 import { DialogActions, Field, ModalDialog } from "../components/forms.tsx";
 import { OrgLogo } from "../components/OrgLogo.tsx";
-import { Badge, Banner, Button, Card, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
+import { ExportSection, PreferencesSection, Section, useSectionFromHash } from "../components/sections.tsx";
+import { Badge, Banner, Button, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { formatDate, formatDateTime } from "../lib/format.ts";
 import { formatMoney } from "../lib/prices.ts";
 import { type Access, useAccess } from "../lib/session.ts";
-import {
-  billingDetailsQuery,
-  exportsQuery,
-  invoicesQuery,
-  orgQuery,
-  preferencesQuery,
-  workspaceKeys,
-} from "../lib/workspace.ts";
+import { billingDetailsQuery, exportsQuery, invoicesQuery, orgQuery, workspaceKeys } from "../lib/workspace.ts";
 import pages from "./pages.module.css";
 import w from "./workspace.module.css";
 
 const route = getRouteApi("/orgs/$org/settings");
 const LOGO_TYPES = ["image/png", "image/jpeg", "image/webp"];
 const LOGO_MAX = 1024 * 1024;
-
-function Section(props: { id: string; title: string; lead?: ReactNode; danger?: boolean; children: ReactNode }) {
-  return (
-    <section id={props.id} className={w.section} aria-labelledby={`${props.id}-title`}>
-      <Card className={props.danger ? w.danger : undefined}>
-        <div className={w.cardBody}>
-          <h2 id={`${props.id}-title`} className={`${w.cardTitle} ${w.cardHead} ${props.danger ? w.dangerTitle : ""}`}>
-            {props.title}
-          </h2>
-          {props.lead && <p className={w.sectionLead}>{props.lead}</p>}
-          {props.children}
-        </div>
-      </Card>
-    </section>
-  );
-}
 
 /** Why the caller may not, as a line under the section (or nothing). */
 const Refusal = ({ reason }: { reason: string | undefined }) =>
@@ -390,197 +367,6 @@ function BillingSection({ org, access }: { org: string; access: Access }) {
   );
 }
 
-type PreferenceChange =
-  paths["/api/me/notification-preferences"]["put"]["requestBody"]["content"]["application/json"]["changes"][number];
-
-function PreferencesSection({ org }: { org: string }) {
-  const queryClient = useQueryClient();
-  const prefs = useQuery(preferencesQuery(org));
-  const change = useMutation({
-    mutationFn: (changes: PreferenceChange[]) =>
-      unwrap(api.PUT("/api/me/notification-preferences", { body: { org, changes } })),
-    onSuccess: (data) => queryClient.setQueryData(workspaceKeys.preferences(org), data),
-  });
-  const events = prefs.data?.events ?? [];
-  return (
-    <Section
-      id="notifications"
-      title="Notifications"
-      lead="What reaches you from this organization, in the console's bell (feed) and by email. A change here overrides your default for this organization only."
-    >
-      <ProblemBanner problem={prefs.error} title="The preferences could not be loaded" />
-      <ProblemBanner problem={change.error} title="The preference was not saved" />
-      {prefs.isPending ? (
-        <Loading what="preferences" />
-      ) : !events.length ? (
-        prefs.error ? null : (
-          <p className={ui.description}>No notification events are defined.</p>
-        )
-      ) : (
-        <div className={ui.tableWrap} data-scrolls>
-          <table className={`${ui.table} ${w.prefs}`}>
-            <caption className="visually-hidden">Notification preferences per event</caption>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Feed</th>
-                <th scope="col">Email</th>
-                <th scope="col">
-                  <span className="visually-hidden">Override</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((e) => {
-                const overridden = e.channels.feed.overridden || e.channels.email.overridden;
-                return (
-                  <tr key={e.event}>
-                    <th scope="row">{e.label}</th>
-                    {(["feed", "email"] as const).map((channel) => {
-                      const pref = e.channels[channel];
-                      return (
-                        <td key={channel}>
-                          {pref.available ? (
-                            <PrefBox
-                              label={`${channel === "feed" ? "Feed" : "Email"}: ${e.label}`}
-                              checked={pref.enabled}
-                              disabled={change.isPending}
-                              onChange={(enabled) =>
-                                change.mutate([{ event: e.event as PreferenceChange["event"], channel, enabled }])
-                              }
-                            />
-                          ) : (
-                            <span className={ui.muted}>—</span>
-                          )}
-                        </td>
-                      );
-                    })}
-                    <td>
-                      {overridden ? (
-                        <Button
-                          small
-                          isDisabled={change.isPending}
-                          aria-label={`Use defaults for “${e.label}”`}
-                          onPress={() =>
-                            change.mutate([
-                              { event: e.event as PreferenceChange["event"], channel: "feed", enabled: null },
-                              { event: e.event as PreferenceChange["event"], channel: "email", enabled: null },
-                            ])
-                          }
-                        >
-                          Use defaults
-                        </Button>
-                      ) : (
-                        <span className={ui.description}>Default</span>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Section>
-  );
-}
-
-function PrefBox(props: { label: string; checked: boolean; disabled: boolean; onChange(v: boolean): void }) {
-  return (
-    <input
-      type="checkbox"
-      className={w.prefBox}
-      aria-label={props.label}
-      checked={props.checked}
-      disabled={props.disabled}
-      onChange={(e) => props.onChange(e.currentTarget.checked)}
-    />
-  );
-}
-
-const STATE_TONE = { queued: "blue", running: "blue", succeeded: "green", failed: "red", expired: "grey" } as const;
-const formatBytes = (n: number | null) =>
-  n === null ? "" : n < 1024 * 1024 ? `${Math.max(1, Math.round(n / 1024))} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
-
-function ExportRow({ job }: { job: ExportJob }) {
-  const moving = job.state === "queued" || job.state === "running";
-  const { done, total, step } = job.progress;
-  return (
-    <li>
-      <span>
-        <Badge tone={STATE_TONE[job.state]}>{job.state}</Badge>{" "}
-        <span className={ui.muted}>{formatDateTime(job.createdAt)}</span>
-        {job.error && <span className={ui.fieldError}> {job.error}</span>}
-      </span>
-      {moving ? (
-        <span className={w.exportProgress}>
-          <progress
-            className={w.progressBar}
-            max={total || 1}
-            value={done}
-            aria-label={`Export progress${step ? `: ${step}` : ""}`}
-          />
-          <span className={ui.description}>
-            {step ?? "Waiting"} {total ? `${done} / ${total}` : ""}
-          </span>
-        </span>
-      ) : job.state === "succeeded" && job.downloadUrl ? (
-        <span>
-          <a href={job.downloadUrl} download>
-            Download
-          </a>{" "}
-          <span className={ui.description}>
-            {formatBytes(job.sizeBytes)}
-            {job.expiresAt ? ` · until ${formatDateTime(job.expiresAt)}` : ""}
-          </span>
-        </span>
-      ) : null}
-    </li>
-  );
-}
-
-function ExportSection({ org, access }: { org: string; access: Access }) {
-  const queryClient = useQueryClient();
-  const refusal = access.lacks("org:export");
-  const jobs = useQuery({ ...exportsQuery(org), enabled: !refusal });
-  const start = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/orgs/{org}/exports", { params: { path: { org } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: workspaceKeys.exports(org) }),
-  });
-  const items = jobs.data ?? [];
-  const running = items.some((j) => j.state === "queued" || j.state === "running");
-  return (
-    <Section
-      id="export"
-      title="Data export"
-      lead="Everything this organization holds (members, roles, apps and their settings without secrets, billing, audit log) as a ZIP archive of JSON files. Three a day; each archive stays downloadable until the date shown beside it."
-    >
-      {refusal ? (
-        <p className={ui.description}>{refusal}: you cannot export this organization's data.</p>
-      ) : (
-        <>
-          <ProblemBanner problem={jobs.error} title="The exports could not be loaded" />
-          <ProblemBanner problem={start.error} title="The export did not start" />
-          <Button variant="primary" isDisabled={running || start.isPending} onPress={() => start.mutate()}>
-            {running ? "Export under way…" : "Export data"}
-          </Button>
-          {jobs.isPending ? (
-            <Loading what="exports" />
-          ) : items.length ? (
-            <ul className={`${w.list} ${pages.spaced}`} aria-label="Exports" aria-live="polite">
-              {items.map((j) => (
-                <ExportRow key={j.id} job={j} />
-              ))}
-            </ul>
-          ) : (
-            <p className={ui.description}>No export yet.</p>
-          )}
-        </>
-      )}
-    </Section>
-  );
-}
-
 function DangerSection({ org, access }: { org: string; access: Access }) {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
@@ -688,12 +474,7 @@ function DangerSection({ org, access }: { org: string; access: Access }) {
 export function SettingsPage() {
   const { org } = route.useParams();
   const access = useAccess(org);
-  const { hash } = useLocation();
-  // A link to a section (#export from a notice, #billing from a quick action) lands on it once
-  // the page has drawn; the router's own scrolling runs before this lazy page exists.
-  useEffect(() => {
-    if (access && hash) document.getElementById(hash)?.scrollIntoView();
-  }, [access, hash]);
+  useSectionFromHash(!!access);
   if (!access) return <Loading what="settings" />;
   return (
     <>
@@ -716,8 +497,16 @@ export function SettingsPage() {
         <GeneralSection org={org} access={access} />
         <LogoSection org={org} access={access} />
         <BillingSection org={org} access={access} />
-        <PreferencesSection org={org} />
-        <ExportSection org={org} access={access} />
+        <PreferencesSection
+          org={org}
+          lead="What reaches you from this organization, in the console's bell (feed) and by email. A change here overrides your default for this organization only."
+        />
+        <ExportSection
+          jobs={exportsQuery(org)}
+          start={() => unwrap(api.POST("/api/orgs/{org}/exports", { params: { path: { org } } }))}
+          refusal={access.lacks("org:export")}
+          lead="Everything this organization holds (members, roles, apps and their settings without secrets, billing, audit log) as a ZIP archive of JSON files. Three a day; each archive stays downloadable until the date shown beside it."
+        />
         <DangerSection org={org} access={access} />
       </div>
     </>
