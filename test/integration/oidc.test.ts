@@ -142,6 +142,7 @@ describe("OIDC login against a real provider", () => {
         email: "ada@acme.example",
         emailVerified: true,
         name: "Ada Admin",
+        groups: [],
       },
     });
     expect((await me("test_session=forged")).status).toBe(401);
