@@ -18,7 +18,6 @@ import { BUILT_IN_ROLES, namespaceFor } from "@atrium/crds";
 import { KubeClient, R } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
 import { openDatabase } from "../../api/src/db/index.ts";
-import { memberNameFor } from "../../api/src/routes/views.ts";
 import { startApiProcess } from "../../test/cluster/api-process.ts";
 import { startControlPlane } from "../../test/cluster/controlplane.ts";
 import { installCrds } from "../../test/cluster/install.ts";
@@ -26,9 +25,9 @@ import { freePorts } from "../../test/cluster/ports.ts";
 import { writeResult } from "../results.ts";
 import { median } from "../stats.ts";
 import { wrk } from "../wrk.ts";
+import { createMembers, MEMBERS } from "./members-list.ts";
 
 const exec = promisify(execFile);
-const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 10_000);
 const AUDIT = Number(process.env.BENCH_AUDIT ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -157,18 +156,7 @@ async function seedMembers(kube: KubeClient) {
     { metadata: { name: "admin", namespace: ns }, status: { joinedAt: new Date().toISOString() } } as never,
     { subresource: "status" },
   );
-  const roles = BUILT_IN_ROLES.map((r) => r.name);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < MEMBERS; i = next++) {
-      const email = `person${i}@bench.example`;
-      await kube.create(R.member, {
-        metadata: { name: memberNameFor(email), namespace: ns },
-        spec: { email, displayName: `Person ${i}`, role: roles[(i % 4) + 1] as string },
-      } as never);
-    }
-  };
-  await Promise.all(Array.from({ length: 32 }, worker));
+  await createMembers(kube, 32);
 }
 
 const rssMb = (pid: number) => {

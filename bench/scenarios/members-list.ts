@@ -32,7 +32,8 @@ export async function seedOrg(kube: KubeClient) {
     } as never);
 }
 
-export async function createMembers(kube: KubeClient) {
+/** The org's MEMBERS people, created `workers` at a time (shared by the members-list, console and export benches). */
+export async function createMembers(kube: KubeClient, workers = 16) {
   const ns = namespaceFor(ORG);
   const roles = BUILT_IN_ROLES.map((r) => r.name);
   let next = 0;
@@ -45,7 +46,7 @@ export async function createMembers(kube: KubeClient) {
       } as never);
     }
   };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await Promise.all(Array.from({ length: workers }, worker));
 }
 
 export async function run() {
