@@ -48,6 +48,12 @@ cleanup() {
   stop_pid "$proxy_pid" 5
   if [ -n "$proxy_locked" ]; then
     for family in ip ip6; do nft delete table "$family" kube-proxy 2>/dev/null; done
+    # Said while the lock is still held, so no other node's tables can be among them.
+    if nft list tables 2>/dev/null | grep -q ' kube-proxy$'; then
+      say "kube-proxy's tables are still there"
+    else
+      say "kube-proxy's tables deleted"
+    fi
     exec 8>&- # the next node may run its kube-proxy now
   fi
   stop_pid "$kubelet_pid" 10

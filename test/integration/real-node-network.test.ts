@@ -6,7 +6,8 @@
 // the timeouts leave room for waiting on another run's node.) Skipped, with the reason
 // printed, where the machine cannot run containers.
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -176,11 +177,13 @@ describe.skipIf(!!unsupported)("kube-proxy leaves nothing behind", () => {
       expect(seen.nftTables).toContain("table ip kube-proxy");
       const leftovers = () => ({
         processes: processesUsing(seen.dir).map((p) => p.cmd),
-        nftTables: nftTables().filter((t) => t.endsWith(" kube-proxy")),
-        // Held by a node until its tables are gone: free again, so the next node may run kube-proxy.
-        lockHeld: lockHeld(),
+        // real-node.sh checks, still holding the lock, that the tables went; another test's node
+        // may take the lock and make its own tables right after, so the machine's tables alone
+        // cannot say whose they are.
+        said: nodeLog(seen.dir).filter((line) => line.includes("kube-proxy's tables")),
+        strayTables: kubeProxyTablesIfNoNodeRunsIt(),
       });
-      const clean = { processes: [], nftTables: [], lockHeld: false };
+      const clean = { processes: [], said: ["kube-proxy's tables deleted"], strayTables: [] };
       await until(
         "kube-proxy cleaned up",
         async () => JSON.stringify(leftovers()) === JSON.stringify(clean),
@@ -193,17 +196,31 @@ describe.skipIf(!!unsupported)("kube-proxy leaves nothing behind", () => {
   );
 });
 
-function nftTables(): string[] {
-  return execFileSync("nft", ["list", "tables"], { encoding: "utf8" }).split("\n").filter(Boolean);
+/** What real-node.sh said, without its timestamps. */
+function nodeLog(dir: string): string[] {
+  const log = join(dir, "logs", "real-node.log");
+  if (!existsSync(log)) return [];
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.replace(/^\S+ real-node: /, ""));
 }
 
-function lockHeld(): boolean {
-  const lock = "/run/atrium-kube-proxy.lock";
-  if (!existsSync(lock)) return false;
+/**
+ * kube-proxy's tables on the machine, read while holding the nodes' kube-proxy lock: with it,
+ * no node runs kube-proxy, so any table there is a leftover. [] when a node holds the lock (its
+ * tables are its own; it deleted any leftovers before starting kube-proxy).
+ */
+function kubeProxyTablesIfNoNodeRunsIt(): string[] {
+  const HELD = 75;
   try {
-    execFileSync("flock", ["-n", lock, "true"]);
-    return false;
-  } catch {
-    return true;
+    return execFileSync("flock", ["-n", "-E", String(HELD), "/run/atrium-kube-proxy.lock", "nft", "list", "tables"], {
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter((t) => t.endsWith(" kube-proxy"));
+  } catch (error) {
+    if ((error as { status?: number }).status === HELD) return [];
+    throw error;
   }
 }
