@@ -22,49 +22,37 @@ export function outboxNotice(row: OutboxRow): { notice: Notice; to: Recipients }
     p = {};
   }
   const org = row.org;
-  const to: Recipients = { org, permission: "billing:manage" };
   const app = text(p.app, text(p.template, "an app"));
   const appLink = typeof p.app === "string" && p.app ? `/orgs/${org}/apps/${p.app}` : `/orgs/${org}/billing`;
   const day = (v: unknown) => (typeof v === "string" ? v.slice(0, 10) : "");
+  const billingNotice = (event: Notice["event"], title: string, body: string, link: string) => ({
+    to: { org, permission: "billing:manage" } satisfies Recipients,
+    notice: { key: `outbox:${row.key}`, event, org, title, body, link },
+  });
   switch (row.type) {
     case "trial.ending": {
       const days = typeof p.days === "number" ? p.days : undefined;
-      return {
-        to,
-        notice: {
-          key: `outbox:${row.key}`,
-          event: "trial.ending",
-          org,
-          title: `The trial of ${app} ends ${days === 1 ? "tomorrow" : days ? `in ${days} days` : "soon"}`,
-          body: `The trial of ${app} in "${org}" ends on ${day(p.trialEndsAt)} (UTC). Choose a plan to keep it running; without one it stops when the trial ends.`,
-          link: appLink,
-        },
-      };
+      return billingNotice(
+        "trial.ending",
+        `The trial of ${app} ends ${days === 1 ? "tomorrow" : days ? `in ${days} days` : "soon"}`,
+        `The trial of ${app} in "${org}" ends on ${day(p.trialEndsAt)} (UTC). Choose a plan to keep it running; without one it stops when the trial ends.`,
+        appLink,
+      );
     }
     case "trial.ended":
-      return {
-        to,
-        notice: {
-          key: `outbox:${row.key}`,
-          event: "trial.ending",
-          org,
-          title: `The trial of ${app} ended`,
-          body: `The trial of ${app} in "${org}" ended on ${day(p.trialEndsAt ?? p.trialEndedAt)} (UTC)${p.outcome === "paused" ? ": the app is stopped until a plan is paid" : ""}.`,
-          link: appLink,
-        },
-      };
+      return billingNotice(
+        "trial.ending",
+        `The trial of ${app} ended`,
+        `The trial of ${app} in "${org}" ended on ${day(p.trialEndsAt ?? p.trialEndedAt)} (UTC)${p.outcome === "paused" ? ": the app is stopped until a plan is paid" : ""}.`,
+        appLink,
+      );
     case "invoice.due":
-      return {
-        to,
-        notice: {
-          key: `outbox:${row.key}`,
-          event: "payment.due",
-          org,
-          title: `Invoice of ${money(p.total, p.currency)} due`,
-          body: `An invoice of ${money(p.total, p.currency)} for "${org}" was due on ${day(p.dueAt)} (UTC) and is not paid yet. Unpaid renewals stop the app 7 days after the due date.`,
-          link: `/orgs/${org}/billing`,
-        },
-      };
+      return billingNotice(
+        "payment.due",
+        `Invoice of ${money(p.total, p.currency)} due`,
+        `An invoice of ${money(p.total, p.currency)} for "${org}" was due on ${day(p.dueAt)} (UTC) and is not paid yet. Unpaid renewals stop the app 7 days after the due date.`,
+        `/orgs/${org}/billing`,
+      );
     default:
       return undefined;
   }
