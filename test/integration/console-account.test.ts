@@ -4,10 +4,18 @@
 // preferences (no organization), which an organization's settings then show as their default;
 // the person's own data export run to its download; and the export-ready notice's link
 // (/account#export) landing on the export section. Checked with axe and under the console's CSP.
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";
-import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
+import {
+  expectAccessible,
+  launchBrowser,
+  logIn,
+  newProfile,
+  screenshot,
+  section,
+  type Watched,
+} from "./console/browser.ts";
 
 let w: World;
 let browser: Browser;
@@ -27,8 +35,6 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
-const section = (page: Page, name: string) => page.getByRole("region", { name });
 type Prefs = { events: Array<{ event: string; channels: Record<string, { enabled: boolean; overridden: boolean }> }> };
 const emailOfKeyCreated = (body: Prefs) =>
   body.events.find((e) => e.event === "key.created")?.channels.email as { enabled: boolean; overridden: boolean };

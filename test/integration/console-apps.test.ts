@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
 import { startWorld, type World } from "./api/world.ts";
-import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
+import { expectAccessible, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
 
 const SECRET = "tok-console-S3CRET-5d4c3b";
 /** The page follows the URL or the API within this (slow on a busy machine, never a measure). */
@@ -72,7 +72,6 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
 const card = (page: Page, name: string) => page.getByRole("article", { name });
 const cards = (page: Page) => page.getByRole("list", { name: "Apps" }).getByRole("article");
 

@@ -6,7 +6,7 @@
 import type { Browser, Locator, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";
-import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
+import { expectAccessible, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
 
 const PLATFORM_ADMIN = "root@platform.example";
 const POLL = { timeout: 20_000 };
@@ -56,7 +56,6 @@ afterAll(async () => {
   await w?.stop();
 });
 
-const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
 /** The sides of a shown element that lie beyond the viewport (none: wholly inside it, not cut off). */
 async function outsideViewport(page: Page, element: Locator): Promise<string[]> {
   const box = await element.boundingBox();

@@ -5,7 +5,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";
-import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
+import { expectAccessible, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
 
 let w: World;
 let browser: Browser;
@@ -25,8 +25,6 @@ afterAll(async () => {
   await browser?.close();
   await w?.stop();
 });
-
-const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
 
 const membersRow = (page: Page, text: string) => page.getByRole("row").filter({ hasText: text });
 

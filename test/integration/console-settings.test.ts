@@ -4,10 +4,18 @@
 // API's field errors and the invoices, notification preferences with the org override, a data
 // export run to its download, and the danger zone (delete by typed name, restore). Each section
 // and dialog is checked with axe and under the console's CSP; screenshots as console/browser.ts says.
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWorld, type World } from "./api/world.ts";
-import { axeViolations, launchBrowser, logIn, newProfile, screenshot, type Watched } from "./console/browser.ts";
+import {
+  expectAccessible,
+  launchBrowser,
+  logIn,
+  newProfile,
+  screenshot,
+  section,
+  type Watched,
+} from "./console/browser.ts";
 import { makePng } from "./console/png.ts";
 
 let w: World;
@@ -28,9 +36,6 @@ afterAll(async () => {
   await browser?.close();
   await w?.stop();
 });
-
-const expectAccessible = async (page: Page, where: string) => expect(await axeViolations(page), where).toEqual([]);
-const section = (page: Page, name: string) => page.getByRole("region", { name });
 
 describe("the console's settings", () => {
   it("shows every section, accessible", async () => {

@@ -13,13 +13,12 @@ import { rolesQuery } from "../lib/queries.ts";
 import { useAccess } from "../lib/session.ts";
 import p from "../pages/apps.module.css";
 import pages from "../pages/pages.module.css";
-import { RadioField } from "./apps.tsx";
+import { type IdlePolicy, IdlePolicyFields, RadioField } from "./apps.tsx";
 import { CheckboxItem, DialogActions, Field, ModalDialog } from "./forms.tsx";
 import { SelectField } from "./SelectField.tsx";
 import { Badge, Banner, Button, ProblemBanner, ui } from "./ui.tsx";
 
 type Access = "Public" | "Members" | "Roles";
-type Idle = "Auto" | "AlwaysOn";
 
 /** A name for the install that is free in the org: the template's, or with a number after it. */
 const suggestName = (template: string, installed: number) => (installed ? `${template}-${installed + 1}` : template);
@@ -108,7 +107,7 @@ export function InstallWizard(props: { org: string; template: MarketDetail; onCl
   const [env, setEnv] = useState<Record<string, string>>({});
   const [accessPolicy, setAccessPolicy] = useState<Access>("Members");
   const [accessRoles, setAccessRoles] = useState<string[]>([]);
-  const [idle, setIdle] = useState<Idle>("Auto");
+  const [idle, setIdle] = useState<IdlePolicy>("Auto");
   const [timeout, setIdleTimeout] = useState("");
   const [billing, setBilling] = useState<string>(free ? "" : t.trial.available ? "trial" : (t.plans[0]?.id ?? ""));
 
@@ -245,28 +244,15 @@ export function InstallWizard(props: { org: string; template: MarketDetail; onCl
               </CheckboxGroup>
             )}
           </div>
-          <div>
-            <RadioField
-              label="When idle"
-              value={idle}
-              onChange={(v) => setIdle(v as Idle)}
-              error={fieldError("idle/policy")}
-              choices={[
-                { id: "Auto", label: "Stop when idle", hint: "wakes on the next visit" },
-                { id: "AlwaysOn", label: "Always on" },
-              ]}
-            />
-            {idle === "Auto" && (
-              <Field
-                label="Idle timeout"
-                value={timeout}
-                onChange={setIdleTimeout}
-                placeholder="12h"
-                error={fieldError("idle/timeout")}
-                description="Stops after this long without a request: 90s, 30m, 12h (default 12h)."
-              />
-            )}
-          </div>
+          <IdlePolicyFields
+            policy={idle}
+            onPolicyChange={setIdle}
+            timeout={timeout}
+            onTimeoutChange={setIdleTimeout}
+            defaultTimeout="12h"
+            policyError={fieldError("idle/policy")}
+            timeoutError={fieldError("idle/timeout")}
+          />
         </div>
         <div className={p.section}>
           {free ? (

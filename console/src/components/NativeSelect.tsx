@@ -31,3 +31,30 @@ export function NativeSelect(props: {
     </div>
   );
 }
+
+/** The "no filter" choice: no value of a filter is empty. */
+const ALL = "";
+
+/**
+ * A list's filter kept in the URL: the first choice ("All statuses") clears it (undefined), the
+ * others are the values themselves. The page decides what a change does (its search, page 1).
+ */
+export function FilterSelect<T extends string>(props: {
+  label: string;
+  all: string;
+  value: T | undefined;
+  choices: readonly T[] | readonly { id: T; label: string }[];
+  onChange(value: T | undefined): void;
+  className?: string;
+}) {
+  const choices = props.choices.map((c) => (typeof c === "string" ? { id: c, label: c } : c));
+  return (
+    <NativeSelect
+      {...(props.className ? { className: props.className } : {})}
+      label={props.label}
+      value={props.value ?? ALL}
+      choices={[{ id: ALL, label: props.all }, ...choices]}
+      onChange={(v) => props.onChange(v === ALL ? undefined : (v as T))}
+    />
+  );
+}

@@ -2,6 +2,7 @@
 import type { ReactNode } from "react";
 import { FieldError, Label, Radio, RadioGroup } from "react-aria-components";
 import p from "../pages/apps.module.css";
+import { Field } from "./forms.tsx";
 import { ui } from "./ui.tsx";
 
 const ICON_COLOURS = ["#1f4bb3", "#1b7a3d", "#8a5300", "#6b2fa3", "#0f6e7a", "#a3302f"];
@@ -55,5 +56,47 @@ export function RadioField(props: {
       </div>
       <FieldError className={ui.fieldError}>{props.error}</FieldError>
     </RadioGroup>
+  );
+}
+
+export type IdlePolicy = "Auto" | "AlwaysOn";
+
+/**
+ * When the app stops: "Stop when idle" with its timeout, or "Always on" (the install wizard's and
+ * the settings dialog's choice). The timeout field shows only for Auto; `defaultTimeout` is what
+ * applies when it is left empty (at install).
+ */
+export function IdlePolicyFields(props: {
+  policy: IdlePolicy;
+  onPolicyChange(policy: IdlePolicy): void;
+  timeout: string;
+  onTimeoutChange(timeout: string): void;
+  defaultTimeout?: string;
+  policyError?: string | undefined;
+  timeoutError?: string | undefined;
+}) {
+  return (
+    <div>
+      <RadioField
+        label="When idle"
+        value={props.policy}
+        onChange={(v) => props.onPolicyChange(v as IdlePolicy)}
+        error={props.policyError}
+        choices={[
+          { id: "Auto", label: "Stop when idle", hint: "wakes on the next visit" },
+          { id: "AlwaysOn", label: "Always on" },
+        ]}
+      />
+      {props.policy === "Auto" && (
+        <Field
+          label="Idle timeout"
+          value={props.timeout}
+          onChange={props.onTimeoutChange}
+          {...(props.defaultTimeout ? { placeholder: props.defaultTimeout } : {})}
+          error={props.timeoutError}
+          description={`Stops after this long without a request: 90s, 30m, 12h (1s to 720h${props.defaultTimeout ? `; default ${props.defaultTimeout}` : ""}).`}
+        />
+      )}
+    </div>
   );
 }

@@ -13,6 +13,18 @@ export function trialNote(app: Pick<AppSummary, "subscription">, now = Date.now(
   return days === 0 ? "Trial ends today" : `Trial ends in ${days} day${days === 1 ? "" : "s"}`;
 }
 
+const SUBSCRIPTION_WORDS: Record<string, string> = {
+  trialing: "Free trial",
+  active: "Active",
+  past_due: "Payment overdue",
+  paused: "Paused",
+  canceled: "Canceled",
+  expired: "Expired",
+};
+
+/** Billing's subscription state ("past_due") in words; a state added later shows as it is. */
+export const subscriptionState = (state: string): string => SUBSCRIPTION_WORDS[state.toLowerCase()] ?? state;
+
 /** What the app is doing, in words a person acts on: why it stopped, whether it wakes by itself. */
 export function statusOf(app: AppSummary): StatusWords {
   const e = app.entitlement;

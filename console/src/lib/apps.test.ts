@@ -1,7 +1,7 @@
 // Prices per view and an app's state in words: what the marketplace cards and the apps pages say.
 import { describe, expect, it } from "vitest";
 import type { AppSummary, Plan } from "../api/client.ts";
-import { statusOf, trialNote } from "./app-status.ts";
+import { statusOf, subscriptionState, trialNote } from "./app-status.ts";
 import { formatMoney, moneyList, priceIn } from "./prices.ts";
 
 const plan = (interval: Plan["interval"], amount: number, currency = "USD"): Plan => ({
@@ -100,5 +100,12 @@ describe("an app's status in words", () => {
     expect(trialNote(sub("trialing", "2026-12-01T11:00:00Z"), now)).toBe("Trial ends today");
     expect(trialNote(sub("active", "2026-12-04T11:00:00Z"), now)).toBeUndefined();
     expect(trialNote({ subscription: null }, now)).toBeUndefined();
+  });
+
+  it("says billing's subscription states in words", () => {
+    expect(subscriptionState("trialing")).toBe("Free trial");
+    expect(subscriptionState("past_due")).toBe("Payment overdue");
+    expect(subscriptionState("Active")).toBe("Active");
+    expect(subscriptionState("on_hold")).toBe("on_hold");
   });
 });

@@ -5,10 +5,10 @@ import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { useEffect, useRef, useState } from "react";
 import { Form } from "react-aria-components";
 import { ApiProblem, type AppDetail, api, unwrap } from "../api/client.ts";
-import { RadioField } from "../components/apps.tsx";
+import { type IdlePolicy, IdlePolicyFields, RadioField } from "../components/apps.tsx";
 import { DialogActions, Field, ModalDialog } from "../components/forms.tsx";
 import { Badge, Banner, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
-import { statusOf, trialNote } from "../lib/app-status.ts";
+import { statusOf, subscriptionState, trialNote } from "../lib/app-status.ts";
 import { appKeys, appQuery } from "../lib/apps.ts";
 import { formatDate, formatDateTime, formatRelative } from "../lib/format.ts";
 import { formatMoney } from "../lib/prices.ts";
@@ -73,10 +73,19 @@ function Logs({ org, app, running }: { org: string; app: string; running: boolea
                 : "Waiting for log lines…"}
         </span>
       </div>
-      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the log scrolls, so the keyboard must reach it */}
-      <pre className={p.logs} ref={box} role="log" aria-label="Log lines" tabIndex={0}>
-        {lines.join("\n")}
-      </pre>
+      {/* Not running and nothing read: the line above says so, without an empty black box. */}
+      {(running || lines.length > 0) && (
+        <pre
+          className={`${p.logs} ${lines.length ? "" : p.logsEmpty}`}
+          ref={box}
+          role="log"
+          aria-label="Log lines"
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: the log scrolls, so the keyboard must reach it
+          tabIndex={0}
+        >
+          {lines.join("\n")}
+        </pre>
+      )}
     </Card>
   );
 }
@@ -150,7 +159,7 @@ function SettingsDialog({ org, app, onClose }: { org: string; app: AppDetail; on
     Object.fromEntries(app.settings.filter((x) => !x.secret).map((x) => [x.name, x.value ?? ""])),
   );
   const [accessPolicy, setAccessPolicy] = useState<string>(app.access.policy);
-  const [idle, setIdle] = useState<string>(app.idle.policy === "AlwaysOn" ? "AlwaysOn" : "Auto");
+  const [idle, setIdle] = useState<IdlePolicy>(app.idle.policy === "AlwaysOn" ? "AlwaysOn" : "Auto");
   const [timeout, setIdleTimeout] = useState(app.idle.timeout);
   const save = useMutation({
     mutationFn: () => {
@@ -217,26 +226,14 @@ function SettingsDialog({ org, app, onClose }: { org: string; app: AppDetail; on
               { id: "Roles", label: "Roles", disabled: app.access.policy !== "Roles", hint: "choose roles at install" },
             ]}
           />
-          <div>
-            <RadioField
-              label="When idle"
-              value={idle}
-              onChange={setIdle}
-              choices={[
-                { id: "Auto", label: "Stop when idle", hint: "wakes on the next visit" },
-                { id: "AlwaysOn", label: "Always on" },
-              ]}
-            />
-            {idle === "Auto" && (
-              <Field
-                label="Idle timeout"
-                value={timeout}
-                onChange={setIdleTimeout}
-                error={problem?.fieldMessage("idle/timeout")}
-                description="90s, 30m, 12h (1s to 720h)."
-              />
-            )}
-          </div>
+          <IdlePolicyFields
+            policy={idle}
+            onPolicyChange={setIdle}
+            timeout={timeout}
+            onTimeoutChange={setIdleTimeout}
+            policyError={problem?.fieldMessage("idle/policy")}
+            timeoutError={problem?.fieldMessage("idle/timeout")}
+          />
         </div>
         <DialogActions>
           <Button onPress={onClose}>Cancel</Button>
@@ -369,7 +366,7 @@ export function AppPage() {
           ) : (
             <dl className={pages.details}>
               <dt>State</dt>
-              <dd>{sub.state}</dd>
+              <dd>{subscriptionState(sub.state)}</dd>
               {sub.plan && (
                 <>
                   <dt>Plan</dt>
@@ -383,7 +380,12 @@ export function AppPage() {
               {sub.trialEndsAt && (
                 <>
                   <dt>Trial ends</dt>
-                  <dd>{formatDateTime(sub.trialEndsAt)}</dd>
+                  <dd>
+                    {formatDateTime(sub.trialEndsAt)}
+                    {!sub.plan && sub.state.toLowerCase() === "trialing" && (
+                      <div className={ui.description}>The app stops then unless a plan is chosen.</div>
+                    )}
+                  </dd>
                 </>
               )}
               {sub.currentPeriodEnd && (

@@ -4,7 +4,7 @@
 // cursor. While any app is on its way somewhere, the list refreshes itself.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { NativeSelect } from "../components/NativeSelect.tsx";
+import { FilterSelect } from "../components/NativeSelect.tsx";
 import { SearchBox } from "../components/SearchBox.tsx";
 import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { statusOf, trialNote } from "../lib/app-status.ts";
@@ -57,20 +57,13 @@ export function AppsPage() {
           placeholder="Name or template"
           onCommit={(q) => navigate({ search: (s) => ({ ...s, q: q || undefined, page: undefined }), replace: true })}
         />
-        <NativeSelect
+        <FilterSelect
           className={pages.filter}
           label="Status"
-          value={search.status ?? "all"}
-          choices={[{ id: "all", label: "All statuses" }, ...APP_STATUSES.map((x) => ({ id: x, label: x }))]}
-          onChange={(status) =>
-            navigate({
-              search: (s) => ({
-                ...s,
-                status: status === "all" ? undefined : (status as (typeof APP_STATUSES)[number]),
-                page: undefined,
-              }),
-            })
-          }
+          all="All statuses"
+          value={search.status}
+          choices={APP_STATUSES}
+          onChange={(status) => navigate({ search: (s) => ({ ...s, status, page: undefined }) })}
         />
       </div>
       <ProblemBanner problem={list.error} title="The apps could not be loaded" />

@@ -5,7 +5,7 @@ import { getRouteApi, Link } from "@tanstack/react-router";
 import { lazy, Suspense, useRef, useState } from "react";
 import { Button as AriaButton } from "react-aria-components";
 import type { MemberView } from "../api/client.ts";
-import { NativeSelect } from "../components/NativeSelect.tsx";
+import { FilterSelect } from "../components/NativeSelect.tsx";
 import { SearchBox } from "../components/SearchBox.tsx";
 import { Badge, Button, Card, EmptyState, Loading, PageHeader, ProblemBanner, ui } from "../components/ui.tsx";
 import { formatCount, formatDateTime, formatRelative } from "../lib/format.ts";
@@ -141,33 +141,22 @@ export function MembersPage() {
           onCommit={(q) => navigate({ search: (s) => ({ ...s, q: q || undefined, page: undefined }), replace: true })}
         />
         {access.can("roles:view") && (
-          <NativeSelect
+          <FilterSelect
             className={p.filter}
             label="Role"
-            value={search.role ?? "all"}
-            choices={[
-              { id: "all", label: "All roles" },
-              ...roleList.map((r) => ({ id: r.name, label: r.displayName })),
-            ]}
-            onChange={(role) =>
-              navigate({ search: (s) => ({ ...s, role: role === "all" ? undefined : role, page: undefined }) })
-            }
+            all="All roles"
+            value={search.role}
+            choices={roleList.map((r) => ({ id: r.name, label: r.displayName }))}
+            onChange={(role) => navigate({ search: (s) => ({ ...s, role, page: undefined }) })}
           />
         )}
-        <NativeSelect
+        <FilterSelect
           className={p.filter}
           label="Status"
-          value={search.status ?? "all"}
-          choices={[{ id: "all", label: "All statuses" }, ...MEMBER_STATUSES.map((s) => ({ id: s, label: s }))]}
-          onChange={(status) =>
-            navigate({
-              search: (s) => ({
-                ...s,
-                status: status === "all" ? undefined : (status as (typeof MEMBER_STATUSES)[number]),
-                page: undefined,
-              }),
-            })
-          }
+          all="All statuses"
+          value={search.status}
+          choices={MEMBER_STATUSES}
+          onChange={(status) => navigate({ search: (s) => ({ ...s, status, page: undefined }) })}
         />
       </div>
       <ProblemBanner problem={members.error} title="The members could not be loaded" />

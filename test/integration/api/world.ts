@@ -1,12 +1,14 @@
 // A world for the API tests: the real operator, an OIDC provider, an SMTP capture server, the
-// API on a real database, and two organizations with one declared member per built-in role,
-// each logged in through the provider (the documented bootstrap: declared members join at
-// their first login with a verified email).
+// API on a real database (and, when asked, the real gateway in front of the apps), and two
+// organizations with one declared member per built-in role, each logged in through the
+// provider (the documented bootstrap: declared members join at their first login with a
+// verified email).
 import { BUILT_IN_ROLES, namespaceFor } from "@atrium/crds";
 import { KubeClient, R } from "@atrium/kube";
 import { KubeConfig } from "@kubernetes/client-node";
 import { type ApiStack, type Caller, call, startApi } from "../../cluster/api-stack.ts";
 import { startControlPlane } from "../../cluster/controlplane.ts";
+import { type GatewayProcess, startGateway } from "../../cluster/gateway-process.ts";
 import { installCrds } from "../../cluster/install.ts";
 import { loginWithOidc } from "../../cluster/oidc-login.ts";
 import { type OidcProviderHandle, startOidcProvider } from "../../cluster/oidc-provider.ts";
@@ -36,6 +38,11 @@ export async function startWorld(options: {
   api?: { now?: () => number; scheduler?: boolean };
   /** The operator's environment (e.g. a short ATRIUM_ORG_DELETION_GRACE). */
   operatorEnv?: Record<string, string>;
+  /**
+   * The real gateway in front of the apps, wired as `make dev` wires it: apps' status.url in
+   * its path form, forward-auth and login at the API; `env` adds to (or overrides) its settings.
+   */
+  gateway?: { env?: Record<string, string> };
 }) {
   const stops: Array<() => Promise<unknown> | unknown> = [];
   let postgres: Postgres | undefined;
@@ -47,11 +54,17 @@ export async function startWorld(options: {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const kube = new KubeClient(kc, { fieldManager: "atrium-test" });
+    // Chosen first: the operator writes the gateway's address into every app's status.url.
+    const gatewayUrl = options.gateway ? `http://127.0.0.1:${(await freePorts(1))[0]}` : undefined;
+    const operatorEnv = {
+      ...(gatewayUrl ? { ATRIUM_APP_URL_TEMPLATE: `${gatewayUrl}/apps/{org}/{app}/` } : {}),
+      ...options.operatorEnv,
+    };
     const operator: OperatorProcess = await startOperator({
       kubeconfig,
       id: "api-tests",
       leaseNamespace: unique("atrium-lease"),
-      ...(options.operatorEnv ? { env: options.operatorEnv } : {}),
+      ...(Object.keys(operatorEnv).length ? { env: operatorEnv } : {}),
     });
     stops.push(() => operator.kill());
     const smtp: SmtpCapture = await startSmtpCapture();
@@ -80,11 +93,33 @@ export async function startWorld(options: {
       oidcIssuer: oidc.issuer,
       smtpUrl: smtp.url,
       quiet: true,
-      env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ...options.env },
+      env: {
+        ATRIUM_RATE_INVITATIONS: "1000/1h",
+        // Browsers the gateway sends to log in come back to their app.
+        ...(gatewayUrl ? { ATRIUM_GATEWAY_PUBLIC_URL: gatewayUrl } : {}),
+        ...options.env,
+      },
       ...(databaseUrl ? { databaseUrl } : {}),
       ...options.api,
     });
     stops.push(() => api.stop());
+    let gateway: GatewayProcess | undefined;
+    if (gatewayUrl) {
+      gateway = await startGateway({
+        kubeconfig,
+        port: Number(new URL(gatewayUrl).port),
+        env: {
+          ATRIUM_GATEWAY_AUTH_URL: api.base,
+          ATRIUM_GATEWAY_LOGIN_URL: `${api.base}/api/auth/login`,
+          // Activity reaches the operator within half a second, and a wake waits long enough
+          // for a busy machine.
+          ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "500",
+          ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "30000",
+          ...options.gateway?.env,
+        },
+      });
+      stops.push(() => gateway?.kill());
+    }
 
     /** An organization with its namespace and built-in roles in place (the operator's work). */
     const createOrg = async (prefix: string) => {
@@ -141,6 +176,8 @@ export async function startWorld(options: {
       smtp,
       oidc,
       operator,
+      /** Present when asked for (options.gateway). */
+      gateway,
       orgA,
       orgB,
       people,

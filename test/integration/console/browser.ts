@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 /**
@@ -63,6 +64,13 @@ export async function axeViolations(page: Page): Promise<string[]> {
     (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
   );
 }
+
+/** Fails the test with axe's findings, named by where the page was. */
+export const expectAccessible = async (page: Page, where: string) =>
+  expect(await axeViolations(page), where).toEqual([]);
+
+/** A labelled section of a page (a region: a `<section>` with an accessible name). */
+export const section = (page: Page, name: string) => page.getByRole("region", { name });
 
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
