@@ -18,6 +18,7 @@ export * from "./kinds/orgrole.ts";
 export * from "./permissions.ts";
 export * from "./rank.ts";
 export * from "./roles.ts";
+export * from "./routing.ts";
 export type { Condition, ObjectMeta } from "./schema.ts";
 
 export const KINDS: readonly KindDefinition[] = [

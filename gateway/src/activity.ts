@@ -14,6 +14,8 @@ export class ActivityTracker {
   private readonly written = new Map<string, number>();
   private readonly writtenAt = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Prompt writes under way per app, and whether activity came meanwhile (flushPrompt). */
+  private readonly prompt = new Map<string, boolean>();
   private readonly client: KubeClient;
   private readonly lookup: (key: string) => AppInstance | undefined;
   private readonly options: ActivityOptions;
@@ -72,6 +74,30 @@ export class ActivityTracker {
     const now = Date.now();
     this.touch(key, now);
     await this.write(key, now, true);
+  }
+
+  /**
+   * Writes the activity of now without waiting for the flush interval, at most one write per
+   * app at a time (activity during it is written right after): what the activator does for a
+   * request to an app on its way to zero, so the operator's stop grace sees it and cancels the
+   * stop. The data plane sends requests here only then, so this is not the warm path.
+   */
+  async flushPrompt(key: string): Promise<void> {
+    this.touch(key);
+    if (this.prompt.has(key)) {
+      this.prompt.set(key, true);
+      return;
+    }
+    this.prompt.set(key, false);
+    try {
+      do {
+        this.prompt.set(key, false);
+        const at = this.latest.get(key) ?? Date.now();
+        if (at > (this.written.get(key) ?? 0)) await this.write(key, at);
+      } while (this.prompt.get(key));
+    } finally {
+      this.prompt.delete(key);
+    }
   }
 
   private async write(key: string, at: number, throwOnError = false): Promise<void> {

@@ -45,4 +45,13 @@ describe("defaultGatewayConfig", () => {
       /ATRIUM_GATEWAY_AUTH_CACHE_BYTES/,
     );
   });
+
+  it("drains longer than a wake may hold a request, so a rollout cuts no held request", () => {
+    const defaults = defaultGatewayConfig({});
+    expect(defaults.drainTimeoutMs).toBeGreaterThan(defaults.wakeTimeoutMs);
+    expect(defaultGatewayConfig({ ATRIUM_GATEWAY_DRAIN_TIMEOUT_MS: "2000" }).drainTimeoutMs).toBe(2000);
+    expect(() => defaultGatewayConfig({ ATRIUM_GATEWAY_DRAIN_TIMEOUT_MS: "soon" })).toThrow(
+      /ATRIUM_GATEWAY_DRAIN_TIMEOUT_MS/,
+    );
+  });
 });

@@ -3,9 +3,18 @@
 // requests for a stopped app while it wakes it, once, however many requests arrive. An app
 // billing does not allow to run is answered 402 and never woken (entitlement.ts).
 import { connect, type Socket } from "node:net";
-import { type AppInstance, type AppTemplate, namespaceFor, orgOfNamespace } from "@atrium/crds";
+import {
+  APP_IDENTITY_HEADER,
+  type AppInstance,
+  type AppTemplate,
+  LABEL_SLICE_MANAGER,
+  namespaceFor,
+  orgOfNamespace,
+  ROUTE_SLICE_MANAGER,
+} from "@atrium/crds";
 import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { routeOfIdentity } from "./activator.ts";
 import { ActivityTracker } from "./activity.ts";
 import { billingCheck, paymentRequiredBody } from "./entitlement.ts";
 import { ForwardAuth } from "./forward-auth.ts";
@@ -41,6 +50,12 @@ export type GatewayConfig = {
    */
   shutdownDelayMs: number;
   /**
+   * After that delay, how long the requests under way may still take before they are cut. At
+   * least the wake timeout, so that a request held for a wake when SIGTERM came (a rollout) gets
+   * its answer; the pod's termination grace must cover the delay and this (the chart: 90 s).
+   */
+  drainTimeoutMs: number;
+  /**
    * The Atrium API, asked whether a caller may open an app that is not Public (forward-auth).
    * Unset: only Public apps are served; the others answer 503 (fail closed; main.ts warns).
    */
@@ -65,6 +80,11 @@ export type GatewayConfig = {
   usageToken: string | undefined;
   /** At most one usage batch per this interval (ATRIUM_USAGE_INTERVAL_MS, default a minute). */
   usageIntervalMs: number;
+  /**
+   * Gateway API mode (ATRIUM_ROUTING=gateway-api): this gateway is the activator behind the
+   * cluster's data plane, and a request's app is the one its route named in APP_IDENTITY_HEADER.
+   */
+  activator: boolean;
 };
 
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
@@ -90,6 +110,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   },
   upstreamTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_UPSTREAM_TIMEOUT_MS", 60_000, 100),
   shutdownDelayMs: envNumber(env, "ATRIUM_GATEWAY_SHUTDOWN_DELAY_MS", 5000, 0),
+  drainTimeoutMs: envNumber(env, "ATRIUM_GATEWAY_DRAIN_TIMEOUT_MS", 75_000, 0),
   authUrl: envUrl(env, "ATRIUM_GATEWAY_AUTH_URL")?.href,
   authCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_MS", 5000, 0),
   authRefusalCacheMs: envNumber(env, "ATRIUM_GATEWAY_AUTH_REFUSAL_CACHE_MS", 2000, 0),
@@ -98,6 +119,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   loginUrl: envUrl(env, "ATRIUM_GATEWAY_LOGIN_URL")?.href,
   usageToken: env.ATRIUM_USAGE_TOKEN || undefined,
   usageIntervalMs: envNumber(env, "ATRIUM_USAGE_INTERVAL_MS", 60_000, 100),
+  activator: env.ATRIUM_ROUTING === "gateway-api",
 });
 
 type App = AppInstance & KubeObject;
@@ -187,10 +209,12 @@ export function createGateway(options: {
   slices.on((change) => {
     const namespace = change.object.metadata.namespace as string;
     const service = change.object.metadata.labels?.["kubernetes.io/service-name"];
-    if (!service) return;
+    // The operator's slices for the data plane's routes point at this gateway: never a way to an app.
+    if (!service || change.object.metadata.labels?.[LABEL_SLICE_MANAGER] === ROUTE_SLICE_MANAGER) return;
     const ready: Endpoint[] = [];
     for (const slice of slices.inNamespace(namespace)) {
       if (slice.metadata.labels?.["kubernetes.io/service-name"] !== service) continue;
+      if (slice.metadata.labels?.[LABEL_SLICE_MANAGER] === ROUTE_SLICE_MANAGER) continue;
       const port = slice.ports?.find((p) => p.name === "http")?.port;
       if (!port) continue;
       for (const e of slice.endpoints ?? [])
@@ -413,7 +437,7 @@ export function createGateway(options: {
     done: (error?: UpstreamError) => void,
   ) => {
     const { method, chunked } = req;
-    const stopTimer = metrics.proxyDuration.startTimer();
+    const started = performance.now();
     const head = requestHead(req.rawHeaders, {
       method,
       path: to.route.path,
@@ -432,7 +456,7 @@ export function createGateway(options: {
         chunked,
         maxBodyBytes: config.maxBodyBytes,
         onResponse: (status) => {
-          stopTimer();
+          metrics.proxyDuration.observe((performance.now() - started) / 1000);
           countRequest(to.route, status);
         },
       },
@@ -441,8 +465,13 @@ export function createGateway(options: {
     );
   };
 
+  /** The app a request is for: the data plane's identity header first (activator mode), else Host or path. */
+  const routeFor = (req: Request): Route | undefined =>
+    (config.activator ? routeOfIdentity(req.headers[APP_IDENTITY_HEADER], req.url) : undefined) ??
+    routeOf(req.headers.host, req.url, config.baseDomain);
+
   const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes, ...config.limits }, (req, res) => {
-    const route = routeOf(req.headers.host, req.url, config.baseDomain);
+    const route = routeFor(req);
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) return sendError(res, tooLarge(), route);
     metrics.inFlight.open(); // held requests included
     const fail = (error: unknown) => {
@@ -486,6 +515,9 @@ export function createGateway(options: {
     // Activity lasts the whole response: SSE and long downloads keep the app awake.
     const key = resolved.excluded ? undefined : resolved.key;
     if (key) activity.opened(key);
+    // Through the data plane to a running app: its endpoints point here because it is on its
+    // way to zero. Recorded at once, this request cancels that stop (the operator's grace).
+    if (key && config.activator && req.headers[APP_IDENTITY_HEADER]) void activity.flushPrompt(key);
     proxy(req, res, resolved, (error) => {
       if (error) sendError(res, error, resolved.route);
       metrics.inFlight.close();
@@ -496,7 +528,7 @@ export function createGateway(options: {
   server.onUpgrade = async (req: Request, socket: Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     try {
-      const resolved = await resolve(req, routeOf(req.headers.host, req.url, config.baseDomain), false);
+      const resolved = await resolve(req, routeFor(req), false);
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       const upstreamSocket = connect(target.port, target.host, () => {
@@ -518,6 +550,7 @@ export function createGateway(options: {
       metrics.inFlight.open();
       const counted = resolved.excluded ? undefined : resolved.key;
       if (counted) activity.opened(counted);
+      if (counted && config.activator && req.headers[APP_IDENTITY_HEADER]) void activity.flushPrompt(counted);
       let closed = false;
       const close = () => {
         if (closed) return;
@@ -552,7 +585,7 @@ export function createGateway(options: {
       usage?.start();
     },
     async stop(): Promise<void> {
-      await server.close();
+      await server.close(config.drainTimeoutMs);
       await Promise.all([activity.stop(), usage?.stop()]);
       apps.stop();
       templates.stop();

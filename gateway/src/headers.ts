@@ -41,7 +41,10 @@ function connectionNamed(raw: readonly string[]): string[] | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
-    for (const item of (raw[i + 1] as string).split(",")) {
+    const value = raw[i + 1] as string;
+    // What nearly every message says, naming no other field: no list to split.
+    if (value === "keep-alive" || value === "close" || value === "Keep-Alive" || value === "Close") continue;
+    for (const item of value.split(",")) {
       const token = item.trim().toLowerCase();
       if (!token || HOP_BY_HOP.has(token)) continue;
       named ??= [];

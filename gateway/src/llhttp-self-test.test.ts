@@ -69,6 +69,15 @@ describe("the parser binding self-test", () => {
     expect(problems).toEqual(["no consumed read reached the parser in 300 ms"]);
   });
 
+  it("notices a head callback in a slot the gateway leaves unset between requests", () => {
+    // server.ts and upstream.ts leave kOnMessageBegin and kOnMessageComplete unset while they
+    // need neither; a binding that reported heads there would lose them.
+    const problems = bindingProblems(withConstant("kOnHeadersComplete", HTTPParser.kOnMessageComplete));
+    expect(problems.join("; ")).toMatch(
+      /with begin and complete unset, two requests went through parts, head, parts, head/,
+    );
+  });
+
   it("stops the start with every problem named and what to do", async () => {
     const error = await checkParserBinding(withConstant("kOnMessageComplete", HTTPParser.kOnMessageBegin)).catch(
       (e: unknown) => e,

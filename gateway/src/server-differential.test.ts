@@ -19,6 +19,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long a connection stays quiet before the exchange is taken as over. */
 const SILENCE_MS = 300;
+/**
+ * ... before anything came back: longer, so that a server slowed by a busy machine is not taken
+ * for one that answers nothing (a handful of cases expect no answer and pay this wait).
+ */
+const FIRST_ANSWER_MS = 1500;
 const MAX_HEADER_BYTES = 16 * 1024;
 
 /** What the echo handler answers: the request as the server understood it. */
@@ -146,7 +151,7 @@ function exchange(port: number, steps: readonly Step[]): Promise<Outcome> {
     const quiet = () => {
       if (!written) return;
       clearTimeout(silence);
-      silence = setTimeout(settle, SILENCE_MS);
+      silence = setTimeout(settle, chunks.length ? SILENCE_MS : FIRST_ANSWER_MS);
     };
     socket.on("data", (d: Buffer) => {
       chunks.push(d);

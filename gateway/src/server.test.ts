@@ -756,6 +756,18 @@ describe("HttpServer", () => {
     expect(requests).toBe(1);
   });
 
+  it("sends an answer given at once before the Upgrade whose request came behind it in the same read", async () => {
+    // An answer's last piece is written at the end of the event loop's turn: the socket handed
+    // to onUpgrade must have carried it first.
+    const { server, port } = await serve((_req, res) => res.end("plain answer"));
+    server.onUpgrade = (_req, socket) => socket.write("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    const client = new Raw(port);
+    client.send(`${get("/plain")}GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`);
+    const first = await client.response();
+    expect([first.status, first.body.toString()]).toEqual([200, "plain answer"]);
+    expect((await client.response()).status).toBe(101);
+  });
+
   it("answers 408 to headers that stop coming", async () => {
     // A slow client must not hold a connection forever (slowloris).
     const { port } = await serve((_req, res) => res.end("ok"), { headersTimeoutMs: 200 });
@@ -772,6 +784,18 @@ describe("HttpServer", () => {
     client.send(get("/first"));
     expect((await client.response()).status).toBe(200);
     client.send("GET /second HTTP/1.1\r\nHost: t\r\nx-partial: ");
+    const res = await client.response({ timeoutMs: 1800 });
+    expect([res.status, res.headers.connection]).toEqual([408, "close"]);
+    await client.closedByServer();
+  });
+
+  it("answers 408 to a head that began in the read of a request answered at once, then stopped", async () => {
+    // The head's first bytes came behind a whole request, in the same read: its clock starts
+    // there although the request ahead was answered before the parser reached them.
+    const { port } = await serve((_req, res) => res.end("ok"), { headersTimeoutMs: 200 });
+    const client = new Raw(port);
+    client.send(`${get("/first")}GET /second HTTP/1.1\r\nHost: t\r\nx-partial: `);
+    expect((await client.response()).status).toBe(200);
     const res = await client.response({ timeoutMs: 1800 });
     expect([res.status, res.headers.connection]).toEqual([408, "close"]);
     await client.closedByServer();

@@ -284,7 +284,14 @@ export class Response extends EventEmitter {
   closes = false;
   /** The status the server itself answered in this response's place (408 to a body too slow). */
   answeredBy: number | undefined;
+  /**
+   * Told once when the response ends or the client leaves, before 'close' is emitted: one slot
+   * the upstream client sets per exchange instead of adding (and removing) a listener.
+   */
+  onClose: ((res: Response) => void) | undefined = undefined;
   private headWritten = false;
+  /** The caller sends a head that got no body bytes itself (flushHead), not the end of the tick. */
+  private headFlushedByCaller = false;
 
   constructor(connection: Connection, request: Request) {
     super();
@@ -303,8 +310,18 @@ export class Response extends EventEmitter {
     this.headers = raw;
     this.headersSent = true;
     if (status === 204 || status === 304 || status < 200) this.bodyless = true;
-    this.connection.headHeld();
+    if (!this.headFlushedByCaller) this.connection.headHeld();
     return this;
+  }
+
+  /**
+   * writeHead for a caller that calls flushHead() itself once it knows no body bytes follow at
+   * once (the upstream client, at the end of each read from the app): the head still goes out
+   * with the first body bytes, without a tick scheduled per response to send it alone.
+   */
+  writeHeadHeld(status: number, headers: readonly string[]): this {
+    this.headFlushedByCaller = true;
+    return this.writeHead(status, headers);
   }
 
   write(chunk: Buffer | string): boolean {
@@ -330,10 +347,11 @@ export class Response extends EventEmitter {
     if (this.bodyless || !length) {
       if (head || last) this.connection.write(head + last, "latin1");
     } else if (this.chunked)
-      this.connection.send(`${head}${length.toString(16)}\r\n`, chunk as Buffer | string, `\r\n${last}`);
-    else this.connection.send(head, chunk as Buffer | string, "");
+      this.connection.sendSoon(`${head}${length.toString(16)}\r\n`, chunk as Buffer | string, `\r\n${last}`);
+    else this.connection.sendSoon(head, chunk as Buffer | string, "");
     this.finished = true;
     this.connection.responded(this);
+    this.onClose?.(this);
     this.emit("close");
   }
 
@@ -351,6 +369,7 @@ export class Response extends EventEmitter {
   aborted(): void {
     if (this.finished) return;
     this.finished = true;
+    this.onClose?.(this);
     this.emit("close");
   }
 
@@ -401,6 +420,16 @@ const MAX_PIPELINED = 128;
 
 /** Body chunks up to this size are copied next to their framing and sent in one Buffer. */
 const COPY_BELOW = 16 * 1024;
+
+/** Framing before (latin1), a body chunk (a string as UTF-8) of size bytes and framing after, in one Buffer. */
+function framed(before: string, chunk: Buffer | string, size: number, after: string): Buffer {
+  const out = Buffer.allocUnsafe(before.length + size + after.length);
+  out.write(before, 0, "latin1");
+  if (typeof chunk === "string") out.write(chunk, before.length, "utf8");
+  else chunk.copy(out, before.length);
+  if (after) out.write(after, before.length + size, "latin1");
+  return out;
+}
 
 // What a client gets for a request llhttp refuses, before the connection closes (errors in a
 // body come after the request was handed on: the connection is just closed then).
@@ -470,6 +499,12 @@ class Connection {
   blockedSince = 0;
   /** A request's head ran out of time behind an answer under way: 408 once that is through. */
   private lateHead = false;
+  /** A response's last piece, written at the end of this turn of the event loop (sendSoon). */
+  private held: Buffer | undefined;
+  /** The parser calls messageBegin (timingBegins). */
+  private beginTimed = false;
+  /** In the parser's callbacks of one read: a head came whole in it (onHeaders to onExecute). */
+  private headInRead = false;
   // The body clock (body timeouts) of the request being parsed: its bytes, the time waited for
   // them before the current wait, since when the server waits (0: it does not), and when bytes
   // were last seen (by the sweep: no clock read per chunk).
@@ -485,9 +520,7 @@ class Connection {
     const parser = new HTTPParser();
     this.parser = parser;
     parser.initialize(HTTPParser.REQUEST, {}, server.options.maxHeaderBytes, HTTPParser.kLenientNone);
-    parser[HTTPParser.kOnMessageBegin] = () => {
-      this.startedAt = Date.now();
-    };
+    // kOnMessageBegin (messageBegin) is set only while a request is answered: see onExecute.
     // Long header lists arrive in parts before the headers are complete.
     parser[HTTPParser.kOnHeaders] = (raw: string[], url: string) => {
       this.headerParts.push(...raw);
@@ -508,24 +541,46 @@ class Connection {
       this.bodyBytes += chunk.length;
       if (!this.draining) this.parsing?.body?.push(chunk);
     };
-    parser[HTTPParser.kOnMessageComplete] = () => {
-      // Trailers came through kOnHeaders (with the url it still held): they belong to no
-      // request, and must not become the start of the next one's headers and url.
-      if (this.headerParts.length) this.headerParts = [];
-      this.urlParts = "";
-      const req = this.parsing;
-      this.parsing = undefined;
-      if (!req) return;
-      req.complete = true;
-      if (!req.body) return;
-      req.body.finish();
-      this.bodyClockTick();
-    };
+    // kOnMessageComplete is set only while a request with a body is parsed (onHeaders): a
+    // request without one is whole with its head, and a call into JS per request is saved.
     parser[HTTPParser.kOnExecute] = (result: number | ParseError) => this.onExecute(result);
     this.handle = handleOf(socket);
     parser.consume(this.handle);
     for (const [event, listener] of this.listeners) socket.on(event, listener);
   }
+
+  /**
+   * A request's first byte: its head's clock starts (headers timeout). Called by the parser
+   * only while a request is answered, when the next one's head may begin in the same read as
+   * a complete one; between requests a head that a read leaves incomplete is seen in
+   * onExecute, and one a read brings whole needs no clock: no call into JS per request.
+   */
+  private readonly messageBegin = () => {
+    this.startedAt = Date.now();
+  };
+
+  /** Whether the parser calls messageBegin (see there). */
+  private timingBegins(on: boolean): void {
+    if (on === this.beginTimed) return;
+    this.beginTimed = on;
+    this.parser[HTTPParser.kOnMessageBegin] = on ? this.messageBegin : undefined;
+  }
+
+  /** The end of a request that has a body (only then is this the parser's callback, see onHeaders). */
+  private readonly onMessageComplete = () => {
+    // Trailers came through kOnHeaders (with the url it still held): they belong to no
+    // request, and must not become the start of the next one's headers and url.
+    if (this.headerParts.length) this.headerParts = [];
+    this.urlParts = "";
+    this.parser[HTTPParser.kOnMessageComplete] = undefined;
+    const req = this.parsing;
+    this.parsing = undefined;
+    if (!req) return;
+    req.complete = true;
+    if (!req.body) return;
+    req.body.finish();
+    this.bodyClockTick();
+  };
 
   private readonly listeners: [string, () => void][] = [
     [
@@ -571,6 +626,7 @@ class Connection {
   ): number {
     const rawHeaders = raw ?? this.headerParts;
     if (this.headerParts.length) this.headerParts = [];
+    this.headInRead = true;
     const target = url ?? this.urlParts;
     this.urlParts = "";
     const req = new Request(
@@ -583,10 +639,11 @@ class Connection {
       this,
     );
     this.startedAt = 0;
-    this.parsing = req;
     if (req.body) {
+      this.parsing = req;
+      this.parser[HTTPParser.kOnMessageComplete] = this.onMessageComplete;
       this.bodyBytes = this.bodySeenBytes = this.bodyWaitedMs = this.bodySince = 0;
-    }
+    } else this.parsing = undefined; // its head was all of it
     if (upgrade) {
       this.upgrading = req; // handed over once the parser stops (onExecute)
       return 0;
@@ -620,6 +677,13 @@ class Connection {
 
   /** After each read the parser went through (or failed on). */
   private onExecute(result: number | ParseError): void {
+    const headInRead = this.headInRead;
+    this.headInRead = false;
+    // Bytes that completed no head and are no body's: a head began (or goes on) in this read.
+    // One that began after a complete head in the same read was timed by messageBegin, set
+    // while that request is answered, and still set if it was answered within the read.
+    if (!headInRead && !this.parsing && !this.startedAt && !this.current && !this.draining) this.startedAt = Date.now();
+    if (!this.current) this.timingBegins(false);
     if (result instanceof Error) {
       const status = PARSE_ERROR_STATUS[result.code ?? ""] ?? 400;
       // Mid-exchange, or already closing: nothing sane can follow.
@@ -635,6 +699,7 @@ class Connection {
       return;
     }
     // The socket is the upgrade handler's from here on: bytes after the request go with it.
+    this.flushHeld();
     const head = this.parser.getCurrentBuffer().subarray(result);
     this.dead = true;
     this.server.connections.delete(this);
@@ -654,6 +719,7 @@ class Connection {
   private dispatch(req: Request): void {
     const res = new Response(this, req);
     this.current = { req, res };
+    this.timingBegins(true);
     try {
       this.server.onRequest(req, res);
     } catch {
@@ -667,6 +733,8 @@ class Connection {
     if (this.current?.res !== res) return;
     const { req } = this.current;
     this.current = undefined;
+    // Answered outside the parser's callbacks: the next head begins in a read of its own.
+    if (!this.headInRead) this.timingBegins(false);
     if (this.lateHead) {
       this.refuse(408, "The request's headers took too long");
       return;
@@ -772,6 +840,7 @@ class Connection {
   /** One write to the client; false when the client must take what waits first ('drain'). */
   write(data: Buffer | string, encoding?: BufferEncoding): boolean {
     if (this.dead) return false;
+    if (this.held) this.flushHeld();
     const flushed = encoding ? this.socket.write(data, encoding) : this.socket.write(data);
     if (!flushed && !this.blockedSince) this.blockedSince = Date.now();
     return flushed;
@@ -786,6 +855,7 @@ class Connection {
     if (this.dead) return false;
     const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
     if (size > COPY_BELOW) {
+      if (this.held) this.flushHeld();
       this.socket.cork();
       if (before) this.socket.write(before, "latin1");
       let flushed = this.write(chunk);
@@ -793,12 +863,33 @@ class Connection {
       this.socket.uncork();
       return flushed;
     }
-    const out = Buffer.allocUnsafe(before.length + size + after.length);
-    out.write(before, 0, "latin1");
-    if (typeof chunk === "string") out.write(chunk, before.length, "utf8");
-    else chunk.copy(out, before.length);
-    if (after) out.write(after, before.length + size, "latin1");
-    return this.write(out);
+    return this.write(framed(before, chunk, size, after));
+  }
+
+  /**
+   * send() for a response's last piece: a small one is written once this turn of the event
+   * loop has read what it will (the server writes all it holds then), so that a client with
+   * several connections is woken once for the answers of one turn rather than per answer
+   * (fewer wake-ups and context switches on a shared machine). Any other write to this
+   * connection, its end or its close writes it first.
+   */
+  sendSoon(before: string, chunk: Buffer | string, after: string): void {
+    if (this.dead) return;
+    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    if (size > COPY_BELOW || this.held) {
+      this.send(before, chunk, after);
+      return;
+    }
+    this.held = framed(before, chunk, size, after);
+    this.server.flushSoon(this);
+  }
+
+  /** Writes what sendSoon held, if anything. */
+  flushHeld(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    this.write(held);
   }
 
   /**
@@ -838,6 +929,7 @@ class Connection {
     this.draining = true;
     this.closing = true;
     this.queue.length = 0;
+    this.flushHeld();
     this.socket.end();
     this.updateReading();
     this.bodyClockTick();
@@ -846,6 +938,7 @@ class Connection {
 
   /** Closes at once (a client that stays idle, misbehaves, or whose response is cut). */
   destroy(): void {
+    this.flushHeld(); // a whole answer, as good as written already
     this.socket.destroy();
   }
 
@@ -901,6 +994,20 @@ export class HttpServer {
   /** Called for each connection closed as it was accepted, maxConnections being open. */
   onDrop: () => void = () => undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Connections holding a response's last piece until this turn of the event loop ends. */
+  private holding: Connection[] = [];
+
+  /** Writes what the connection holds (sendSoon) once this turn's reads are through. */
+  flushSoon(connection: Connection): void {
+    if (this.holding.length === 0) setImmediate(this.flushHolding);
+    this.holding.push(connection);
+  }
+
+  private readonly flushHolding = () => {
+    const holding = this.holding;
+    this.holding = [];
+    for (const connection of holding) connection.flushHeld();
+  };
 
   constructor(options: Partial<ServerOptions>, onRequest: RequestHandler) {
     this.options = { ...defaultServerOptions, ...options };

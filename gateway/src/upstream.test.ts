@@ -5,6 +5,7 @@ import { createServer as createHttpServer, get, type IncomingMessage, request, t
 import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { requestHead } from "./headers.ts";
+import { HttpServer } from "./server.ts";
 import { bodySize, putInParts } from "./test-clients.ts";
 import { type Endpoint, type UpstreamError, UpstreamPool } from "./upstream.ts";
 
@@ -76,6 +77,28 @@ async function front(pool: UpstreamPool, to: Endpoint, maxBodyBytes = 1 << 20) {
   });
   const { port } = await listen(server);
   return `http://127.0.0.1:${port}`;
+}
+
+/** The gateway's own pairing: server.ts' server and Response in front of the pool, as gateway.ts has it. */
+async function gatewayFront(pool: UpstreamPool, to: Endpoint) {
+  const server = new HttpServer({}, (req, res) => {
+    const head = requestHead(req.rawHeaders, {
+      method: req.method,
+      path: req.url,
+      remoteAddress: "127.0.0.1",
+      chunked: req.chunked,
+      fallbackHost: `${to.host}:${to.port}`,
+    });
+    const request = { head, method: req.method, body: req.body, chunked: req.chunked, maxBodyBytes: 1 << 20 };
+    pool.forward(to, request, res, (e?: UpstreamError) => {
+      if (!e) return;
+      res.writeHead(e.status, { "content-type": "text/plain" });
+      res.end(e.message);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  servers.push({ close: () => void server.close(0) });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** A request head for path, as the gateway makes it. */
@@ -360,6 +383,60 @@ describe("UpstreamPool", () => {
     await once(res, "data");
     res.destroy();
     await new Promise((r) => setTimeout(r, 100));
+    expect(appSocketClosed).toBe(true);
+    expect(pool.idleCount(endless)).toBe(0);
+  });
+
+  it("ends a response with a Content-Length when its last byte came, over several reads, and reuses the connection", async () => {
+    // Such a response's end is counted by the pool rather than told by the parser.
+    const body = Buffer.alloc(200_000, "b");
+    const backend = await rawApp((_n, socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`);
+      socket.write(body.subarray(0, 1000));
+      setTimeout(() => socket.write(body.subarray(1000, 150_000)), 30);
+      setTimeout(() => socket.write(body.subarray(150_000)), 60);
+      return undefined;
+    });
+    const url = await gatewayFront(newPool(), backend);
+    for (const path of ["/a", "/b"]) {
+      const res = await fetch(`${url}${path}`);
+      expect([res.status, (await res.arrayBuffer()).byteLength]).toEqual([200, body.length]);
+    }
+    expect(pool.idleCount(backend)).toBe(1);
+  });
+
+  it("gets an app's head alone to a server.ts client, when the app sends no body bytes yet (an event stream)", async () => {
+    // The head waits for the body's first bytes to go out in one write; a read from the app
+    // that brought none must still send it, or an EventSource never opens.
+    const backend = await app((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      if (req.url === "/now") return void res.end("data: at once\n\n");
+      res.flushHeaders(); // and waits for news
+    });
+    const url = await gatewayFront(newPool(), backend);
+    const waiting = await Promise.race([
+      fetch(`${url}/wait`),
+      new Promise<undefined>((resolve) => setTimeout(resolve, 3000, undefined)),
+    ]);
+    expect([waiting?.status, waiting?.headers.get("content-type")]).toEqual([200, "text/event-stream"]);
+    await waiting?.body?.cancel();
+    const now = await fetch(`${url}/now`);
+    expect([now.status, await now.text()]).toEqual([200, "data: at once\n\n"]);
+  });
+
+  it("closes the app's connection when a server.ts client leaves mid-response, and reuses none of it", async () => {
+    let appSocketClosed = false;
+    const endless = await app((req, res) => {
+      req.socket.on("close", () => {
+        appSocketClosed = true;
+      });
+      res.write("first");
+    });
+    const url = await gatewayFront(newPool(), endless);
+    const res = await new Promise<IncomingMessage>((resolve) => get(`${url}/endless`, resolve));
+    await once(res, "data");
+    res.destroy();
+    for (let waited = 0; !appSocketClosed && waited < 2000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     expect(appSocketClosed).toBe(true);
     expect(pool.idleCount(endless)).toBe(0);
   });

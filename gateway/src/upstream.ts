@@ -8,7 +8,7 @@
 // this module adds the pool and the piping.
 import { connect, type Socket } from "node:net";
 import { withoutHopByHop } from "./headers.ts";
-import { HTTPParser, handleOf, type ParseError } from "./llhttp.ts";
+import { HTTPParser, handleOf, type ParseError, type Parser } from "./llhttp.ts";
 
 export type Endpoint = {
   host: string;
@@ -41,9 +41,18 @@ export type BodySource = {
 export type ResponseSink = {
   writeHead(status: number, rawHeaders: string[]): unknown;
   write(chunk: Buffer): boolean;
-  end(): unknown;
+  /** With the body's last chunk when it is known to be the last (one write for both). */
+  end(chunk?: Buffer): unknown;
   destroy(): unknown;
   once(event: "close" | "drain", listener: () => void): unknown;
+  /**
+   * server.ts' Response: a head held for the body's first bytes, sent alone by flushHead()
+   * when a read from the app brought none (no tick per response to do it).
+   */
+  writeHeadHeld?(status: number, rawHeaders: string[]): unknown;
+  flushHead?(): void;
+  /** server.ts' Response: one callback slot for its end, set per exchange instead of a listener. */
+  onClose?: ((res: never) => void) | undefined;
 };
 
 export type UpstreamRequest = {
@@ -86,6 +95,9 @@ export const defaultPoolOptions: PoolOptions = {
   responseTimeoutMs: 60_000,
   maxHeaderBytes: 64 * 1024,
 };
+
+/** A Content-Length value the gateway counts a body by (llhttp refuses other forms in strict mode). */
+const PLAIN_LENGTH = /^\d{1,15}$/;
 
 // Requests that may go again on a fresh connection when the app closed a kept-alive one before
 // any byte of an answer (RFC 9110 §9.2.2): safe methods without a body. Only then: a request
@@ -134,6 +146,13 @@ class Connection {
   /** The app's last Keep-Alive value, already applied to idleLimitMs. */
   private keepAliveSeen: string | undefined;
   private dead = false;
+  private readonly parser: Parser;
+  /**
+   * Body bytes the response being read still owes, when it gave one plain Content-Length: its
+   * end is counted in onBody, and llhttp's message-complete callback (a call into JS per
+   * response) is not set. -1: llhttp tells the end (chunks, the connection's end, no body).
+   */
+  private owed = -1;
 
   constructor(pool: UpstreamPool, key: string, endpoint: Endpoint, options: PoolOptions) {
     this.pool = pool;
@@ -146,6 +165,7 @@ class Connection {
     );
     this.socket.once("connect", () => this.socket.setTimeout(0));
     const parser = new HTTPParser();
+    this.parser = parser;
     parser.initialize(HTTPParser.RESPONSE, {}, options.maxHeaderBytes, HTTPParser.kLenientNone);
     // Long header lists arrive in parts before the headers are complete (and trailers after the body).
     parser[HTTPParser.kOnHeaders] = (raw: string[]) => this.headerParts.push(...raw);
@@ -161,14 +181,18 @@ class Connection {
       keepAlive: boolean,
     ) => this.onHeaders(raw ?? this.headerParts, status, keepAlive);
     parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.onBody(chunk);
-    parser[HTTPParser.kOnMessageComplete] = () => this.onComplete();
+    parser[HTTPParser.kOnMessageComplete] = this.messageComplete;
     // Each read from the app ends here, after its bytes were parsed. Bytes read while an exchange
     // is on the connection are its answer's (a 1xx included): no kOnMessageBegin callback, which
     // would cost a call into JS per response for the same fact.
     parser[HTTPParser.kOnExecute] = (result: number | ParseError) => {
       this.progress++;
-      if (this.exchange) this.exchange.answered = true;
+      const exchange = this.exchange;
+      if (exchange) exchange.answered = true;
       if (result instanceof Error) this.fail(new UpstreamError(`The app sent an invalid response (${result.code})`));
+      // The read brought the head but not the end: what of the body came went out with it,
+      // else the head goes alone now (an event stream, a slow download's start).
+      else if (exchange?.responded) exchange.res.flushHead?.();
     };
     // The parser reads from the socket's handle itself, as node:http's server does with its
     // connections: a read costs no Buffer-to-stream 'data' event. Reads then bypass the stream,
@@ -196,22 +220,28 @@ class Connection {
     });
   }
 
+  private readonly messageComplete = () => this.onComplete();
+
+  /** The client left before the app's answer was through: the rest of it cannot be skipped. */
+  private readonly clientClosed = (res: ResponseSink) => {
+    if (this.exchange?.res === res) this.fail(new UpstreamError("The client went away"));
+  };
+
   /** Writes one request; its exchange ends through done(). */
   send(exchange: Exchange): void {
     this.exchange = exchange;
     const { request, res } = exchange;
-    res.once("close", () => {
-      // The client left before the app's answer was through: the rest of it cannot be skipped.
-      if (this.exchange === exchange) this.fail(new UpstreamError("The client went away"));
-    });
+    if ("onClose" in res) res.onClose = this.clientClosed;
+    else res.once("close", () => this.clientClosed(res));
     // latin1: the head's strings hold the bytes llhttp read (field values may carry obs-text),
     // one char each; as UTF-8 a byte such as 0xe9 would reach the app as two.
-    this.socket.write(request.head, "latin1");
     const body = request.body;
     if (!body) {
       exchange.sent = true;
+      this.pool.writeSoon(this, request.head);
       return;
     }
+    this.socket.write(request.head, "latin1");
     let size = 0;
     body.on("data", (chunk: Buffer) => {
       size += chunk.length;
@@ -248,22 +278,46 @@ class Connection {
       this.fail(new UpstreamError("The app switched protocols without being asked"));
       return 1;
     }
+    this.owed = -1;
+    this.parser[HTTPParser.kOnMessageComplete] = this.messageComplete;
     if (status < 200) {
       exchange.informational = true; // 100 Continue, 103 Early Hints: the final answer follows
       return 0;
     }
     this.keepAlive = keepAlive;
-    for (let i = 0; i < raw.length; i += 2)
-      if ((raw[i] as string).length === 10 && (raw[i] as string).toLowerCase() === "keep-alive") {
+    let length = -1;
+    let lengths = 0;
+    let coded = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (name.length === 10 && name.toLowerCase() === "keep-alive") {
         // An app sends the same value with every response: read once per connection.
         const value = raw[i + 1] as string;
         if (value === this.keepAliveSeen) continue;
         this.keepAliveSeen = value;
         const seconds = Number(value.match(/timeout=(\d+)/i)?.[1]);
         if (seconds >= 0) this.idleLimitMs = Math.min(this.idleLimitMs, seconds * 750);
-      }
+      } else if (name.length === 14 && name.toLowerCase() === "content-length") {
+        lengths++;
+        length = PLAIN_LENGTH.test(raw[i + 1] as string) ? Number(raw[i + 1]) : -1;
+      } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") coded = true;
+    }
+    // One plain length of a byte or more, on a response that has a body: its end is counted.
+    if (
+      lengths === 1 &&
+      !coded &&
+      length > 0 &&
+      status !== 204 &&
+      status !== 304 &&
+      exchange.request.method !== "HEAD"
+    ) {
+      this.owed = length;
+      this.parser[HTTPParser.kOnMessageComplete] = undefined;
+    }
     try {
-      exchange.res.writeHead(status, withoutHopByHop(raw));
+      const res = exchange.res;
+      if (res.writeHeadHeld) res.writeHeadHeld(status, withoutHopByHop(raw));
+      else res.writeHead(status, withoutHopByHop(raw));
     } catch (error) {
       this.fail(new UpstreamError(`The app sent headers that cannot be forwarded: ${(error as Error).message}`));
       return 1;
@@ -275,7 +329,15 @@ class Connection {
 
   private onBody(chunk: Buffer): void {
     const exchange = this.exchange;
-    if (!exchange || exchange.res.write(chunk)) return;
+    if (!exchange) return;
+    // The last of a counted body: the response ends with it.
+    if (this.owed > 0 && chunk.length >= this.owed) {
+      this.owed = 0;
+      this.onComplete(chunk);
+      return;
+    }
+    if (this.owed > 0) this.owed -= chunk.length;
+    if (exchange.res.write(chunk)) return;
     // The client reads slower than the app writes: stop reading from the app until it caught up.
     this.socket.pause();
     this.heldForClient = true;
@@ -286,7 +348,7 @@ class Connection {
     });
   }
 
-  private onComplete(): void {
+  private onComplete(last?: Buffer): void {
     if (this.headerParts.length) this.headerParts = [];
     const exchange = this.exchange;
     if (!exchange) return;
@@ -296,7 +358,8 @@ class Connection {
     }
     this.exchange = undefined;
     this.served++;
-    exchange.res.end();
+    if (last) exchange.res.end(last);
+    else exchange.res.end();
     // The last write may have paused the app's side for a client that will never drain (one
     // that went away): the next exchange on this connection must read again.
     this.heldForClient = false;
@@ -352,6 +415,11 @@ class Connection {
       );
   }
 
+  /** A head writeSoon held: written unless the connection ended meanwhile. */
+  writeHeld(head: string): void {
+    if (!this.dead) this.socket.write(head, "latin1");
+  }
+
   close(): void {
     if (this.dead) return;
     this.dead = true;
@@ -400,6 +468,27 @@ export class UpstreamPool {
     };
     attempt(false);
   }
+
+  private held: Array<Connection | string> = [];
+  private spare: Array<Connection | string> = [];
+
+  /**
+   * Writes a request head once this turn of the event loop has read what it will: the heads of
+   * all requests read in one turn go to the apps together, so that an app woken by the first
+   * finds the others there too (fewer wake-ups and context switches on a shared machine).
+   */
+  writeSoon(connection: Connection, head: string): void {
+    if (this.held.length === 0) setImmediate(this.writeHeld);
+    this.held.push(connection, head);
+  }
+
+  private readonly writeHeld = () => {
+    const held = this.held;
+    this.held = this.spare;
+    for (let i = 0; i < held.length; i += 2) (held[i] as Connection).writeHeld(held[i + 1] as string);
+    held.length = 0;
+    this.spare = held;
+  };
 
   /** Idle connections per endpoint (for tests and metrics). */
   idleCount(endpoint: Endpoint): number {

@@ -1,0 +1,18 @@
+// Gateway API mode (issue 17): the cluster's data plane carries app traffic, and sends a request
+// here only while its app is stopped, waking or on its way to zero. The route marks each request
+// with the app's identity (APP_IDENTITY_HEADER, `<org>/<app>`), so the request is this app's
+// whatever its Host: waked, held and forwarded as the host or path forms are (routes.ts).
+import type { Route } from "./routes.ts";
+
+const IDENTITY = /^([a-z0-9-]+)\/([a-z0-9-]+)$/;
+
+/**
+ * The app a data-plane request is for: the identity header's `<org>/<app>` and the request's
+ * own path (the route forwards it unchanged). Undefined when the header is absent or malformed
+ * (sent twice, or anything but one `<org>/<app>`): such a request is routed by Host or path.
+ */
+export function routeOfIdentity(value: string | undefined, url: string): Route | undefined {
+  if (value === undefined) return undefined;
+  const m = IDENTITY.exec(value.trim().toLowerCase());
+  return m ? { org: m[1] as string, app: m[2] as string, path: url || "/" } : undefined;
+}
