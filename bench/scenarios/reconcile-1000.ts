@@ -8,9 +8,13 @@
 // of the medians is the figure. The last operator round also measures the operator's peak
 // RSS (VmHWM of its process) and its writes during 60 s of steady state afterwards. Each
 // operator round logs its writes per app by resource. To iterate: BENCH_ORGS=10 (a variant
-// prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS, and
-// BENCH_CPU_PROF=<dir> for the operator's CPU profiles.
-import { readFileSync } from "node:fs";
+// prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS,
+// BENCH_CPU_PROF=<dir> for the operator's CPU profiles, and BENCH_APISERVER_PROF=<dir> for the
+// apiserver's (pprof, the first BENCH_APISERVER_PROF_S seconds of each round; read them with
+// `go tool pprof -top <kube-apiserver binary> <file>`).
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { type AppInstance, type AppTemplate, orgOfNamespace } from "@atrium/crds";
 import { KubeClient, type KubeObject, R } from "@atrium/kube";
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
@@ -35,6 +39,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const FULL_SIZE = ORGS === 50 && APPS_PER_ORG === 20;
 /** A directory to write the operator's CPU profiles to (node --cpu-prof), one per operator round. */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** A directory for the apiserver's CPU profiles, one per round, and how many seconds each covers. */
+const APISERVER_PROF_DIR = process.env.BENCH_APISERVER_PROF;
+const APISERVER_PROF_S = Number(process.env.BENCH_APISERVER_PROF_S ?? 30);
 /**
  * The direct client's apps at once: each app's Service and Deployment together, so at most
  * MAX_WRITES_IN_FLIGHT writes in flight, the operator's own cap (operator.ts) on its writes.
@@ -92,6 +99,26 @@ function cpuMeter(pids: Record<string, number>) {
       .map(([name, s]) => `${name} ${(s - (start[name] ?? 0)).toFixed(1)}`)
       .join(", ");
   };
+}
+
+let profiles = 0;
+/**
+ * Starts the apiserver's CPU profile of the round's first APISERVER_PROF_S seconds (pprof over
+ * kubectl get --raw) when BENCH_APISERVER_PROF names a directory; the file is written when it ends.
+ */
+function profileApiserver(cp: { binDir: string; kubeconfig: string }, round: string) {
+  if (!APISERVER_PROF_DIR) return;
+  const file = join(APISERVER_PROF_DIR, `apiserver-${++profiles}-${round}.pprof`);
+  const path = `/debug/pprof/profile?seconds=${APISERVER_PROF_S}`;
+  execFile(
+    join(cp.binDir, "kubectl"),
+    [`--kubeconfig=${cp.kubeconfig}`, "get", "--raw", path],
+    { encoding: "buffer", maxBuffer: 64 * 2 ** 20, timeout: (APISERVER_PROF_S + 60) * 1000 },
+    (error, stdout) => {
+      if (error) log(`apiserver profile (${round}) failed: ${error.message}`);
+      else writeFileSync(file, stdout);
+    },
+  );
 }
 
 const orgNames = () => Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
@@ -156,6 +183,7 @@ async function directRound(): Promise<number> {
       return { ...o, metadata };
     };
     const cpu = cpuMeter(cp.pids);
+    profileApiserver(cp, "direct");
     const started = Date.now();
     await pool(orgNames(), 25, (org) =>
       client.apply(R.namespace, { metadata: { name: `org-${org}`, labels: managedLabels(org) } }),
@@ -210,6 +238,7 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
     await op.waitUntil("leadership", async () => (await op.status()).leader);
     const total = ORGS * APPS_PER_ORG;
     const cpu = cpuMeter({ ...cp.pids, operator: op.pid });
+    profileApiserver(cp, "operator");
     const started = Date.now();
     const orgs = orgNames();
     await pool(orgs, 25, (name) =>
@@ -312,6 +341,7 @@ export async function run() {
       `Direct: the same namespaces, Services and Deployments (the operator's desired-state functions) server-side applied with the operator's client at the operator's cap on writes in flight (${MAX_WRITES_IN_FLIGHT}: ${APP_CONCURRENCY} apps, each app's Service and Deployment at once, as the operator applies them), clock from the first apply to every Deployment readyReplicas=1. ` +
       "Both polled every 0.5 s; medians of the rounds " +
       `(direct ${direct.map((s) => s.toFixed(1)).join(", ")} s; operator ${operator.map((o) => o.s.toFixed(1)).join(", ")} s). ` +
+      "The operator writes its Events in the background (after its other waiting writes), so under this burst some come after the clock stops (the writes-per-app log counts those written before it). " +
       `Last operator round: peak RSS = VmHWM of the operator process; steady-state writes = its writes to anything but its leader Lease (and Events) ` +
       `during ${STEADY_MS / 1000} s after the queues drained (lease renewals in that window: ${last.leaseWrites}). Operator flags: ${OPERATOR_NODE_FLAGS.join(" ")}.`,
     metrics: {

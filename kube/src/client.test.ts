@@ -119,4 +119,31 @@ describe("Turns", () => {
     expect(await Promise.all(all)).toEqual(["task 0", 1, 2, 3]);
     expect(turns.inFlight).toBe(0);
   });
+
+  it("gives a background task a turn only when no other task waits, whenever it came", async () => {
+    const turns = new Turns(1);
+    const order: string[] = [];
+    const gates: Array<() => void> = [];
+    const task = (name: string, background = false) =>
+      turns.run(
+        () =>
+          new Promise<void>((resolve) => {
+            order.push(name);
+            gates.push(resolve);
+          }),
+        { background },
+      );
+    const all = [task("first"), task("event", true), task("status"), task("apply"), task("event 2", true)];
+    while (order.length < all.length) {
+      await expect.poll(() => gates.length).toBe(1);
+      gates.shift()?.();
+    }
+    await Promise.all(all);
+    expect(order).toEqual(["first", "status", "apply", "event", "event 2"]);
+    // With a turn free, a background task does not wait.
+    const alone = task("event 3", true);
+    expect(order.at(-1)).toBe("event 3");
+    gates.shift()?.();
+    await alone;
+  });
 });

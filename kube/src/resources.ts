@@ -48,6 +48,13 @@ export const R = {
     kind: "EndpointSlice",
     namespaced: true,
   },
+  httpRoute: {
+    group: "gateway.networking.k8s.io",
+    version: "v1",
+    plural: "httproutes",
+    kind: "HTTPRoute",
+    namespaced: true,
+  },
   lease: { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
   organization: atrium("Organization", "organizations", false),
   orgRole: atrium("OrgRole", "orgroles", true),

@@ -1,4 +1,5 @@
 import { DEFAULT_DELETION_GRACE, parseGrace } from "./organization/deletion.ts";
+import { type Routing, routingConfig } from "./routing/config.ts";
 
 export type OperatorConfig = {
   /** Apps answer at https://<app>.<org>.<baseDomain>. */
@@ -13,6 +14,8 @@ export type OperatorConfig = {
   defaultContainerMemory: string;
   /** From an organization's deletion request to its deletion (ATRIUM_ORG_DELETION_GRACE, default 30d). */
   orgDeletionGraceMs: number;
+  /** The embedded gateway (default) or Gateway API mode (ATRIUM_ROUTING, routing/config.ts). */
+  routing: Routing;
 };
 
 export const defaultConfig = (env: NodeJS.ProcessEnv = process.env): OperatorConfig => ({
@@ -23,6 +26,7 @@ export const defaultConfig = (env: NodeJS.ProcessEnv = process.env): OperatorCon
   defaultContainerCpu: "100m",
   defaultContainerMemory: "128Mi",
   orgDeletionGraceMs: parseGrace(env.ATRIUM_ORG_DELETION_GRACE || DEFAULT_DELETION_GRACE),
+  routing: routingConfig(env),
 });
 
 /** An http(s) URL with {app} (and usually {org}) in it, checked at start with the variable named. */

@@ -24,6 +24,9 @@ export type Caches = {
   pvcs: Informer;
   secrets: Informer;
   pods: Informer;
+  /** Gateway API mode only (routing/): the apps' HTTPRoutes and the EndpointSlices the operator writes. */
+  httpRoutes?: Informer;
+  routeSlices?: Informer;
 };
 
 export type Deps = {

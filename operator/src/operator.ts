@@ -2,7 +2,14 @@
 // event handlers that map each change to the keys it affects, and leader election that
 // decides whether this replica reconciles or only keeps its caches warm.
 
-import { type Member, namespaceFor, normalizeEmail, orgOfNamespace } from "@atrium/crds";
+import {
+  LABEL_SLICE_MANAGER,
+  type Member,
+  namespaceFor,
+  normalizeEmail,
+  orgOfNamespace,
+  ROUTE_SLICE_MANAGER,
+} from "@atrium/crds";
 import { type Change, Informer, KubeClient, type KubeObject, keyOf, LeaderElector, type Logger, R } from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
@@ -14,17 +21,26 @@ import { reconcileMember } from "./member/reconcile.ts";
 import { deletingOrgHold } from "./organization/deletion.ts";
 import { reconcileOrganization } from "./organization/reconcile.ts";
 import { reconcileOrgRole } from "./orgrole/reconcile.ts";
+import { requireGatewayApi } from "./routing/data-plane.ts";
 import { Controller } from "./runtime/controller.ts";
 import { eventRecorder } from "./runtime/events.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
 import type { Outcome } from "./runtime/queue.ts";
 
+/** The EndpointSlices the operator writes (Gateway API mode), not the ones the controller copies our labels to. */
+const ROUTE_SLICE_SELECTOR = `${MANAGED_SELECTOR},${LABEL_SLICE_MANAGER}=${ROUTE_SLICE_MANAGER}`;
+
 /**
- * How long an org waits to recount after one of its apps or members changed. Its counts
- * (appCount, runningAppCount, memberCount) and AdminPresent may lag by this much; in
- * exchange, the changes in that window cost one status write rather than one each.
+ * An org recounts once its apps and members have been quiet this long after a change. Its
+ * counts (appCount, runningAppCount, memberCount) and AdminPresent may lag by this much; in
+ * exchange, a burst of changes costs one status write rather than one each.
  */
 export const ORG_FOLLOW_MS = 2000;
+/**
+ * ... and at the latest this long after the first change of a burst that goes on (20 apps
+ * created, then starting, over a minute on a busy cluster): one recount per 10 s of it.
+ */
+export const ORG_FOLLOW_MAX_MS = 10_000;
 
 /**
  * Writes in flight at most for apps (their objects, status and Events together): what bounds
@@ -98,6 +114,13 @@ export function createOperator(options: OperatorOptions) {
     pvcs: managed(R.pvc),
     secrets: managed(R.secret),
     pods: managed(R.pod, podSummary),
+    // Gateway API mode: its CRDs need not exist otherwise, so neither do these watches.
+    ...(config.routing.mode === "gateway-api"
+      ? {
+          httpRoutes: managed(R.httpRoute),
+          routeSlices: new Informer(client, R.endpointSlice, informerOptions(ROUTE_SLICE_SELECTOR)),
+        }
+      : {}),
   } as unknown as Caches;
 
   const deps: Deps = {
@@ -131,10 +154,11 @@ export function createOperator(options: OperatorOptions) {
   };
   const toOrg = to(controllers.organization);
   // An org's counts and AdminPresent follow its apps and members: a burst of their changes
-  // (20 apps starting) is folded into one pass ORG_FOLLOW_MS after the first, not one status
-  // write per change. The org's own changes and its children's still go at once.
+  // (20 apps starting) is folded into one pass once they pause for ORG_FOLLOW_MS (one per
+  // ORG_FOLLOW_MAX_MS while they go on), not one status write per change. The org's own
+  // changes and its children's still go at once.
   const followOrg = (key: string | undefined) => {
-    if (leading && key) controllers.organization.queue.addAfter(key, ORG_FOLLOW_MS);
+    if (leading && key) controllers.organization.queue.addWhenQuiet(key, ORG_FOLLOW_MS, ORG_FOLLOW_MAX_MS);
   };
   const toApp = to(controllers.appInstance);
   const orgOf = (ch: Change<KubeObject>) =>
@@ -183,6 +207,7 @@ export function createOperator(options: OperatorOptions) {
   });
   for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
     c.on((ch) => toApp(appOf(ch)));
+  for (const c of [caches.httpRoutes, caches.routeSlices]) c?.on((ch) => toApp(appOf(ch)));
 
   const informers = Object.values(caches) as Informer[];
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;
@@ -238,6 +263,7 @@ export function createOperator(options: OperatorOptions) {
      */
     async run(): Promise<void> {
       await ensureNamespace(leaseClient, options.leaseNamespace);
+      if (config.routing.mode === "gateway-api") await requireGatewayApi(leaseClient);
       for (const i of informers) i.start();
       await Promise.all(informers.map((i) => i.synced));
       log("Caches synced", { informers: informers.length });
@@ -254,7 +280,7 @@ export function createOperator(options: OperatorOptions) {
       await elector.release();
       metrics.leader.set(0);
     },
-    /** Keys queued per kind, with those due within ORG_FOLLOW_MS (an org about to recount is not settled). */
+    /** Keys queued per kind, with those due within ORG_FOLLOW_MS or waiting for quiet (an org about to recount is not settled). */
     queues: () =>
       Object.fromEntries(
         Object.values(controllers).map((c) => [c.kind, c.queue.depth + c.queue.dueWithin(ORG_FOLLOW_MS)]),
@@ -270,6 +296,7 @@ export function podSummary(pod: KubeObject): KubeObject {
   const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = pod.metadata;
   const status = (pod.status ?? {}) as {
     phase?: string;
+    podIP?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
     containerStatuses?: { state?: { waiting?: unknown } }[];
   };
@@ -279,6 +306,8 @@ export function podSummary(pod: KubeObject): KubeObject {
     metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
     status: {
       phase: status.phase,
+      // Gateway API mode writes the ready pods' addresses into the route's endpoints.
+      ...(status.podIP ? { podIP: status.podIP } : {}),
       conditions: status.conditions?.map(({ type, status, reason, message }) => ({ type, status, reason, message })),
       containerStatuses: status.containerStatuses?.map((c) => ({ state: { waiting: c.state?.waiting } })),
     },

@@ -13,6 +13,7 @@ import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
 import { deletingOrgHold, ORG_DELETING } from "../organization/deletion.ts";
 import { requeueAfter } from "../requeue.ts";
+import { dataPlaneRouting } from "../routing/data-plane.ts";
 import { liveValuesOf } from "../runtime/applied.ts";
 import { type ConditionInput, findCondition, setConditions } from "../runtime/conditions.ts";
 import type { Outcome } from "../runtime/queue.ts";
@@ -79,6 +80,9 @@ export const reconcileAppInstance = (deps: Deps) => {
   // the cache can lag our own status write, and a transition must be counted once. Entries go
   // with their app, so the map stays as large as the apps that exist.
   const announced = new Map<string, string>();
+  // Gateway API mode: the app's route and endpoints, and the stop sequence (routing/data-plane.ts).
+  const routing = deps.config.routing;
+  const dataPlane = routing.mode === "gateway-api" ? dataPlaneRouting(deps, routing) : undefined;
   return async (key: string): Promise<Outcome> => {
     const { caches } = deps;
     const app = caches.appInstances.get(key) as App | undefined;
@@ -87,6 +91,7 @@ export const reconcileAppInstance = (deps: Deps) => {
     if (!app || app.metadata.deletionTimestamp) {
       announced.delete(key);
       announced.delete(`${key}/ready`);
+      dataPlane?.forget(key);
       return;
     }
     const namespace = app.metadata.namespace as string;
@@ -142,6 +147,9 @@ export const reconcileAppInstance = (deps: Deps) => {
       woken = isoSeconds(now);
       idle = idleState({ ...app, status: { ...app.status, startedAt: started, wokenAt: woken } }, now);
     }
+    // Endpoints go to the activator before the replicas go to zero, and a grace passes between.
+    const route = dataPlane?.plan(app, template, idle, hold !== undefined);
+    if (route) idle = route.idle;
     const replicas = idle.replicas;
     const held = hold?.stopReason === "PaymentRequired" ? paymentProblem(entitlement) : undefined;
     const woke = woken !== app.status?.wokenAt;
@@ -157,6 +165,8 @@ export const reconcileAppInstance = (deps: Deps) => {
         const kept = live ? { ...claim, spec: liveValuesOf(claim.spec, live.spec) } : claim;
         await ensure(deps, R.pvc, kept, caches.pvcs);
       }
+      // Gateway API mode: the route's endpoints move before the Deployment's replicas do.
+      if (route) await dataPlane?.apply(route);
       // Independent of each other, so applied together: a new app's first pass waits one
       // round trip for them, not two.
       const deployment = desiredDeployment(app, template, { version, settings, replicas });

@@ -30,8 +30,10 @@ export function eventRecorder(client: KubeClient, component: string, log: Logger
       lastTimestamp: now,
       count: 1,
     };
-    // An event is best effort: losing one must never fail a reconcile.
-    client.create(R.event, event as unknown as KubeObject).catch((e) => {
+    // An event is best effort: losing one must never fail a reconcile. It is also told after
+    // the status it describes: under a burst (1,000 new apps) it waits while the controller's
+    // other writes wait, so they are not slowed by it (its timestamps are those of now).
+    client.create(R.event, event as unknown as KubeObject, { background: true }).catch((e) => {
       // A replica that stopped leading records nothing: not a failure worth a line.
       if (!isFenced(e))
         log("Could not record event", { reason, object: object.metadata.name, error: errorMessage(e) }, "error");

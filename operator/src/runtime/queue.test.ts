@@ -149,6 +149,69 @@ describe("WorkQueue", () => {
     });
   });
 
+  describe("addWhenQuiet", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const recording = () => {
+      const seen: number[] = [];
+      const started = Date.now();
+      const q = new WorkQueue(
+        async () => {
+          seen.push(Date.now() - started);
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      return { q, seen };
+    };
+
+    it("runs a lone change once the quiet period passes", async () => {
+      vi.useFakeTimers();
+      const { q, seen } = recording();
+      q.addWhenQuiet("org", 2_000, 10_000);
+      expect(q.dueWithin(0)).toBe(1); // waiting for quiet counts as about to run
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(seen).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(seen).toEqual([2_000]);
+      expect(q.dueWithin(0)).toBe(0);
+      q.shutdown();
+    });
+
+    it("folds a burst that goes on into one pass per maxMs, and a pause ends it sooner", async () => {
+      vi.useFakeTimers();
+      const { q, seen } = recording();
+      // A change every second for 25 s: passes at 10 s and 20 s (a window each), none between.
+      for (let t = 0; t < 25; t++) {
+        q.addWhenQuiet("org", 2_000, 10_000);
+        await vi.advanceTimersByTimeAsync(1_000);
+      }
+      expect(seen).toEqual([10_000, 20_000]);
+      // The burst stops at 24 s: the last window closes 2 s after its last change.
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(seen).toEqual([10_000, 20_000, 26_000]);
+      q.shutdown();
+    });
+
+    it("leaves a sooner delay of another kind (a retry, a requeue) in place, and keeps to it", async () => {
+      vi.useFakeTimers();
+      const { q, seen } = recording();
+      q.addAfter("org", 500);
+      q.addWhenQuiet("org", 2_000, 10_000);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(seen).toEqual([500]);
+      // A requeue asked for while waiting for quiet: later changes no longer push past it.
+      q.addWhenQuiet("org", 2_000, 10_000);
+      q.addAfter("org", 3_000);
+      await vi.advanceTimersByTimeAsync(1_000);
+      q.addWhenQuiet("org", 2_000, 10_000);
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(seen).toEqual([500, 2_500]);
+      q.shutdown();
+    });
+  });
+
   it("coalesces keys asked for repeatedly while their delay runs into one pass", async () => {
     const seen: string[] = [];
     const q = new WorkQueue(

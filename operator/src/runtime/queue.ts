@@ -23,7 +23,8 @@ export class WorkQueue {
   private readonly waiting = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** One pending delay per key; `since` marks a wait for quiet (addWhenQuiet): its first change. */
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout; since?: number }>();
   private readonly failures = new Map<string, number>();
   private active = 0;
   private stopped = false;
@@ -61,9 +62,33 @@ export class WorkQueue {
     }
     const at = Date.now() + delayMs;
     const existing = this.timers.get(key);
-    if (existing && existing.at <= at) return;
+    if (existing && existing.at <= at) {
+      // A sooner wait for quiet stands, but may no longer move past this delay.
+      if (existing.since !== undefined) {
+        clearTimeout(existing.timer);
+        this.arm(key, existing.at);
+      }
+      return;
+    }
     if (existing) clearTimeout(existing.timer);
     this.arm(key, at);
+  }
+
+  /**
+   * Adds the key once changes to it have paused for `quietMs`, and at the latest `maxMs` after
+   * the first of them: a lone change waits `quietMs`, a burst of changes (20 apps starting over
+   * a minute) costs one pass every `maxMs` rather than one every `quietMs`. A sooner delay of
+   * another kind (a retry) stands; the pass it brings covers these changes too.
+   */
+  addWhenQuiet(key: string, quietMs: number, maxMs: number): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const existing = this.timers.get(key);
+    const since = existing?.since ?? now;
+    const at = Math.min(now + quietMs, since + maxMs);
+    if (existing && existing.since === undefined && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    this.arm(key, at, since);
   }
 
   /**
@@ -72,28 +97,28 @@ export class WorkQueue {
    * deadline would otherwise run the key at once, and a reconcile that asks for it again
    * would spin.
    */
-  private arm(key: string, at: number): void {
+  private arm(key: string, at: number, since?: number): void {
     const timer = setTimeout(
       () => {
-        if (Date.now() < at) return this.arm(key, at);
+        if (Date.now() < at) return this.arm(key, at, since);
         this.timers.delete(key);
         this.add(key);
       },
       Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
     );
     timer.unref();
-    this.timers.set(key, { at, timer });
+    this.timers.set(key, { at, timer, ...(since === undefined ? {} : { since }) });
   }
 
   get depth(): number {
     return this.order.length;
   }
 
-  /** Keys whose delay ends within `ms`: work that is about to be queued. */
+  /** Keys whose delay ends within `ms`, and keys waiting for quiet: work that is about to be queued. */
   dueWithin(ms: number): number {
     const by = Date.now() + ms;
     let n = 0;
-    for (const { at } of this.timers.values()) if (at <= by) n++;
+    for (const { at, since } of this.timers.values()) if (at <= by || since !== undefined) n++;
     return n;
   }
 
