@@ -3,7 +3,7 @@
 # lint and kubeconform on atrium-catalog):
 #   helm lint --strict, helm-unittest (charts/atrium/tests), kubeconform (strict, schemas made
 #   offline from Kubernetes' OpenAPI and Atrium's CRDs; also Atrium's examples and catalog),
-#   checkov (skips justified in charts/checkov.yaml).
+#   checkov (skips justified in charts/checkov.yaml); shellcheck on charts/e2e/kind.sh.
 # Tools come from charts/tools.sh. Run by test/integration/chart-static.test.ts (make test).
 # Exits non-zero on the first failing check, naming it.
 set -euo pipefail
@@ -58,4 +58,8 @@ step "kubeconform (Atrium's examples and sample catalog against the converted CR
 
 step "helm-unittest"
 "$tools/helm-unittest" "$chart"
+
+step "shellcheck (the kind end-to-end script, which cannot run here)"
+command -v shellcheck >/dev/null || { step "shellcheck is required (apt-get install shellcheck)"; exit 1; }
+shellcheck "$here/e2e/kind.sh"
 step "all chart checks passed"

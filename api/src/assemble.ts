@@ -40,8 +40,9 @@ export async function assembleApi(
     ? await createOidcClient({
         ...config.oidc,
         redirectUri: `${config.publicUrl}/api/auth/callback`,
-        // Plain http only for a provider on this machine (development and tests).
-        allowInsecure: /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(config.oidc.issuer),
+        // Plain http only for a provider on this machine, or where asked for by name (a
+        // development provider the cluster's pods reach on their node's host).
+        allowInsecure: config.oidc.allowHttp || /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(config.oidc.issuer),
       })
     : undefined;
   if (!oidc) log("Login is disabled: set ATRIUM_OIDC_ISSUER (API keys still work)");

@@ -49,6 +49,13 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ ...PEPPERS, ATRIUM_API_DRAIN_SECONDS: "-1" })).toThrow(/ATRIUM_API_DRAIN_SECONDS/);
   });
 
+  it("accepts a plain-http OIDC issuer elsewhere only when ATRIUM_OIDC_ALLOW_HTTP says so", () => {
+    const issuer = { ...PEPPERS, ATRIUM_OIDC_ISSUER: "http://198.19.0.1:5556" };
+    expect(loadConfig(issuer).oidc?.allowHttp).toBe(false);
+    expect(loadConfig({ ...issuer, ATRIUM_OIDC_ALLOW_HTTP: "true" }).oidc?.allowHttp).toBe(true);
+    expect(() => loadConfig({ ...issuer, ATRIUM_OIDC_ALLOW_HTTP: "yes please" })).toThrow(/ATRIUM_OIDC_ALLOW_HTTP/);
+  });
+
   it("takes billing's autopay, scheduler interval and lease namespace, refusing a malformed switch", () => {
     expect(loadConfig(PEPPERS).billing).toEqual({
       autopay: false,

@@ -30,7 +30,15 @@ export type ApiConfig = {
   /** Where the console is served; login returns there by default. */
   consoleUrl: string;
   databaseUrl: string;
-  oidc: { issuer: string; clientId: string; clientSecret: string } | undefined;
+  oidc:
+    | {
+        issuer: string;
+        clientId: string;
+        clientSecret: string;
+        /** A plain-http issuer elsewhere than this machine is accepted (ATRIUM_OIDC_ALLOW_HTTP). */
+        allowHttp: boolean;
+      }
+    | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   peppers: Peppers;
@@ -162,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
           issuer,
           clientId: env.ATRIUM_OIDC_CLIENT_ID ?? "atrium",
           clientSecret: env.ATRIUM_OIDC_CLIENT_SECRET ?? "",
+          allowHttp: booleanFrom(env, "ATRIUM_OIDC_ALLOW_HTTP", false),
         }
       : undefined,
     smtpUrl: env.ATRIUM_SMTP_URL,

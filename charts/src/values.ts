@@ -188,6 +188,9 @@ export const values = Obj(
         publicUrl: Url(
           "Where browsers reach the gateway, e.g. https://apps.atrium.example (ATRIUM_GATEWAY_PUBLIC_URL, so a login may return to an app).",
         ),
+        apiUrl: Url(
+          "Where the gateways reach the API, for forward-auth and usage reports (ATRIUM_GATEWAY_AUTH_URL); empty: the API Service's cluster DNS name. Set it where pods have no cluster DNS, or to go through another address.",
+        ),
         trustedProxies: Type.String({
           description:
             "CIDRs of proxies in front of the gateway whose X-Forwarded-* headers are kept (ATRIUM_GATEWAY_TRUSTED_PROXIES); empty: replaced.",

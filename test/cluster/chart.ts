@@ -4,6 +4,8 @@
 // `realNode: { images: [..., "atrium"], services: true }` (the components reach the apiserver
 // through the `kubernetes` Service).
 import { execFileSync } from "node:child_process";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ControlPlane } from "./controlplane.ts";
@@ -79,4 +81,56 @@ export function everyComponentReady(pods: Pod[], replicas: number): boolean {
     const mine = pods.filter((p) => p.metadata.labels?.["app.kubernetes.io/component"] === c);
     return mine.length === replicas && mine.every(isReady);
   });
+}
+
+export type FrontDoor = {
+  /** http://<host>:<port>, known before anything behind it exists. */
+  url: string;
+  /** Where requests go from now on (a Service's ClusterIP and port); until then 503. */
+  forwardTo(target: string): void;
+  stop(): Promise<void>;
+};
+
+/**
+ * What a LoadBalancer or an Ingress gives a real cluster, on an address both the machine and the
+ * real node's pods reach (the node's bridge address): requests forwarded as they came, Host
+ * included, to a Service. Its address is known before the release exists, so the values that
+ * name where browsers reach the API (api.publicUrl) can be given at install.
+ */
+export async function startFrontDoor(host: string): Promise<FrontDoor> {
+  let target: URL | undefined;
+  const server = createServer((req, res) => {
+    if (!target) {
+      res.statusCode = 503;
+      return void res.end("nothing behind the front door yet");
+    }
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => {
+      if (!res.headersSent) res.statusCode = 502;
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    forwardTo: (url) => {
+      target = new URL(url);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
