@@ -11,6 +11,7 @@
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_METRIC_COLUMNS, type AppHourColumn } from "../../api/src/usage/hours.ts";
 import type { Caller } from "../cluster/api-stack.ts";
 import { echoTemplate } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
@@ -169,9 +170,24 @@ describe.each([
     hour(dash, "web-1", "requests", h(1, 9), 1000);
     hour(dash, "ghost", "wakes", h(6, 0), 2);
     hour(dash, "ghost", "wakes", h(5, 23), 5);
+    // The organization's metrics are UsageHour rows; an app's hour is one UsageAppHour row.
     await prisma().usageHour.createMany({
-      data: hours.map((r) => ({ org: r.org, app: r.app, metric: r.metric, hour: new Date(r.at), value: r.value })),
+      data: hours
+        .filter((r) => !r.app)
+        .map((r) => ({ org: r.org, app: r.app, metric: r.metric, hour: new Date(r.at), value: r.value })),
     });
+    const appHours = new Map<
+      string,
+      { org: string; app: string; hour: Date } & Partial<Record<AppHourColumn, number>>
+    >();
+    for (const r of hours.filter((x) => x.app)) {
+      const key = `${r.org}|${r.app}|${r.at}`;
+      const row = appHours.get(key) ?? { org: r.org, app: r.app, hour: new Date(r.at) };
+      const column = APP_METRIC_COLUMNS[r.metric as keyof typeof APP_METRIC_COLUMNS];
+      row[column] = (row[column] ?? 0) + r.value;
+      appHours.set(key, row);
+    }
+    await prisma().usageAppHour.createMany({ data: [...appHours.values()] });
     const days = new Map<string, { org: string; app: string; metric: string; day: Date; value: number }>();
     for (const r of hours) {
       const d = Math.floor(r.at / DAY) * DAY;

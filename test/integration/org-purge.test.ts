@@ -143,6 +143,7 @@ for (const provider of ["sqlite", "postgresql"] as const)
         notifications: await prisma().notification.count({ where: { org: o } }),
         usage:
           (await prisma().usageHour.count({ where: { org: o } })) +
+          (await prisma().usageAppHour.count({ where: { org: o } })) +
           (await prisma().usageDay.count({ where: { org: o } })),
         activeMembers: await prisma().activeMember.count({ where: { org: o } }),
         exports: await prisma().exportJob.count({ where: { org: o } }),
@@ -203,6 +204,7 @@ for (const provider of ["sqlite", "postgresql"] as const)
         });
         await p.trialGrant.create({ data: { org, template: "tpl", app: "app", grantedAt: now, endsAt: now } });
         await p.usageHour.create({ data: { org, app: "", metric: "requests", hour: now, value: 3 } });
+        await p.usageAppHour.create({ data: { org, app: "app", hour: now, requests: 3 } });
         await p.usageDay.create({ data: { org, app: "", metric: "requests", day: now, value: 3 } });
         await p.activeMember.create({ data: { org, user: adminEmail(), day: now } });
         await p.exportJob.create({

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { namespaceFor } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_METRIC_COLUMNS } from "../../api/src/usage/hours.ts";
 import { type ApiStack, call, startApi } from "../cluster/api-stack.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
@@ -96,8 +97,14 @@ describe.each(["sqlite", "postgresql"] as const)("usage metering (%s)", (provide
   const prisma = () => w.api.db.prisma;
   const usage = () => w.api.services.usage;
   const read = (org: string, name: string) => w.kube.get<App>(R.appInstance, name, namespaceFor(org));
+  /** An app's metric is a column of its UsageAppHour rows; the organization's (app "") a UsageHour row. */
   const hourSum = async (org: string, app: string, metric: string) =>
-    (await prisma().usageHour.findMany({ where: { org, app, metric } })).reduce((n, r) => n + r.value, 0);
+    app
+      ? (await prisma().usageAppHour.findMany({ where: { org, app } })).reduce(
+          (n, r) => n + r[APP_METRIC_COLUMNS[metric as keyof typeof APP_METRIC_COLUMNS]],
+          0,
+        )
+      : (await prisma().usageHour.findMany({ where: { org, app, metric } })).reduce((n, r) => n + r.value, 0);
   const daySum = async (org: string, app: string, metric: string) =>
     (await prisma().usageDay.findMany({ where: { org, app, metric } })).reduce((n, r) => n + r.value, 0);
 
@@ -181,6 +188,16 @@ describe.each(["sqlite", "postgresql"] as const)("usage metering (%s)", (provide
     expect(await hourSum(org, "posted", "requests")).toBe(5);
     expect(await hourSum(org, "posted", "errors_5xx")).toBe(2);
     expect(await hourSum(org, "posted", "wakes")).toBe(1);
+    // One row for the app's hour, holding the three counts (a batch writes one row per app).
+    expect(
+      (await prisma().usageAppHour.findMany({ where: { org, app: "posted" } })).map((r) => [
+        r.hour.getTime() % 3_600_000,
+        r.requests,
+        r.errors5xx,
+        r.wakes,
+        r.runningSeconds,
+      ]),
+    ).toEqual([[0, 5, 2, 1, 0]]);
 
     const wrong = await post("not-the-token", { ...batch, batch: `test-${provider}:2` });
     expect(wrong.status).toBe(401);
@@ -333,8 +350,15 @@ describe.each(["sqlite", "postgresql"] as const)("usage metering (%s)", (provide
       ],
     });
     await prisma().usageBatch.create({ data: { id: `old-${provider}:1`, receivedAt: new Date(now - 36 * DAY) } });
+    await prisma().usageAppHour.createMany({
+      data: [
+        { org: "retention", app: "x", hour: new Date(now - 36 * DAY), requests: 1 },
+        { org: "retention", app: "x", hour: new Date(now - 34 * DAY), requests: 1 },
+      ],
+    });
     await usage().retention(now);
     expect((await prisma().usageHour.findMany({ where: { org: "retention" } })).length).toBe(1);
+    expect((await prisma().usageAppHour.findMany({ where: { org: "retention" } })).length).toBe(1);
     expect((await prisma().usageDay.findMany({ where: { org: "retention" } })).length).toBe(1);
     expect(await prisma().usageBatch.findUnique({ where: { id: `old-${provider}:1` } })).toBeNull();
   });

@@ -1,5 +1,5 @@
 // The dashboard's reads: the overview (from the watches, the audit log and the logo's row), the
-// usage charts (UsageDay for past days, UsageHour for today so far), the economic overview
+// usage charts (UsageDay for past days, UsageAppHour and UsageHour for today so far), the economic overview
 // (subscriptions, invoices, usage rollups) and the platform's figures. Each query names the
 // organization and the apps it wants, so it walks the tables' primary keys (org, app, metric,
 // day) instead of every row of the organization; what is computed from the rows is in the pure
@@ -7,6 +7,7 @@
 import { type AppTemplate, orgOfNamespace } from "@atrium/crds";
 import type { Services } from "../app.ts";
 import { DAY_MS } from "../billing/domain.ts";
+import { type AppMetric, appMetricRows, isAppMetric } from "../usage/hours.ts";
 import {
   committedMonthly,
   type IdleStops,
@@ -23,9 +24,9 @@ import {
   type DayValue,
   lastDays,
   METRIC,
+  SeriesSums,
   USAGE_WINDOWS,
   type UsageWindow,
-  usageSeries,
   utcDay,
 } from "./series.ts";
 
@@ -61,6 +62,7 @@ export class Dashboard {
   private readonly saved: Kept<ReturnType<typeof savedByAutoStop>>;
   private readonly moved: Kept<string[]>;
   private readonly settled: Kept<DayValue[]>;
+  private readonly settledCharts: Kept<Record<UsageWindow, SeriesSums>>;
 
   private readonly s: Services;
 
@@ -73,6 +75,8 @@ export class Dashboard {
     this.moved = new Kept(MOVED_KEEP_MS, s.now);
     // About 10 MB per organization of 200 apps over 90 days: the last 60 read are kept.
     this.settled = new Kept(SETTLED_KEEP_MS, s.now, 60);
+    // The same rows added up per window: a few arrays per app.
+    this.settledCharts = new Kept(SETTLED_KEEP_MS, s.now, 60);
   }
 
   private get prisma() {
@@ -137,28 +141,71 @@ export class Dashboard {
     from: Date,
     options: { perDay: boolean },
   ): Promise<DayValue[]> {
-    const today = utcDay(this.s.now());
-    const yesterday = new Date(today.getTime() - DAY_MS);
+    const yesterday = new Date(utcDay(this.s.now()).getTime() - DAY_MS);
     const settled =
       from < yesterday
-        ? await this.settled.get(
-            [org, from.toISOString(), options.perDay, metrics.join(","), apps.join(",")].join("|"),
-            () => this.readDays(org, apps, metrics, from, yesterday, options.perDay, SETTLED_CHUNK),
+        ? await this.settled.get(settledKey(org, apps, metrics, from, options.perDay), () =>
+            this.readDays(org, apps, metrics, from, yesterday, options.perDay, SETTLED_CHUNK),
           )
         : [];
+    return [...settled, ...(await this.recentValues(org, apps, metrics, from, options))];
+  }
+
+  /**
+   * The part of dayValues read again for every answer: yesterday's rollup (or `from`'s, if
+   * later) and today's hours added up (dated today, or `from` for period sums). An app's metrics
+   * are UsageAppHour's columns (one row per app and hour), the organization's UsageHour rows.
+   */
+  private async recentValues(
+    org: string,
+    apps: readonly string[],
+    metrics: readonly string[],
+    from: Date,
+    options: { perDay: boolean },
+  ): Promise<DayValue[]> {
+    const today = utcDay(this.s.now());
+    const yesterday = new Date(today.getTime() - DAY_MS);
     const recentFrom = from < yesterday ? yesterday : from;
     const recent = await this.readDays(org, apps, metrics, recentFrom, today, options.perDay, RECENT_CHUNK);
-    // Today so far, from the hours (dated today, or `from` for period sums).
-    const hours = await this.inChunks(apps, RECENT_CHUNK, async (chunk) =>
-      (
-        await this.prisma.usageHour.groupBy({
-          by: ["app", "metric"],
-          where: { org, app: { in: chunk }, metric: { in: [...metrics] }, hour: { gte: today } },
-          _sum: { value: true },
-        })
-      ).map((h) => ({ app: h.app, metric: h.metric, day: options.perDay ? today : from, value: h._sum.value ?? 0 })),
-    );
-    return [...settled, ...recent, ...hours];
+    const dated = options.perDay ? today : from;
+    const appMetrics = metrics.filter(isAppMetric);
+    const orgMetrics = metrics.filter((m) => !isAppMetric(m));
+    const appHours = appMetrics.length
+      ? await this.inChunks(apps, RECENT_CHUNK, async (chunk) =>
+          (
+            await this.prisma.usageAppHour.groupBy({
+              by: ["app"],
+              where: { org, app: { in: chunk }, hour: { gte: today } },
+              _sum: {
+                requests: true,
+                errors5xx: true,
+                wakes: true,
+                runningSeconds: true,
+                stoppedIdleSeconds: true,
+                stoppedIdleCpuCoreSeconds: true,
+                stoppedIdleGibSeconds: true,
+              },
+            })
+          ).flatMap((h) =>
+            appMetricRows(org, h.app, dated.getTime(), h._sum, appMetrics as AppMetric[]).map((r) => ({
+              app: r.app,
+              metric: r.metric,
+              day: dated,
+              value: r.value,
+            })),
+          ),
+        )
+      : [];
+    const orgHours = orgMetrics.length
+      ? (
+          await this.prisma.usageHour.groupBy({
+            by: ["app", "metric"],
+            where: { org, app: { in: [...apps] }, metric: { in: orgMetrics }, hour: { gte: today } },
+            _sum: { value: true },
+          })
+        ).map((h) => ({ app: h.app, metric: h.metric, day: dated, value: h._sum.value ?? 0 }))
+      : [];
+    return [...recent, ...appHours, ...orgHours];
   }
 
   /** UsageDay rows of [from, to), per day or summed per app and metric, `chunk` apps at a time. */
@@ -193,7 +240,8 @@ export class Dashboard {
 
   /**
    * The charts of an organization for every window at once (the 90 days' rows hold the 30's and
-   * the 7's), each encoded once.
+   * the 7's), each encoded once. The apps' settled days are added up once per window and kept
+   * (settledCharts); each answer adds only yesterday and today to a copy of those sums.
    */
   private charts(org: string): Promise<Record<UsageWindow, Encoded>> {
     return this.usages.get(org, async () => {
@@ -201,14 +249,18 @@ export class Dashboard {
       const longest = Math.max(...USAGE_WINDOWS);
       const from = lastDays(now, longest)[0] as Date;
       const today = utcDay(now);
+      const yesterday = new Date(today.getTime() - DAY_MS);
       const { installed, all } = await this.appsSince(org, from);
-      const perApp = await this.dayValues(
-        org,
-        all,
-        [METRIC.requests, METRIC.wakes, METRIC.errors5xx, METRIC.runningSeconds],
-        from,
-        { perDay: true },
+      const appMetrics = [METRIC.requests, METRIC.wakes, METRIC.errors5xx, METRIC.runningSeconds];
+      const sumsOf = (rows: DayValue[]) =>
+        Object.fromEntries(USAGE_WINDOWS.map((w) => [w, new SeriesSums(lastDays(now, w)).add(rows)])) as Record<
+          UsageWindow,
+          SeriesSums
+        >;
+      const settled = await this.settledCharts.get(settledKey(org, all, appMetrics, from, true), async () =>
+        sumsOf(await this.readDays(org, all, appMetrics, from, yesterday, true, SETTLED_CHUNK)),
       );
+      const perApp = await this.recentValues(org, all, appMetrics, from, { perDay: true });
       const orgWide = await this.dayValues(org, [""], [...API_CALL_METRICS, METRIC.membersActive], from, {
         perDay: true,
       });
@@ -222,7 +274,7 @@ export class Dashboard {
       ];
       // Apps uninstalled before a shorter window began have no running time in it: not listed there.
       const encoded = {} as Record<UsageWindow, Encoded>;
-      for (const window of USAGE_WINDOWS) encoded[window] = encode(usageSeries(lastDays(now, window), rows, installed));
+      for (const window of USAGE_WINDOWS) encoded[window] = encode(settled[window].clone().add(rows).series(installed));
       return encoded;
     });
   }
@@ -309,7 +361,7 @@ export class Dashboard {
       .list()
       .filter((m) => known.has(orgOfNamespace(m.metadata.namespace) ?? "")).length;
     const [wakes, stops] = await Promise.all([
-      this.prisma.usageHour.aggregate({ where: { metric: METRIC.wakes, hour: { gte: today } }, _sum: { value: true } }),
+      this.prisma.usageAppHour.aggregate({ where: { hour: { gte: today } }, _sum: { wakes: true } }),
       this.prisma.appTransition.count({ where: { kind: "stop", at: { gte: today } } }),
     ]);
     return {
@@ -317,11 +369,15 @@ export class Dashboard {
       members,
       apps,
       runningApps,
-      wakesToday: wakes._sum.value ?? 0,
+      wakesToday: wakes._sum.wakes ?? 0,
       stopsToday: stops,
     };
   }
 }
+
+/** What a kept read of settled days is kept under: the same rows for the same question. */
+const settledKey = (org: string, apps: readonly string[], metrics: readonly string[], from: Date, perDay: boolean) =>
+  [org, from.toISOString(), perDay, metrics.join(","), apps.join(",")].join("|");
 
 /** The savings' inputs per app from the summed rollup rows. */
 export function idleStopsPerApp(rows: readonly Pick<DayValue, "app" | "metric" | "value">[]): IdleStops[] {

@@ -1,7 +1,7 @@
 // The usage series' arithmetic: UTC days, zero-filling, sums over apps and status classes.
 import { describe, expect, it } from "vitest";
 import { idleStopsPerApp } from "./dashboard.ts";
-import { type DayValue, dayKey, lastDays, usageSeries, utcDay } from "./series.ts";
+import { type DayValue, dayKey, lastDays, SeriesSums, usageSeries, utcDay } from "./series.ts";
 
 const d = (s: string) => new Date(`${s}T00:00:00.000Z`);
 const NOW = Date.parse("2026-03-15T12:34:56Z");
@@ -83,6 +83,36 @@ describe("usageSeries", () => {
     ])
       expect(series).toEqual(new Array(30).fill(0));
     expect(empty.runningHoursByApp).toEqual([]);
+  });
+});
+
+describe("SeriesSums", () => {
+  const days = lastDays(NOW, 7);
+  const settled: DayValue[] = [
+    { app: "wiki", metric: "running_seconds", day: d("2026-03-10"), value: 3600 },
+    { app: "old", metric: "running_seconds", day: d("2026-03-11"), value: 1800 },
+    { app: "wiki", metric: "requests", day: d("2026-03-12"), value: 10 },
+    { app: "", metric: "api_calls:session:2xx", day: d("2026-03-13"), value: 2 },
+  ];
+  const recent: DayValue[] = [
+    { app: "wiki", metric: "requests", day: d("2026-03-14"), value: 5 },
+    { app: "wiki", metric: "running_seconds", day: d("2026-03-15"), value: 900 },
+    { app: "new", metric: "running_seconds", day: d("2026-03-15"), value: 360 },
+    { app: "", metric: "members_active", day: d("2026-03-15"), value: 3 },
+  ];
+  it("answers from kept sums plus recent rows as from all the rows at once, the kept sums unchanged", () => {
+    const kept = new SeriesSums(days).add(settled);
+    const before = kept.series(["wiki"]);
+    expect(kept.clone().add(recent).series(["wiki"])).toEqual(usageSeries(days, [...settled, ...recent], ["wiki"]));
+    expect(
+      kept
+        .clone()
+        .add(recent)
+        .series(["wiki"])
+        .runningHoursByApp.map((r) => r.app),
+    ).toEqual(["wiki", "new", "old"]);
+    expect(kept.series(["wiki"])).toEqual(before);
+    expect(before.runningHoursByApp.map((r) => r.app)).toEqual(["wiki", "old"]);
   });
 });
 

@@ -57,55 +57,101 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
  * over status classes; members active per day.
  */
 export function usageSeries(days: readonly Date[], rows: Iterable<DayValue>, apps: readonly string[]): UsageSeries {
-  const index = new Map(days.map((d, i) => [d.getTime(), i]));
-  const zeros = () => new Array<number>(days.length).fill(0);
-  const out: UsageSeries = {
-    days: days.map(dayKey),
-    requests: zeros(),
-    wakes: zeros(),
-    errors5xx: zeros(),
-    runningHoursByApp: [],
-    apiCallsByKeyType: { session: zeros(), STANDARD: zeros(), AI_AGENT: zeros() },
-    membersActive: zeros(),
-  };
-  const running = new Map<string, number[]>(apps.map((a) => [a, zeros()]));
-  for (const row of rows) {
-    const i = index.get(row.day.getTime());
-    if (i === undefined) continue;
-    switch (row.metric) {
-      case METRIC.requests:
-        (out.requests[i] as number) += row.value;
-        break;
-      case METRIC.wakes:
-        (out.wakes[i] as number) += row.value;
-        break;
-      case METRIC.errors5xx:
-        (out.errors5xx[i] as number) += row.value;
-        break;
-      case METRIC.membersActive:
-        (out.membersActive[i] as number) += row.value;
-        break;
-      case METRIC.runningSeconds: {
-        if (!row.app) break;
-        let series = running.get(row.app);
-        if (!series) {
-          series = zeros();
-          running.set(row.app, series);
+  return new SeriesSums(days).add(rows).series(apps);
+}
+
+/**
+ * The sums behind usageSeries, added to row by row: the rows of settled days are added once and
+ * kept, and each answer adds the few recent rows to a copy (a copy is an array per app, not a
+ * pass over 90 days of rows).
+ */
+export class SeriesSums {
+  private readonly days: readonly Date[];
+  private readonly index: Map<number, number>;
+  private readonly requests: number[];
+  private readonly wakes: number[];
+  private readonly errors5xx: number[];
+  private readonly membersActive: number[];
+  private readonly apiCalls: Record<(typeof KEY_TYPES)[number], number[]>;
+  /** Running seconds per app per day; an app is here once a row of it fell in the days. */
+  private readonly running: Map<string, number[]>;
+
+  constructor(days: readonly Date[], from?: SeriesSums) {
+    this.days = days;
+    this.index = from?.index ?? new Map(days.map((d, i) => [d.getTime(), i]));
+    const copy = (xs: number[] | undefined) => (xs ? [...xs] : new Array<number>(days.length).fill(0));
+    this.requests = copy(from?.requests);
+    this.wakes = copy(from?.wakes);
+    this.errors5xx = copy(from?.errors5xx);
+    this.membersActive = copy(from?.membersActive);
+    this.apiCalls = {
+      session: copy(from?.apiCalls.session),
+      STANDARD: copy(from?.apiCalls.STANDARD),
+      AI_AGENT: copy(from?.apiCalls.AI_AGENT),
+    };
+    this.running = new Map([...(from?.running ?? [])].map(([app, seconds]) => [app, [...seconds]]));
+  }
+
+  /** A copy to add to, this one unchanged. */
+  clone(): SeriesSums {
+    return new SeriesSums(this.days, this);
+  }
+
+  add(rows: Iterable<DayValue>): this {
+    for (const row of rows) {
+      const i = this.index.get(row.day.getTime());
+      if (i === undefined) continue;
+      switch (row.metric) {
+        case METRIC.requests:
+          (this.requests[i] as number) += row.value;
+          break;
+        case METRIC.wakes:
+          (this.wakes[i] as number) += row.value;
+          break;
+        case METRIC.errors5xx:
+          (this.errors5xx[i] as number) += row.value;
+          break;
+        case METRIC.membersActive:
+          (this.membersActive[i] as number) += row.value;
+          break;
+        case METRIC.runningSeconds: {
+          if (!row.app) break;
+          let series = this.running.get(row.app);
+          if (!series) {
+            series = new Array<number>(this.days.length).fill(0);
+            this.running.set(row.app, series);
+          }
+          (series[i] as number) += row.value;
+          break;
         }
-        (series[i] as number) += row.value / 3600;
-        break;
-      }
-      default: {
-        const m = /^api_calls:(session|STANDARD|AI_AGENT):/.exec(row.metric);
-        if (m) (out.apiCallsByKeyType[m[1] as (typeof KEY_TYPES)[number]][i] as number) += row.value;
+        default: {
+          const m = /^api_calls:(session|STANDARD|AI_AGENT):/.exec(row.metric);
+          if (m) (this.apiCalls[m[1] as (typeof KEY_TYPES)[number]][i] as number) += row.value;
+        }
       }
     }
+    return this;
   }
-  const listed = new Set(apps);
-  const others = [...running.keys()].filter((a) => !listed.has(a)).sort();
-  out.runningHoursByApp = [...apps, ...others].map((app) => ({
-    app,
-    hours: (running.get(app) as number[]).map(round2),
-  }));
-  return out;
+
+  series(apps: readonly string[]): UsageSeries {
+    const listed = new Set(apps);
+    const others = [...this.running.keys()].filter((a) => !listed.has(a)).sort();
+    const none = new Array<number>(this.days.length).fill(0);
+    return {
+      days: this.days.map(dayKey),
+      requests: [...this.requests],
+      wakes: [...this.wakes],
+      errors5xx: [...this.errors5xx],
+      runningHoursByApp: [...apps, ...others].map((app) => ({
+        app,
+        hours: (this.running.get(app) ?? none).map((seconds) => round2(seconds / 3600)),
+      })),
+      apiCallsByKeyType: {
+        session: [...this.apiCalls.session],
+        STANDARD: [...this.apiCalls.STANDARD],
+        AI_AGENT: [...this.apiCalls.AI_AGENT],
+      },
+      membersActive: [...this.membersActive],
+    };
+  }
 }

@@ -34,6 +34,7 @@ export async function purgeOrgRows(db: Database, org: string): Promise<{ deleted
     notifications: p.notification.deleteMany({ where: { org } }),
     notificationPreferences: p.notificationPreference.deleteMany({ where: { org } }),
     usageHours: p.usageHour.deleteMany({ where: { org } }),
+    usageAppHours: p.usageAppHour.deleteMany({ where: { org } }),
     usageDays: p.usageDay.deleteMany({ where: { org } }),
     activeMembers: p.activeMember.deleteMany({ where: { org } }),
     appTransitions: p.appTransition.deleteMany({ where: { org } }),
@@ -70,6 +71,7 @@ export async function orgsWithRows(db: Database): Promise<string[]> {
     p.orgLogo.findMany({ select: { org: true } }),
     p.usageDay.groupBy({ by: ["org"] }),
     p.usageHour.groupBy({ by: ["org"] }),
+    p.usageAppHour.groupBy({ by: ["org"] }),
     p.exportJob.groupBy({ by: ["org"], where: { org: { not: null } } }),
     p.notificationPreference.groupBy({ by: ["org"], where: { org: { not: "" } } }),
   ]);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  APP_METRIC_COLUMNS,
+  appMetricRows,
   changes,
   DAY_MS,
   dayOf,
@@ -8,6 +10,7 @@ import {
   type MetricRow,
   parseQuantity,
   rollupDay,
+  stateColumns,
   stateHours,
   type Transition,
 } from "./hours.ts";
@@ -177,5 +180,39 @@ describe("parseQuantity", () => {
     ["garbage", 0],
   ])("%s is %d", (text, value) => {
     expect(parseQuantity(text)).toBeCloseTo(value, 9);
+  });
+});
+
+describe("UsageAppHour's columns", () => {
+  it("gives one MetricRow per metric of a wide row, absent or null columns as 0", () => {
+    expect(appMetricRows("o", "a", T0, { requests: 5, wakes: null, runningSeconds: 60 })).toEqual([
+      { org: "o", app: "a", metric: "requests", at: T0, value: 5 },
+      { org: "o", app: "a", metric: "errors_5xx", at: T0, value: 0 },
+      { org: "o", app: "a", metric: "wakes", at: T0, value: 0 },
+      { org: "o", app: "a", metric: "running_seconds", at: T0, value: 60 },
+      { org: "o", app: "a", metric: "stopped_idle_seconds", at: T0, value: 0 },
+      { org: "o", app: "a", metric: "stopped_idle_cpu_core_seconds", at: T0, value: 0 },
+      { org: "o", app: "a", metric: "stopped_idle_gib_seconds", at: T0, value: 0 },
+    ]);
+    expect(appMetricRows("o", "a", T0, { errors5xx: 2 }, ["errors_5xx"])).toEqual([
+      { org: "o", app: "a", metric: "errors_5xx", at: T0, value: 2 },
+    ]);
+  });
+  it("writes the four state seconds of an hour to their columns", () => {
+    const columns = stateColumns({
+      running_seconds: 1,
+      stopped_idle_seconds: 2,
+      stopped_idle_cpu_core_seconds: 3,
+      stopped_idle_gib_seconds: 4,
+    });
+    expect(columns).toEqual({
+      runningSeconds: 1,
+      stoppedIdleSeconds: 2,
+      stoppedIdleCpuCoreSeconds: 3,
+      stoppedIdleGibSeconds: 4,
+    });
+    // Each column named for the metric it holds.
+    for (const [metric, column] of Object.entries(APP_METRIC_COLUMNS))
+      if (metric.startsWith("running") || metric.startsWith("stopped")) expect(columns).toHaveProperty(column);
   });
 });

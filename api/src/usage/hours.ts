@@ -18,7 +18,7 @@ export type Transition = {
   memoryBytes: number;
 };
 
-/** The metrics derived from transitions (UsageHour names). */
+/** The metrics derived from transitions (UsageDay's names; columns of UsageAppHour). */
 export const STATE_METRICS = [
   "running_seconds",
   "stopped_idle_seconds",
@@ -68,6 +68,43 @@ export function stateHours(transitions: readonly Transition[], from: number, to:
   }
   return hours;
 }
+
+/**
+ * An app's metrics and their columns in UsageAppHour (one row per app and hour, ADR 0022); the
+ * names are those of UsageDay's `metric`.
+ */
+export const APP_METRIC_COLUMNS = {
+  requests: "requests",
+  errors_5xx: "errors5xx",
+  wakes: "wakes",
+  running_seconds: "runningSeconds",
+  stopped_idle_seconds: "stoppedIdleSeconds",
+  stopped_idle_cpu_core_seconds: "stoppedIdleCpuCoreSeconds",
+  stopped_idle_gib_seconds: "stoppedIdleGibSeconds",
+} as const;
+export type AppMetric = keyof typeof APP_METRIC_COLUMNS;
+export type AppHourColumn = (typeof APP_METRIC_COLUMNS)[AppMetric];
+export const APP_METRICS = Object.keys(APP_METRIC_COLUMNS) as AppMetric[];
+export const isAppMetric = (metric: string): metric is AppMetric => Object.hasOwn(APP_METRIC_COLUMNS, metric);
+
+/** A UsageAppHour row's (or a sum of them) metrics as one MetricRow each; absent columns are 0. */
+export function appMetricRows(
+  org: string,
+  app: string,
+  at: number,
+  columns: Partial<Record<AppHourColumn, number | null>>,
+  metrics: readonly AppMetric[] = APP_METRICS,
+): MetricRow[] {
+  return metrics.map((metric) => ({ org, app, metric, at, value: columns[APP_METRIC_COLUMNS[metric]] ?? 0 }));
+}
+
+/** The state seconds of an hour as UsageAppHour's columns (a set: every one is written). */
+export const stateColumns = (s: StateSeconds): Record<(typeof APP_METRIC_COLUMNS)[StateMetric], number> => ({
+  runningSeconds: s.running_seconds,
+  stoppedIdleSeconds: s.stopped_idle_seconds,
+  stoppedIdleCpuCoreSeconds: s.stopped_idle_cpu_core_seconds,
+  stoppedIdleGibSeconds: s.stopped_idle_gib_seconds,
+});
 
 /** A row of UsageHour or UsageDay (value per org, app, metric and hour or day). */
 export type MetricRow = { org: string; app: string; metric: string; at: number; value: number };

@@ -2,8 +2,11 @@
 // idempotent by batch id), the apps' starts and stops from the Installs watch (AppTransition,
 // turned into running and stopped-for-idleness seconds per UTC hour), the API's own calls per
 // organization, key type and status class, and members active per UTC day. Hourly rows are
-// kept 35 days, daily rollups 25 months. Every write is a set from what is stored or an
-// increment inside the transaction that records its batch, so every replica may run every pass.
+// kept 35 days, daily rollups 25 months. An app's hour is one UsageAppHour row holding all its
+// metrics (ADR 0022), so a gateway's batch writes one row per app; the organization's own
+// hourly metrics (API calls) are UsageHour rows, one per metric. Every write is a set from what
+// is stored or an increment inside the transaction that records its batch, so every replica may
+// run every pass.
 import type { AppInstance } from "@atrium/crds";
 import { errorMessage, type Logger } from "@atrium/kube";
 import type { Request, RequestHandler } from "express";
@@ -12,6 +15,7 @@ import type { Directory } from "../authz/directory.ts";
 import { type Database, isUniqueViolation } from "../db/index.ts";
 import type { Catalog } from "../marketplace/catalog.ts";
 import {
+  appMetricRows,
   changes,
   DAY_MS,
   dayOf,
@@ -19,6 +23,8 @@ import {
   hourOf,
   type MetricRow,
   STATE_METRICS,
+  type StateSeconds,
+  stateColumns,
   stateHours,
   type Transition,
 } from "./hours.ts";
@@ -96,31 +102,24 @@ export class Usage {
   /**
    * Counts a batch once: its id and its counts are written in one transaction, the id first
    * (unique), so a batch sent again, or by two replicas of the API at once, finds its id taken
-   * and counts nothing. Counts go to the UTC hour of the batch's end. False: already counted.
+   * and counts nothing. Counts go to the UTC hour of the batch's end, one UsageAppHour row per
+   * app (all three counts in it; an app without any is not written). False: already counted.
    */
   async ingest(batch: UsageBatch): Promise<boolean> {
     const hour = new Date(hourOf(Date.parse(batch.to)));
-    const sums = new Map<string, { org: string; app: string; metric: string; value: number }>();
-    const add = (org: string, app: string, metric: string, value: number) => {
-      if (!value) return;
-      const k = `${org}\0${app}\0${metric}`;
-      const row = sums.get(k);
-      if (row) row.value += value;
-      else sums.set(k, { org, app, metric, value });
-    };
-    for (const a of batch.apps) {
-      add(a.org, a.app, "requests", a.requests);
-      add(a.org, a.app, "errors_5xx", a.errors5xx);
-      add(a.org, a.app, "wakes", a.wakes);
-    }
+    const sums = batchSums(batch);
     try {
       await this.db.prisma.$transaction(async (tx) => {
         await tx.usageBatch.create({ data: { id: batch.batch, receivedAt: new Date(this.now()) } });
-        for (const r of sums.values())
-          await tx.usageHour.upsert({
-            where: { org_app_metric_hour: { org: r.org, app: r.app, metric: r.metric, hour } },
-            create: { ...r, hour },
-            update: { value: { increment: r.value } },
+        for (const { org, app, requests, errors5xx, wakes } of sums)
+          await tx.usageAppHour.upsert({
+            where: { org_app_hour: { org, app, hour } },
+            create: { org, app, hour, requests, errors5xx, wakes },
+            update: {
+              requests: { increment: requests },
+              errors5xx: { increment: errors5xx },
+              wakes: { increment: wakes },
+            },
           });
       });
     } catch (error) {
@@ -289,8 +288,15 @@ export class Usage {
         where: { org, app, at: { gte: new Date(from), lt: new Date(to) } },
         orderBy: { at: "asc" },
       }),
-      prisma.usageHour.findMany({
-        where: { org, app, metric: { in: [...STATE_METRICS] }, hour: { gte: new Date(from), lt: new Date(to) } },
+      prisma.usageAppHour.findMany({
+        where: { org, app, hour: { gte: new Date(from), lt: new Date(to) } },
+        select: {
+          hour: true,
+          runningSeconds: true,
+          stoppedIdleSeconds: true,
+          stoppedIdleCpuCoreSeconds: true,
+          stoppedIdleGibSeconds: true,
+        },
       }),
     ]);
     const transitions: Transition[] = [...(before ? [before] : []), ...inside].map((t) => ({
@@ -300,24 +306,28 @@ export class Usage {
       cpuMillis: t.cpuMillis,
       memoryBytes: t.memoryBytes,
     }));
+    const hours = stateHours(transitions, from, to);
     const wanted: MetricRow[] = [];
-    for (const [hour, seconds] of stateHours(transitions, from, to))
+    for (const [hour, seconds] of hours)
       for (const metric of STATE_METRICS) wanted.push({ org, app, metric, at: hour, value: seconds[metric] });
     const { write } = changes(
-      stored.map((r) => ({ org, app, metric: r.metric, at: r.hour.getTime(), value: r.value })),
+      stored.flatMap((r) => appMetricRows(org, app, r.hour.getTime(), r, STATE_METRICS)),
       wanted,
     );
-    for (const r of write) await this.setHour(r);
+    // One write per hour that changed, setting its four state columns (the counts stay).
+    for (const at of new Set(write.map((r) => r.at)))
+      await this.setStateHour(org, app, at, hours.get(at) as StateSeconds);
   }
 
-  private async setHour(r: MetricRow): Promise<void> {
-    const hour = new Date(r.at);
-    await this.db.prisma.usageHour.upsert({
-      where: { org_app_metric_hour: { org: r.org, app: r.app, metric: r.metric, hour } },
-      create: { org: r.org, app: r.app, metric: r.metric, hour, value: r.value },
-      update: { value: r.value },
+  private async setStateHour(org: string, app: string, at: number, seconds: StateSeconds): Promise<void> {
+    const hour = new Date(at);
+    const columns = stateColumns(seconds);
+    await this.db.prisma.usageAppHour.upsert({
+      where: { org_app_hour: { org, app, hour } },
+      create: { org, app, hour, ...columns },
+      update: columns,
     });
-    this.dirtyDays.add(dayOf(r.at));
+    this.dirtyDays.add(dayOf(at));
   }
 
   /**
@@ -334,8 +344,9 @@ export class Usage {
       // Where this replica got to; after a start, the app's latest stored hour (or transition).
       let done = this.doneUpTo.get(k);
       if (done === undefined) {
-        const latest = await prisma.usageHour.findFirst({
-          where: { org: a.org, app: a.app, metric: { in: [...STATE_METRICS] } },
+        // The latest hour with state seconds (a row may hold only the gateway's counts).
+        const latest = await prisma.usageAppHour.findFirst({
+          where: { org: a.org, app: a.app, OR: [{ runningSeconds: { not: 0 } }, { stoppedIdleSeconds: { not: 0 } }] },
           orderBy: { hour: "desc" },
           select: { hour: true },
         });
@@ -374,17 +385,32 @@ export class Usage {
     const { prisma } = this.db;
     const start = new Date(day);
     const end = new Date(day + DAY_MS);
-    const [sums, members, stored] = await Promise.all([
+    const [sums, appSums, members, stored] = await Promise.all([
       prisma.usageHour.groupBy({
         by: ["org", "app", "metric"],
         where: { hour: { gte: start, lt: end } },
         _sum: { value: true },
+      }),
+      prisma.usageAppHour.groupBy({
+        by: ["org", "app"],
+        where: { hour: { gte: start, lt: end } },
+        _sum: {
+          requests: true,
+          errors5xx: true,
+          wakes: true,
+          runningSeconds: true,
+          stoppedIdleSeconds: true,
+          stoppedIdleCpuCoreSeconds: true,
+          stoppedIdleGibSeconds: true,
+        },
       }),
       prisma.activeMember.groupBy({ by: ["org"], where: { day: start }, _count: { _all: true } }),
       prisma.usageDay.findMany({ where: { day: start } }),
     ]);
     const wanted: MetricRow[] = [
       ...sums.map((s) => ({ org: s.org, app: s.app, metric: s.metric, at: day, value: s._sum.value ?? 0 })),
+      // A metric the app had none of that day has no row (as before the wide hours).
+      ...appSums.flatMap((s) => appMetricRows(s.org, s.app, day, s._sum).filter((r) => r.value !== 0)),
       ...members.map((m) => ({ org: m.org, app: "", metric: "members_active", at: day, value: m._count._all })),
     ];
     const { write, remove } = changes(
@@ -401,13 +427,14 @@ export class Usage {
       await prisma.usageDay.deleteMany({ where: { org: r.org, app: r.app, metric: r.metric, day: start } });
   }
 
-  /** Hourly rows, batch ids and active members older than 35 days, daily rows older than 25 months. */
+  /** Hourly rows (both tables), batch ids and active members older than 35 days, daily rows older than 25 months. */
   async retention(now: number): Promise<void> {
     const { prisma } = this.db;
     const hourly = new Date(dayOf(now) - HOURLY_RETENTION_DAYS * DAY_MS);
     const d = new Date(dayOf(now));
     const daily = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - DAILY_RETENTION_MONTHS, d.getUTCDate()));
     await prisma.usageHour.deleteMany({ where: { hour: { lt: hourly } } });
+    await prisma.usageAppHour.deleteMany({ where: { hour: { lt: hourly } } });
     await prisma.usageBatch.deleteMany({ where: { receivedAt: { lt: hourly } } });
     await prisma.activeMember.deleteMany({ where: { day: { lt: hourly } } });
     await prisma.usageDay.deleteMany({ where: { day: { lt: daily } } });
@@ -450,4 +477,26 @@ export class Usage {
       this.log("Usage flush failed at shutdown", { error: errorMessage(error) }, "error"),
     );
   }
+}
+
+/**
+ * A batch's counts per app (an app listed twice is added up), leaving out apps with nothing to
+ * count: what one UsageAppHour write per app adds.
+ */
+export function batchSums(
+  batch: Pick<UsageBatch, "apps">,
+): { org: string; app: string; requests: number; errors5xx: number; wakes: number }[] {
+  const sums = new Map<string, { org: string; app: string; requests: number; errors5xx: number; wakes: number }>();
+  for (const a of batch.apps) {
+    if (!a.requests && !a.errors5xx && !a.wakes) continue;
+    const k = `${a.org}\0${a.app}`;
+    const row = sums.get(k);
+    if (!row) sums.set(k, { org: a.org, app: a.app, requests: a.requests, errors5xx: a.errors5xx, wakes: a.wakes });
+    else {
+      row.requests += a.requests;
+      row.errors5xx += a.errors5xx;
+      row.wakes += a.wakes;
+    }
+  }
+  return [...sums.values()];
 }
