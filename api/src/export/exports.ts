@@ -11,7 +11,7 @@ import type { Database } from "../db/index.ts";
 import { parseDatabaseUrl } from "../db/url.ts";
 import { ApiError, conflict, notFound, tooManyRequests } from "../http/errors.ts";
 import type { Notifications } from "../notifications/notifications.ts";
-import { writeArchive } from "./archive.ts";
+import { withProgress, writeArchive } from "./archive.ts";
 import {
   EXPORT_TTL_MS,
   type ExportJobView,
@@ -335,18 +335,15 @@ export class Exports {
     };
     await report(true);
     const generatedAt = this.o.now();
-    const counted = files.map((f) => ({
-      name: f.name,
-      async *content(count: (n: number) => void) {
-        for await (const piece of f.content((n) => {
-          count(n);
+    const counted = files.map((f) =>
+      withProgress(
+        f,
+        (n) => {
           done += n;
-        })) {
-          yield piece;
-          await report();
-        }
-      },
-    }));
+        },
+        () => report(),
+      ),
+    );
     await prisma.exportChunk.deleteMany({ where: { jobId: job.id } });
     const result = await writeArchive({
       files: counted,

@@ -1,11 +1,22 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32, inflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { csvRow } from "../billing/csv.ts";
-import type { Database } from "../db/index.ts";
-import { AUDIT_LINE_SQL, type AuditRow, auditCells, auditCsvPages, type CsvPage } from "./reader.ts";
+import { plainLine } from "./audit-line.ts";
+import {
+  AUDIT_HEADER,
+  AUDIT_LINE_SQL,
+  type AuditRow,
+  type AuditScope,
+  auditCells,
+  auditCsvDeflated,
+  USAGE_HEADER,
+  usageCsvDeflated,
+} from "./reader.ts";
 
 type Db = {
   exec(sql: string): void;
@@ -81,21 +92,57 @@ describe("the audit log's CSV line written by SQLite", () => {
   });
 });
 
-describe("auditCsvPages on SQLite (a worker thread with its own connection)", () => {
+describe("plainLine: the worker's fast path", () => {
+  it("takes a plain entry as SQLite concatenated it, `at` with Z, detail escaped", () => {
+    expect(
+      plainLine("2026-01-01T00:00:00.007+00:00,acme,ann@acme.test,user,x.y,,success,200,10.0.0.1", '{"a":1}'),
+    ).toBe('2026-01-01T00:00:00.007Z,acme,ann@acme.test,user,x.y,,success,200,10.0.0.1,"{""a"":1}"');
+  });
+
+  it("leaves to SQLite every entry with a cell to quote or escape, or an unusual instant", () => {
+    const plain = ["2026-01-01T00:00:00.007+00:00", "acme", "ann", "user", "x", "", "success", "200", "10.0.0.1"];
+    expect(plainLine(plain.join(","), null)).toBeDefined();
+    for (const [i, cell] of [
+      [2, "a,b"],
+      [2, 'say "hi"'],
+      [2, "line\nbreak"],
+      [3, "\rreturn"],
+      [4, "=cmd"],
+      [5, "+1"],
+      [6, "-2"],
+      [7, "@x"],
+      [8, "\tindent"],
+      [0, "2026-01-01T00:00:00.007Z"],
+      [0, "1767225600007"],
+    ] as const) {
+      const cells = [...plain];
+      cells[i] = cell;
+      expect({ cell, line: plainLine(cells.join(","), null) }).toEqual({ cell, line: undefined });
+    }
+    expect(plainLine(null, null)).toBeUndefined();
+  });
+});
+
+describe("auditCsvDeflated on SQLite (a worker thread with its own connection)", () => {
   const dir = mkdtempSync(join(tmpdir(), "atrium-audit-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const sqlite = { provider: "sqlite" } as Database;
+  const HEADER = `${csvRow(AUDIT_HEADER)}\r\n`;
 
-  /** A file with `n` entries of org acme (and one of another org), in WAL mode as the API keeps it. */
-  function fixture(name: string, n: number): string {
-    const path = join(dir, name);
+  function table(path: string): Db {
     const db = new BetterSqlite3(path);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(
       `CREATE TABLE "AuditEvent" ("id" TEXT, "at" DATETIME, "org" TEXT, "actor" TEXT, "actorType" TEXT, "action" TEXT, "target" TEXT, "result" TEXT, "status" INTEGER, "ip" TEXT, "detail" TEXT)`,
     );
+    return db;
+  }
+
+  /** A file with `n` entries of org acme (and one of another org), in WAL mode as the API keeps it. */
+  function fixture(name: string, n: number): string {
+    const path = join(dir, name);
+    const db = table(path);
     const insert = db.prepare(
-      `INSERT INTO "AuditEvent" VALUES (?, ?, ?, 'ann@acme.test', 'user', 'x', NULL, 'success', 200, NULL, NULL)`,
+      `INSERT INTO "AuditEvent" VALUES (?, ?, ?, 'ann@acme.test', 'user', 'x', ?, 'success', 200, NULL, NULL)`,
     );
     // Two entries a millisecond, so pages end inside a run of equal timestamps (the id settles them).
     for (let i = 0; i < n; i++)
@@ -103,49 +150,152 @@ describe("auditCsvPages on SQLite (a worker thread with its own connection)", ()
         `e${String(i).padStart(6, "0")}`,
         new Date(Date.UTC(2026, 0, 1) + (i >> 1)).toISOString().replace("Z", "+00:00"),
         "acme",
+        // Little to compress, so zlib hands out bytes page after page.
+        createHash("sha256").update(String(i)).digest("hex"),
       );
-    insert.run("other", "2026-01-01T00:00:00.000+00:00", "globex");
+    insert.run("other", "2026-01-01T00:00:00.000+00:00", "globex", null);
     db.close();
     return path;
   }
 
+  /** Runs the reader to its end: the inflated file, its summary, the records counted, the pieces. */
+  async function readAll(path: string, scope: AuditScope, limit: number) {
+    const pieces: Uint8Array[] = [];
+    let records = 0;
+    const reader = auditCsvDeflated(path, scope, { level: 1, limit }, (n) => {
+      records += n;
+    });
+    for (;;) {
+      const next = await reader.next();
+      if (next.done) {
+        const deflated = Buffer.concat(pieces);
+        return { text: inflateRawSync(deflated), summary: next.value, records, pieces: pieces.length };
+      }
+      pieces.push(next.value);
+    }
+  }
+
+  it("writes the whole file, every line byte for byte what csvRow writes, and says its size, CRC-32 and SHA-256", async () => {
+    const path = join(dir, "tricky.db");
+    const db = table(path);
+    const insert = db.prepare(`INSERT INTO "AuditEvent" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    // Plain entries around tricky ones, over several pages: both of the worker's paths, in order.
+    const rows: AuditRow[] = Array.from({ length: 3000 }, (_, i) => {
+      const t = i % 100 === 7 ? (TRICKY[Math.floor(i / 100) % TRICKY.length] as string) : `user${i}@acme.test`;
+      return {
+        id: `e${String(i).padStart(5, "0")}`,
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i >> 1)),
+        org: "acme",
+        actor: t,
+        actorType: "user",
+        action: i % 3 ? "apps.install" : `x.${t}`,
+        target: i % 2 ? t : null,
+        result: "success",
+        status: i % 4 ? 200 + (i % 7) : null,
+        ip: i % 5 ? "10.0.0.1" : null,
+        detail: i % 2 ? JSON.stringify({ note: t }) : null,
+      };
+    });
+    for (const r of rows)
+      insert.run(
+        r.id,
+        r.at.toISOString().replace("Z", "+00:00"),
+        r.org,
+        r.actor,
+        r.actorType,
+        r.action,
+        r.target,
+        r.result,
+        r.status,
+        r.ip,
+        r.detail,
+      );
+    db.close();
+    const { text, summary, records } = await readAll(path, { org: "acme" }, 1000);
+    const expected = HEADER + rows.map((r) => `${csvRow(auditCells(r))}\r\n`).join("");
+    expect(text.toString("utf8")).toBe(expected);
+    expect(records).toBe(3000);
+    expect(summary).toEqual({
+      size: Buffer.byteLength(expected),
+      crc: crc32(Buffer.from(expected)),
+      sha256: createHash("sha256").update(expected).digest("hex"),
+    });
+  });
+
+  it("writes usage.csv the same way: the table's key order, cells escaped, values as JavaScript writes numbers", async () => {
+    const path = join(dir, "usage.db");
+    const db = new BetterSqlite3(path);
+    db.exec(`CREATE TABLE "UsageDay" ("org" TEXT, "app" TEXT, "metric" TEXT, "day" DATETIME, "value" REAL)`);
+    const insert = db.prepare(`INSERT INTO "UsageDay" VALUES (?, ?, ?, ?, ?)`);
+    const values = [0, 42, 0.1 + 0.2, 1e21, 3600.5, -1];
+    const rows: [string, string, string, number][] = [];
+    for (const [a, app] of ["web", "=evil", "a,b"].entries())
+      for (const metric of ["requests", "running_seconds"])
+        for (let d = 0; d < 40; d++) {
+          const day = new Date(Date.UTC(2026, 0, 1) + d * 86_400_000).toISOString();
+          const value = values[(a + d) % values.length] as number;
+          insert.run("acme", app, metric, day.replace("Z", "+00:00"), value);
+          rows.push([day.slice(0, 10), app, metric, value]);
+        }
+    insert.run("globex", "web", "requests", "2026-01-01T00:00:00.000+00:00", 7);
+    db.close();
+    const pieces: Uint8Array[] = [];
+    let records = 0;
+    const reader = usageCsvDeflated(path, "acme", { level: 1, limit: 50 }, (n) => {
+      records += n;
+    });
+    let next = await reader.next();
+    for (; !next.done; next = await reader.next()) pieces.push(next.value);
+    const text = inflateRawSync(Buffer.concat(pieces)).toString("utf8");
+    // The primary key's order: app, metric, day.
+    rows.sort((x, y) => (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0));
+    const expected = `${csvRow(USAGE_HEADER)}\r\n${rows.map((r) => `${csvRow(r)}\r\n`).join("")}`;
+    expect(text).toBe(expected);
+    expect(text).toContain(`2026-01-01,"a,b",requests,0.30000000000000004\r\n`);
+    expect(text).toContain(`,'=evil,`);
+    expect(records).toBe(240);
+    expect(next.value).toMatchObject({ size: Buffer.byteLength(expected), crc: crc32(expected) });
+  });
+
   it("reads every entry of the scope once, in order, a page at a time", async () => {
     const path = fixture("pages.db", 2501);
-    const pages: CsvPage[] = [];
-    for await (const page of auditCsvPages(sqlite, path, { org: "acme" }, 1000)) pages.push(page);
-    expect(pages.map((p) => p.count)).toEqual([1000, 1000, 501]);
-    const lines = pages.flatMap((p) => Buffer.from(p.text).toString("utf8").split("\r\n").slice(0, -1));
+    const { text, records, pieces } = await readAll(path, { org: "acme" }, 1000);
+    const lines = text.toString("utf8").split("\r\n").slice(1, -1);
+    expect(records).toBe(2501);
+    expect(pieces).toBeGreaterThan(1);
     expect(lines).toHaveLength(2501);
-    expect(lines[0]).toBe("2026-01-01T00:00:00.000Z,acme,ann@acme.test,user,x,,success,200,,");
+    expect(lines[0]).toMatch(/^2026-01-01T00:00:00\.000Z,acme,ann@acme\.test,user,x,[0-9a-f]{64},success,200,,$/);
     expect(lines.at(-1)).toMatch(/^2026-01-01T00:00:01\.250Z,acme,/);
+    expect(new Set(lines).size).toBe(2501);
   });
 
   it("fails with the worker's error when a page cannot be read mid-way", async () => {
     const path = fixture("broken.db", 10_000);
     const read = async () => {
-      let pages = 0;
-      for await (const _ of auditCsvPages(sqlite, path, { org: "acme" }, 1000))
-        if (++pages === 1) {
+      let pieces = 0;
+      const reader = auditCsvDeflated(path, { org: "acme" }, { level: 1, limit: 1000 }, () => {});
+      for (let next = await reader.next(); !next.done; next = await reader.next())
+        if (++pieces === 1) {
           // The table goes away under the reader (what a corrupt or replaced file looks like).
           const db = new BetterSqlite3(path);
           db.exec(`DROP TABLE "AuditEvent"`);
           db.close();
         }
-      return pages;
+      return pieces;
     };
     await expect(read()).rejects.toThrow(/AuditEvent|schema/);
   });
 
   it("fails when the file is not there, rather than creating it", async () => {
-    const pages = auditCsvPages(sqlite, join(dir, "missing.db"), { org: "acme" }, 1000);
-    await expect(pages.next()).rejects.toThrow(/missing\.db|unable to open|does not exist/);
+    const pieces = auditCsvDeflated(join(dir, "missing.db"), { org: "acme" }, { level: 1, limit: 1000 }, () => {});
+    await expect(pieces.next()).rejects.toThrow(/missing\.db|unable to open|does not exist/);
   });
 
   it("stops the worker when the archive stops reading (a cancelled export)", async () => {
     const path = fixture("early.db", 5000);
-    const pages = auditCsvPages(sqlite, path, { org: "acme" }, 1000);
-    expect((await pages.next()).value?.count).toBe(1000);
-    await pages.return(undefined);
+    const pieces = auditCsvDeflated(path, { org: "acme" }, { level: 1, limit: 1000 }, () => {});
+    expect(((await pieces.next()).value as Uint8Array).length).toBeGreaterThan(0);
+    await pieces.return(undefined as never);
     // The connection is closed with the worker: the file can be written exclusively again.
     const db = new BetterSqlite3(path);
     db.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT");

@@ -11,9 +11,17 @@ import { csvRow, formatMinor } from "../billing/csv.ts";
 import type { Database } from "../db/index.ts";
 import type { Catalog } from "../marketplace/catalog.ts";
 import { memberView, roleView } from "../routes/views.ts";
-import type { ArchiveFile } from "./archive.ts";
+import { type ArchiveFile, COMPRESSION_LEVEL } from "./archive.ts";
 import { AUDIT_BATCH_ROWS, BATCH_ROWS, jsonArrayPiece } from "./domain.ts";
-import { AUDIT_HEADER, auditCsvPages, type CsvPage } from "./reader.ts";
+import {
+  AUDIT_HEADER,
+  type AuditScope,
+  auditCsvDeflated,
+  auditCsvPages,
+  type CsvPage,
+  USAGE_HEADER,
+  usageCsvDeflated,
+} from "./reader.ts";
 
 export type SourceDeps = {
   db: Database;
@@ -76,6 +84,35 @@ const csvLinesFile = (name: string, header: readonly string[], pages: () => Asyn
     }
   },
 });
+
+/**
+ * audit-log.csv: on SQLite written, hashed and deflated whole on a worker thread with a
+ * connection of its own (reader.ts); otherwise (PostgreSQL, or no file given) pages through Prisma.
+ */
+function auditFile(deps: SourceDeps, scope: AuditScope): ArchiveFile {
+  const { db, sqlitePath } = deps;
+  if (sqlitePath && db.provider === "sqlite")
+    return {
+      name: "audit-log.csv",
+      deflated: (count) =>
+        auditCsvDeflated(sqlitePath, scope, { level: COMPRESSION_LEVEL, limit: AUDIT_BATCH_ROWS }, count),
+    };
+  return csvLinesFile("audit-log.csv", AUDIT_HEADER, () => auditCsvPages(db, scope, AUDIT_BATCH_ROWS));
+}
+
+/** usage.csv: on SQLite made whole on a worker thread like the audit log; otherwise pages through Prisma. */
+function usageFile(deps: SourceDeps, org: string): ArchiveFile {
+  const { db, sqlitePath } = deps;
+  if (sqlitePath && db.provider === "sqlite")
+    return {
+      name: "usage.csv",
+      deflated: (count) =>
+        usageCsvDeflated(sqlitePath, org, { level: COMPRESSION_LEVEL, limit: BATCH_ROWS * 5 }, count),
+    };
+  return csvFile("usage.csv", USAGE_HEADER, () =>
+    mapped(usagePages(db, org), (u): Cell[] => [u.day.toISOString().slice(0, 10), u.app, u.metric, u.value]),
+  );
+}
 
 /** Keyset pagination: `page(after)` returns up to BATCH_ROWS rows following the last one given. */
 async function* keyset<T>(page: (after: T | undefined) => Promise<T[]>): AsyncGenerator<T[]> {
@@ -286,7 +323,7 @@ export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
       return { records: apps.length, value: apps.map((a) => appRecord(a, deps.catalog)) };
     }),
     jsonArrayFile("api-keys.json", () => mapped(keyPages(db, { org }), keyRecord)),
-    csvLinesFile("audit-log.csv", AUDIT_HEADER, () => auditCsvPages(db, deps.sqlitePath, { org }, AUDIT_BATCH_ROWS)),
+    auditFile(deps, { org }),
     jsonArrayFile("subscriptions.json", () =>
       mapped(
         keyset<Awaited<ReturnType<typeof p.subscription.findMany>>[number]>((after) =>
@@ -334,9 +371,7 @@ export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
           );
       },
     ),
-    csvFile("usage.csv", ["day", "app", "metric", "value"], () =>
-      mapped(usagePages(db, org), (u): Cell[] => [u.day.toISOString().slice(0, 10), u.app, u.metric, u.value]),
-    ),
+    usageFile(deps, org),
   ];
 }
 
@@ -433,9 +468,7 @@ export function personFiles(deps: SourceDeps, person: Person): ArchiveFile[] {
         })),
       };
     }),
-    csvLinesFile("audit-log.csv", AUDIT_HEADER, () =>
-      auditCsvPages(db, deps.sqlitePath, { actor: person.email }, AUDIT_BATCH_ROWS),
-    ),
+    auditFile(deps, { actor: person.email }),
     jsonArrayFile("notifications.json", () =>
       mapped(
         keyset<Awaited<ReturnType<typeof p.notification.findMany>>[number]>((after) =>
