@@ -6,14 +6,14 @@ export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # Native addons compile against the headers of the Node that runs them, not the machine's.
 export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 
-.PHONY: bench dev test check lint format typecheck test-unit test-integration screenshots cluster-up cluster-down binaries crds chart chart-check deps console console-client
+.PHONY: bench dev test check lint format typecheck test-unit test-integration screenshots cluster-up cluster-down binaries dataplane crds chart chart-check deps console console-client
 
 ## dev: run Atrium on its embedded default (local control plane, CRDs, sample catalog) until Ctrl-C
 dev: deps binaries console
 	node test/cluster/cli.ts dev
 
 ## test: everything CI runs: lint, typecheck, unit and integration tests
-test: deps binaries console check
+test: deps binaries dataplane console check
 	npm test
 
 check: lint typecheck
@@ -26,7 +26,7 @@ typecheck:
 	tsc -p console/tsconfig.json
 test-unit: deps
 	npm run test:unit
-test-integration: deps binaries console
+test-integration: deps binaries dataplane console
 	npm run test:integration
 ## screenshots: the console's browser tests, saving their screenshots into docs/screenshots (the README's)
 screenshots: deps binaries console
@@ -41,6 +41,10 @@ cluster-down:
 ## binaries: build the pinned control-plane binaries once (cached under ~/.cache/atrium)
 binaries:
 	@time bash test/cluster/build-binaries.sh >/dev/null
+
+## dataplane: build the data plane of Gateway API mode once, for its tests (Envoy Gateway + Envoy, ADR 0025)
+dataplane:
+	@time bash test/cluster/build-dataplane.sh >/dev/null
 
 ## crds: regenerate crds/manifests from the TypeScript schemas (and the chart's CRD templates)
 crds: deps
@@ -73,5 +77,5 @@ console-client: deps
 	node console/scripts/generate-client.ts
 
 ## bench: run the benchmark scenarios (SCENARIO=name for one); results in bench/results/
-bench: deps binaries
+bench: deps binaries dataplane
 	SCENARIO=$(SCENARIO) node bench/run.ts
