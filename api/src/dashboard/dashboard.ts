@@ -7,7 +7,7 @@
 import { type AppTemplate, orgOfNamespace } from "@atrium/crds";
 import type { Services } from "../app.ts";
 import { DAY_MS } from "../billing/domain.ts";
-import { type AppMetric, appMetricRows, isAppMetric } from "../usage/hours.ts";
+import { type AppMetric, appMetricRows, isAppMetric, SUM_APP_COLUMNS } from "../usage/hours.ts";
 import {
   committedMonthly,
   type IdleStops,
@@ -176,15 +176,7 @@ export class Dashboard {
             await this.prisma.usageAppHour.groupBy({
               by: ["app"],
               where: { org, app: { in: chunk }, hour: { gte: today } },
-              _sum: {
-                requests: true,
-                errors5xx: true,
-                wakes: true,
-                runningSeconds: true,
-                stoppedIdleSeconds: true,
-                stoppedIdleCpuCoreSeconds: true,
-                stoppedIdleGibSeconds: true,
-              },
+              _sum: SUM_APP_COLUMNS,
             })
           ).flatMap((h) =>
             appMetricRows(org, h.app, dated.getTime(), h._sum, appMetrics as AppMetric[]).map((r) => ({

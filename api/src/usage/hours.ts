@@ -86,6 +86,11 @@ export type AppMetric = keyof typeof APP_METRIC_COLUMNS;
 export type AppHourColumn = (typeof APP_METRIC_COLUMNS)[AppMetric];
 export const APP_METRICS = Object.keys(APP_METRIC_COLUMNS) as AppMetric[];
 export const isAppMetric = (metric: string): metric is AppMetric => Object.hasOwn(APP_METRIC_COLUMNS, metric);
+/** Every metric column of UsageAppHour, for a groupBy's `_sum`. */
+export const SUM_APP_COLUMNS = Object.fromEntries(Object.values(APP_METRIC_COLUMNS).map((c) => [c, true])) as Record<
+  AppHourColumn,
+  true
+>;
 
 /** A UsageAppHour row's (or a sum of them) metrics as one MetricRow each; absent columns are 0. */
 export function appMetricRows(
