@@ -38,6 +38,13 @@ const SecretKey = (description: string, key: string) =>
 const GRACE_PART = "[0-9]+(ms|s|m|h|d)";
 const GRACE = `^(${GRACE_PART})*0*[1-9][0-9]*(ms|s|m|h|d)(${GRACE_PART})*$`;
 
+/** A duration as the operator's parseDuration reads it (operator/src/appinstance/idle.ts): zero is allowed. */
+const DURATION = "^([0-9]+(ms|s|m|h))+$";
+
+const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+const IPV4 = `(${IPV4_OCTET}\\.){3}${IPV4_OCTET}`;
+const DNS_LABEL = "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?";
+
 /**
  * A price the API reads as a number; empty leaves it to the API's default (OpenCost's list
  * price). A decimal string too: `helm --set` passes 0.05 as a string (it parses only integers).
@@ -181,6 +188,12 @@ export const values = Obj(
               default: "ClusterIP",
             }),
             port: Type.Integer({ description: "The gateway Service's port.", default: 80, minimum: 1, maximum: 65535 }),
+            clusterIP: Type.String({
+              description:
+                "The gateway Service's IPv4 ClusterIP; empty: the cluster picks one. Required with routing.mode=gateway-api, where it is the activator's address in every stopped app's endpoints and must be known before install: a free address of the Service CIDR, or on an existing install the Service's current one (a ClusterIP cannot change).",
+              default: "",
+              pattern: `^$|^${IPV4}$`,
+            }),
             annotations: StringMap("Annotations on the gateway Service (load balancer settings)."),
           },
           { default: {} },
@@ -219,6 +232,50 @@ export const values = Obj(
             parentRefs: Type.Array(Type.Record(Type.String(), Type.Any()), {
               description: "The Gateways the route attaches to.",
               default: [],
+            }),
+          },
+          { default: {} },
+        ),
+      },
+      { default: {} },
+    ),
+    routing: Obj(
+      {
+        mode: Enum(["embedded", "gateway-api"], {
+          description:
+            "embedded: app traffic goes through Atrium's gateway. gateway-api: through the cluster's Gateway API implementation, one HTTPRoute per app, Atrium's gateway only the activator while an app is stopped or waking (ATRIUM_ROUTING; the chart README says when to choose which).",
+          default: "embedded",
+        }),
+        gatewayApi: Obj(
+          {
+            parentRef: Obj(
+              {
+                namespace: Type.String({
+                  description:
+                    "Namespace of the Gateway every app's HTTPRoute attaches to (ATRIUM_GATEWAY_API_PARENT); required in gateway-api mode.",
+                  default: "",
+                  pattern: `^$|^${DNS_LABEL}$`,
+                }),
+                name: Type.String({
+                  description: "Name of that Gateway; required in gateway-api mode.",
+                  default: "",
+                  pattern: `^$|^${DNS_LABEL}$`,
+                }),
+                sectionName: Type.String({
+                  description:
+                    "Its listener; empty: every listener that admits routes from the organizations' org-* namespaces.",
+                  default: "",
+                  maxLength: 253,
+                  pattern: `^$|${DNS_NAME.slice(1)}`,
+                }),
+              },
+              { default: {} },
+            ),
+            stopGrace: Type.String({
+              description:
+                "How long a stopping app's endpoints point at the activator before its replicas go to zero; a request meanwhile cancels the stop (ATRIUM_STOP_GRACE), e.g. 30s, 1m30s.",
+              default: "30s",
+              pattern: DURATION,
             }),
           },
           { default: {} },
@@ -441,6 +498,26 @@ export const values = Obj(
                 },
               },
             },
+          },
+        },
+      },
+      {
+        // Gateway API mode cannot work without the Gateway to attach to and the activator's
+        // address: the operator would stop at start (operator/src/routing/config.ts).
+        if: { properties: { routing: { properties: { mode: { const: "gateway-api" } } } }, required: ["routing"] },
+        // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then, not a thenable
+        then: {
+          properties: {
+            routing: {
+              properties: {
+                gatewayApi: {
+                  properties: {
+                    parentRef: { properties: { namespace: { minLength: 1 }, name: { minLength: 1 } } },
+                  },
+                },
+              },
+            },
+            gateway: { properties: { service: { properties: { clusterIP: { minLength: 1 } } } } },
           },
         },
       },

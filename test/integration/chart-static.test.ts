@@ -5,8 +5,9 @@
 // values table, the atrium-catalog chart) matching what charts/generate.ts makes now; the
 // catalog chart leaving out exactly the sample apps named; every ATRIUM_* setting the chart
 // gives a program being one that program reads, accepted by its config loader (the keys
-// Secret's usage token reaching the API and the gateway alike); and the Helm
-// built for these checks rendering for Kubernetes 1.34.
+// Secret's usage token reaching the API and the gateway alike; Gateway API mode's settings from
+// ci/gateway-api-values.yaml, refused by the schema and the templates without the Gateway or the
+// gateway Service's ClusterIP); and the Helm built for these checks rendering for Kubernetes 1.34.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +30,14 @@ import {
 import { defaultGatewayConfig } from "../../gateway/src/gateway.ts";
 import { defaultConfig } from "../../operator/src/config.ts";
 import { parseGrace } from "../../operator/src/organization/deletion.ts";
+import { routingConfig } from "../../operator/src/routing/config.ts";
+
+/** A working Gateway API mode environment for the operator, to vary one setting of. */
+const GATEWAY_API_ENV = {
+  ATRIUM_ROUTING: "gateway-api",
+  ATRIUM_GATEWAY_API_PARENT: "gateways/public",
+  ATRIUM_ACTIVATOR_ADDRESSES: "10.96.0.20",
+};
 
 const root = join(import.meta.dirname, "..", "..");
 const CHECK = join(root, "charts", "check.sh");
@@ -126,7 +135,7 @@ describe("the settings the chart gives each program", () => {
   };
   const sources = { operator: ["operator/src"], gateway: ["gateway/src"], api: ["api/src"] } as const;
 
-  for (const values of ["default", "postgresql-values", "minimal-values"])
+  for (const values of ["default", "postgresql-values", "minimal-values", "gateway-api-values"])
     it(`are all read by the programs and accepted by their config loaders (${values})`, async () => {
       const args = values === "default" ? [] : ["-f", join(CHART_DIR, "ci", `${values}.yaml`)];
       const rendered = template("--namespace", "atrium-system", ...args);
@@ -149,6 +158,21 @@ describe("the settings the chart gives each program", () => {
       const operator = defaultConfig(envOf(deployments.operator));
       expect(operator.gatewayNamespace).toBe("atrium-system");
       expect(operator.orgDeletionGraceMs).toBe(30 * 86_400_000);
+      // ci/gateway-api-values.yaml: the operator attaches routes to the Gateway and points stopped
+      // apps at the gateway Service's ClusterIP and port; the gateway is then the activator.
+      const gatewayApi = values === "gateway-api-values";
+      expect(operator.routing).toEqual(
+        gatewayApi
+          ? {
+              mode: "gateway-api",
+              parent: { namespace: "gateways", name: "public", sectionName: "https" },
+              activator: { addresses: ["10.96.0.20"], port: 80 },
+              stopGraceMs: 60_000,
+              excludePaths: ["/healthz", "/readyz", "/livez", "/ping"],
+            }
+          : { mode: "gateway" },
+      );
+      expect(gateway.activator).toBe(gatewayApi);
       // ci/postgresql-values.yaml names two, one in upper case: the API keeps them canonical.
       expect([...api.platformAdmins.emails]).toEqual(
         values === "postgresql-values" ? ["ops@atrium.example", "ann@example.com"] : [],
@@ -210,6 +234,34 @@ describe("values.schema.json", () => {
       expect(pattern.test(text), text).toBe(accepts(text));
   });
 
+  it("has the templates refuse gateway-api mode without its settings too, when the schema is skipped", () => {
+    const run = (...sets: string[]) =>
+      template(
+        "--skip-schema-validation",
+        ...sets.flatMap((set) => ["--set", set]),
+        "--set",
+        "routing.mode=gateway-api",
+      );
+    expect(run().stderr).toContain("routing.gatewayApi.parentRef: name the Gateway every app's HTTPRoute attaches to");
+    const withParent = ["routing.gatewayApi.parentRef.namespace=gateways", "routing.gatewayApi.parentRef.name=public"];
+    expect(run(...withParent).stderr).toContain("gateway.service.clusterIP: give the gateway Service's ClusterIP");
+    expect(run(...withParent, "gateway.service.clusterIP=10.96.0.20").status).toBe(0);
+  });
+
+  it("takes exactly the stop grace periods the operator accepts", () => {
+    const schema = JSON.parse(valuesSchema());
+    const pattern = new RegExp(schema.properties.routing.properties.gatewayApi.properties.stopGrace.pattern);
+    const accepts = (text: string) => {
+      try {
+        return routingConfig({ ...GATEWAY_API_ENV, ATRIUM_STOP_GRACE: text }).mode === "gateway-api";
+      } catch {
+        return false;
+      }
+    };
+    for (const text of ["30s", "1m30s", "500ms", "2h", "0s", "30", "1d", "s", "-1s", "30 s"])
+      expect(pattern.test(text), text).toBe(accepts(text));
+  });
+
   it("refuses unknown keys, bad enums, bad URLs and bad digests, naming the field", () => {
     const refusals: [string, string][] = [
       ["operator.replica=2", "at '/operator': additional properties 'replica' not allowed"],
@@ -224,6 +276,14 @@ describe("values.schema.json", () => {
       // A price the API's envNumber would stop at start on (a string: --set gives decimals so).
       ["api.prices.cpuHour=-1", "at '/api/prices/cpuHour'"],
       ["api.prices.gibHour=0.5$", "at '/api/prices/gibHour'"],
+      // Gateway API mode without the Gateway or the activator's address: the operator would stop at start.
+      ["routing.mode=gateway-api", "at '/routing/gatewayApi/parentRef/name': minLength: got 0, want 1"],
+      ["routing.mode=gateway-api", "at '/routing/gatewayApi/parentRef/namespace': minLength: got 0, want 1"],
+      ["routing.mode=gateway-api", "at '/gateway/service/clusterIP': minLength: got 0, want 1"],
+      ["routing.mode=ingress", "at '/routing/mode'"],
+      ["gateway.service.clusterIP=None", "at '/gateway/service/clusterIP'"],
+      ["gateway.service.clusterIP=10.96.0.256", "at '/gateway/service/clusterIP'"],
+      ["routing.gatewayApi.stopGrace=30", "at '/routing/gatewayApi/stopGrace'"],
     ];
     for (const [set, message] of refusals) {
       const run = template("--set", set);
