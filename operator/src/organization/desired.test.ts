@@ -40,6 +40,35 @@ describe("organization children", () => {
     ]);
   });
 
+  it("admits the data plane's pods too in Gateway API mode, when they are named", () => {
+    const env = {
+      ATRIUM_ROUTING: "gateway-api",
+      ATRIUM_GATEWAY_API_PARENT: "gw/public",
+      ATRIUM_ACTIVATOR_ADDRESSES: "10.96.0.20",
+    };
+    const sources = (extra: Record<string, string>) =>
+      (desiredNetworkPolicy(org(), defaultConfig({ ...env, ...extra })) as any).spec.ingress[0].from;
+    expect(sources({})).toHaveLength(1);
+    expect(
+      sources({
+        ATRIUM_DATA_PLANE_NAMESPACE: "envoy-gateway-system",
+        ATRIUM_DATA_PLANE_POD_LABELS: "gateway.envoyproxy.io/owning-gateway-name=public",
+      })[1],
+    ).toEqual({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } },
+      podSelector: { matchLabels: { "gateway.envoyproxy.io/owning-gateway-name": "public" } },
+    });
+    // The embedded gateway's mode admits only the gateway, whatever else is set.
+    expect(
+      (
+        desiredNetworkPolicy(
+          org(),
+          defaultConfig({ ATRIUM_DATA_PLANE_NAMESPACE: "x", ATRIUM_DATA_PLANE_POD_LABELS: "a=b" }),
+        ) as any
+      ).spec.ingress[0].from,
+    ).toHaveLength(1);
+  });
+
   it("creates the five built-in roles, flagged builtIn", () => {
     const roles = desiredBuiltInRoles(org());
     expect(roles.map((r) => r.metadata.name)).toEqual(["admin", "co-admin", "manager", "member", "viewer"]);

@@ -84,6 +84,17 @@ export function desiredNetworkPolicy(org: Org, config: OperatorConfig): KubeObje
               namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": config.gatewayNamespace } },
               podSelector: { matchLabels: config.gatewayPodLabels },
             },
+            // Gateway API mode: the data plane sends running apps their traffic itself.
+            ...(config.routing.mode === "gateway-api" && config.routing.dataPlane
+              ? [
+                  {
+                    namespaceSelector: {
+                      matchLabels: { "kubernetes.io/metadata.name": config.routing.dataPlane.namespace },
+                    },
+                    podSelector: { matchLabels: config.routing.dataPlane.podLabels },
+                  },
+                ]
+              : []),
           ],
         },
       ],

@@ -37,6 +37,23 @@ describe("routing configuration", () => {
     });
   });
 
+  it("reads the data plane's pods, both settings or neither", () => {
+    const dataPlane = { ATRIUM_DATA_PLANE_NAMESPACE: "envoy-gateway-system" };
+    expect(
+      routingConfig({ ...gatewayApi, ...dataPlane, ATRIUM_DATA_PLANE_POD_LABELS: "a.io/gw=public, tier=edge" }),
+    ).toMatchObject({
+      dataPlane: { namespace: "envoy-gateway-system", podLabels: { "a.io/gw": "public", tier: "edge" } },
+    });
+    expect(() => routingConfig({ ...gatewayApi, ...dataPlane })).toThrow(/ATRIUM_DATA_PLANE_POD_LABELS/);
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_DATA_PLANE_POD_LABELS: "a=b" })).toThrow(
+      /ATRIUM_DATA_PLANE_NAMESPACE/,
+    );
+    for (const labels of ["a", "a=b=c", "a b=c", "=b"])
+      expect(() => routingConfig({ ...gatewayApi, ...dataPlane, ATRIUM_DATA_PLANE_POD_LABELS: labels })).toThrow(
+        /ATRIUM_DATA_PLANE_POD_LABELS/,
+      );
+  });
+
   it("refuses settings that cannot work, naming the variable", () => {
     expect(() => routingConfig({ ATRIUM_ROUTING: "envoy" })).toThrow(/ATRIUM_ROUTING/);
     expect(() => routingConfig({ ...gatewayApi, ATRIUM_GATEWAY_API_PARENT: "" })).toThrow(/ATRIUM_GATEWAY_API_PARENT/);

@@ -6,6 +6,8 @@
 //   ATRIUM_ACTIVATOR_PORT       its port (default 8081)
 //   ATRIUM_STOP_GRACE           endpoints at the activator this long before zero replicas (default 30s)
 //   ATRIUM_ROUTE_EXCLUDE_PATHS  health-check paths of every app (default as the gateway's)
+//   ATRIUM_DATA_PLANE_NAMESPACE, ATRIUM_DATA_PLANE_POD_LABELS (k=v,k=v): the data plane's pods,
+//                               admitted to apps by the orgs' NetworkPolicies
 import { isIPv4 } from "node:net";
 import { parseDuration } from "../appinstance/idle.ts";
 import type { GatewayApiRouting } from "./gateway-api.ts";
@@ -46,11 +48,36 @@ export function routingConfig(env: NodeJS.ProcessEnv): Routing {
   } catch {
     throw new Error(`ATRIUM_STOP_GRACE must be a duration such as 30s or 1m, got "${env.ATRIUM_STOP_GRACE}"`);
   }
+  const dataPlane = dataPlaneConfig(env);
   return {
     mode,
     parent: { namespace, name, ...(sectionName ? { sectionName } : {}) },
     activator: { addresses, port },
     stopGraceMs,
     excludePaths: list(env.ATRIUM_ROUTE_EXCLUDE_PATHS ?? DEFAULT_EXCLUDE_PATHS),
+    ...(dataPlane ? { dataPlane } : {}),
   };
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** The data plane's pods, both settings or neither (half of them would admit the wrong pods). */
+function dataPlaneConfig(env: NodeJS.ProcessEnv): GatewayApiRouting["dataPlane"] {
+  const namespace = env.ATRIUM_DATA_PLANE_NAMESPACE ?? "";
+  const labels = list(env.ATRIUM_DATA_PLANE_POD_LABELS);
+  if (!namespace && !labels.length) return undefined;
+  if (!DNS_LABEL.test(namespace))
+    throw new Error(
+      `ATRIUM_DATA_PLANE_NAMESPACE must name the data plane's namespace (with ATRIUM_DATA_PLANE_POD_LABELS), got "${namespace}"`,
+    );
+  const pairs = labels.map((l) => l.split("="));
+  if (
+    !pairs.length ||
+    !pairs.every(([k, v, ...rest]) => !rest.length && LABEL_KEY.test(k ?? "") && LABEL_VALUE.test(v ?? "-"))
+  )
+    throw new Error(
+      `ATRIUM_DATA_PLANE_POD_LABELS must be key=value[,key=value] labels of the data plane's pods (with ATRIUM_DATA_PLANE_NAMESPACE), got "${env.ATRIUM_DATA_PLANE_POD_LABELS ?? ""}"`,
+    );
+  return { namespace, podLabels: Object.fromEntries(pairs) };
 }

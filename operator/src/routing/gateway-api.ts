@@ -29,6 +29,12 @@ export type GatewayApiRouting = {
   stopGraceMs: number;
   /** Health-check paths of every app (as ATRIUM_GATEWAY_EXCLUDE_PATHS): their own route rule. */
   excludePaths: string[];
+  /**
+   * The data plane's pods (Envoy's, for Envoy Gateway), admitted to app pods by each org's
+   * NetworkPolicy beside Atrium's gateway: they send running apps their traffic directly.
+   * Unset: only the gateway is admitted (a cluster enforcing policies then blocks warm traffic).
+   */
+  dataPlane?: { namespace: string; podLabels: Record<string, string> };
 };
 
 /** The request header the route sets: which app a request is for, whatever its Host (the activator reads it). */
