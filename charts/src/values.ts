@@ -277,6 +277,22 @@ export const values = Obj(
               default: "30s",
               pattern: DURATION,
             }),
+            dataPlane: Obj(
+              {
+                namespace: Type.String({
+                  description:
+                    "Namespace of the data plane's pods (Envoy Gateway: envoy-gateway-system), admitted to app pods by every organization's NetworkPolicy (ATRIUM_DATA_PLANE_NAMESPACE); empty: only Atrium's gateway is admitted, and a cluster enforcing NetworkPolicies blocks warm traffic.",
+                  default: "",
+                  pattern: `^$|^${DNS_LABEL}$`,
+                }),
+                podLabels: Type.Record(Type.String({ maxLength: 316 }), Type.String({ maxLength: 63 }), {
+                  description:
+                    "Labels of the data plane's pods (Envoy Gateway: gateway.envoyproxy.io/owning-gateway-name: <gateway>), with namespace (ATRIUM_DATA_PLANE_POD_LABELS).",
+                  default: {},
+                }),
+              },
+              { default: {} },
+            ),
           },
           { default: {} },
         ),

@@ -169,6 +169,11 @@ describe("the settings the chart gives each program", () => {
               activator: { addresses: ["10.96.0.20"], port: 80 },
               stopGraceMs: 60_000,
               excludePaths: ["/healthz", "/readyz", "/livez", "/ping"],
+              // Admitted to the apps by every organization's NetworkPolicy.
+              dataPlane: {
+                namespace: "envoy-gateway-system",
+                podLabels: { "gateway.envoyproxy.io/owning-gateway-name": "public" },
+              },
             }
           : { mode: "gateway" },
       );
