@@ -277,6 +277,12 @@ export const values = Obj(
               default: "30s",
               pattern: DURATION,
             }),
+            statsUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {
+              description:
+                "Admin stats addresses of the data plane's proxies (Envoy: http://<pod>:19001/stats/prometheus), read every 10 s by Atrium's gateway for running apps' activity, since their requests no longer pass it (ATRIUM_DATAPLANE_STATS_URLS); empty: a running app looks idle and stops at its idle timeout.",
+              default: [],
+              maxItems: 64,
+            }),
             dataPlane: Obj(
               {
                 namespace: Type.String({

@@ -16,6 +16,7 @@ import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject,
 import type { KubeConfig } from "@kubernetes/client-node";
 import { routeOfIdentity } from "./activator.ts";
 import { ActivityTracker } from "./activity.ts";
+import { DataplaneActivity, type DataplaneStatsConfig, dataplaneStatsFor } from "./dataplane-activity.ts";
 import { billingCheck, paymentRequiredBody } from "./entitlement.ts";
 import { ForwardAuth } from "./forward-auth.ts";
 import { clientOrigin, parseTrustedProxies, requestHead, trustedPeers } from "./headers.ts";
@@ -85,6 +86,11 @@ export type GatewayConfig = {
    * cluster's data plane, and a request's app is the one its route named in APP_IDENTITY_HEADER.
    */
   activator: boolean;
+  /**
+   * Gateway API mode only: the data plane's Envoy admins whose statistics give running apps'
+   * activity (ATRIUM_DATAPLANE_STATS_URLS, dataplane-activity.ts). Unset: no such activity.
+   */
+  dataplaneStats?: DataplaneStatsConfig;
 };
 
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
@@ -120,6 +126,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   usageToken: env.ATRIUM_USAGE_TOKEN || undefined,
   usageIntervalMs: envNumber(env, "ATRIUM_USAGE_INTERVAL_MS", 60_000, 100),
   activator: env.ATRIUM_ROUTING === "gateway-api",
+  dataplaneStats: dataplaneStatsFor(env),
 });
 
 type App = AppInstance & KubeObject;
@@ -176,6 +183,16 @@ export function createGateway(options: {
     log,
     onWrite: () => metrics.activityWrites.inc(),
   });
+  // Running apps' traffic does not pass here in Gateway API mode: their activity is the data plane's.
+  const dataplane =
+    config.activator && config.dataplaneStats
+      ? new DataplaneActivity({
+          ...config.dataplaneStats,
+          isApp: (key) => apps.get(key) !== undefined,
+          touch: (key, at) => activity.touch(key, at),
+          log,
+        })
+      : undefined;
   const upstream = new UpstreamPool({ responseTimeoutMs: config.upstreamTimeoutMs });
   const auth = config.authUrl
     ? new ForwardAuth({
@@ -582,10 +599,12 @@ export function createGateway(options: {
       slices.start();
       await Promise.all([apps.synced, templates.synced, slices.synced]);
       activity.start();
+      dataplane?.start();
       usage?.start();
     },
     async stop(): Promise<void> {
       await server.close(config.drainTimeoutMs);
+      await dataplane?.stop(); // a last reading, so the tracker's final flush has it
       await Promise.all([activity.stop(), usage?.stop()]);
       apps.stop();
       templates.stop();

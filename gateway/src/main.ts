@@ -39,6 +39,14 @@ if (!config.usageToken || !config.authUrl)
     {},
     "warn",
   );
+if (config.activator && !config.dataplaneStats)
+  log(
+    "No activity from the data plane: running apps' requests do not pass here, so they look idle and stop at their idle timeout; set ATRIUM_DATAPLANE_STATS_URLS to the Envoy admins",
+    {},
+    "warn",
+  );
+if (!config.activator && env.ATRIUM_DATAPLANE_STATS_URLS)
+  log("ATRIUM_DATAPLANE_STATS_URLS is ignored: it is for ATRIUM_ROUTING=gateway-api", {}, "warn");
 const gateway = createGateway({ kc, config, log, metrics });
 const split = (addr: string) => addr.split(":") as [string, string];
 /** SIGTERM came: not ready any more, though requests are still served until the drain. */
