@@ -1,7 +1,7 @@
 // What the gateway scenarios share: a control plane, the operator, the gateway, an org and a
 // tiny template, all torn down by close().
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
-import { startControlPlane } from "../test/cluster/controlplane.ts";
+import { type ControlPlane, startControlPlane } from "../test/cluster/controlplane.ts";
 import { echoTemplate } from "../test/cluster/fake-pods.ts";
 import { startGateway } from "../test/cluster/gateway-process.ts";
 import { installCrds } from "../test/cluster/install.ts";
@@ -10,15 +10,41 @@ import { until } from "../test/cluster/until.ts";
 
 const A = "atrium.dev/v1alpha1";
 
-export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<string, string> = {}) {
+/**
+ * Other routing modes (the dataplane-* scenarios): `beforeOperator` runs once the control plane
+ * and the CRDs are up (e.g. starting a data plane whose CRDs the operator needs) and returns the
+ * operator's and the gateway's extra settings; its `close` runs after theirs.
+ */
+export type StackMode = (cp: ControlPlane) => Promise<{
+  operatorEnv?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  gatewayPort?: number;
+  close?: () => Promise<void>;
+}>;
+
+export async function gatewayStack(
+  log: (m: string) => void,
+  gatewayEnv: Record<string, string> = {},
+  beforeOperator?: StackMode,
+) {
   const cp = await startControlPlane({ log });
   installCrds(cp);
+  const mode = beforeOperator ? await beforeOperator(cp) : {};
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   const objects = KubernetesObjectApi.makeApiClient(kc);
   await objects.create(echoTemplate() as never);
-  const operator = await startOperator({ kubeconfig: cp.kubeconfig, id: "bench", leaseNamespace: "atrium-system" });
-  const gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: gatewayEnv });
+  const operator = await startOperator({
+    kubeconfig: cp.kubeconfig,
+    id: "bench",
+    leaseNamespace: "atrium-system",
+    env: mode.operatorEnv,
+  });
+  const gateway = await startGateway({
+    kubeconfig: cp.kubeconfig,
+    port: mode.gatewayPort,
+    env: { ...gatewayEnv, ...mode.gatewayEnv },
+  });
   await objects.create({
     apiVersion: A,
     kind: "Organization",
@@ -47,6 +73,7 @@ export async function gatewayStack(log: (m: string) => void, gatewayEnv: Record<
     async close() {
       await gateway.kill();
       await operator.kill();
+      await mode.close?.();
       await cp.stop();
     },
   };
