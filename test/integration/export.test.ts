@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { namespaceFor } from "@atrium/crds";
 import { R } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { csvRow } from "../../api/src/billing/csv.ts";
 import { Exports } from "../../api/src/export/exports.ts";
+import { AUDIT_HEADER, auditCells, USAGE_HEADER } from "../../api/src/export/reader.ts";
 import type { Caller } from "../cluster/api-stack.ts";
 import { echoTemplate } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
@@ -371,11 +373,76 @@ describe.each(["sqlite", "postgresql"] as const)("exports (%s)", (provider) => {
     expect(refused?.result).toBe("error");
   });
 
-  // On SQLite the audit log is read by a worker thread (api/src/export/audit-worker.ts): its failure
-  // half-way through the archive (here: its file has no audit table) must fail the job, not hang it
-  // or store a truncated archive.
+  // The export's worker reads the audit log and usage through its own connection (better-sqlite3,
+  // or pg on PostgreSQL) and writes their lines itself: they must be, byte for byte, what csvRow
+  // writes of the same rows as Prisma reads them (instants to the millisecond, NULLs, numbers,
+  // cells to quote or to defuse as formulas).
+  it("writes the audit log and usage line for line as csvRow writes the rows Prisma reads", async () => {
+    const { name, who } = await freshOrg("exp-lines");
+    const tricky = ['say "hi"', '=HYPERLINK("http://x")', "a,b", "line\nbreak", "élan ✓", "\ttab", "-1", "plain"];
+    // In 2020: before every entry the organization's creation and this export add, so first in the file.
+    await w.api.db.prisma.auditEvent.createMany({
+      data: tricky.map((t, i) => ({
+        org: name,
+        at: new Date(Date.UTC(2020, 0, 1, 0, 0, i, i * 7 + 3)),
+        actor: i % 2 ? t : `person${i}@x.example`,
+        actorType: "user",
+        action: `x.${t}`,
+        target: i % 2 ? t : null,
+        result: "success",
+        status: i % 3 ? 200 + i : null,
+        ip: i % 2 ? null : "10.0.0.1",
+        detail: i % 2 ? JSON.stringify({ note: t }) : null,
+      })),
+    });
+    const values = [0.1 + 0.2, 1e21, -1, 42, 3600.5, 0];
+    await w.api.db.prisma.usageDay.createMany({
+      data: ["web", "=evil", "a,b"].flatMap((app, a) =>
+        ["requests", "running_seconds"].flatMap((metric) =>
+          values.map((value, d) => ({
+            org: name,
+            app,
+            metric,
+            day: new Date(Date.UTC(2026, 0, 1 + d)),
+            value: value + a,
+          })),
+        ),
+      ),
+    });
+    const r = await w.call<Job>(who, "POST", `/api/orgs/${name}/exports`);
+    expect(r.status).toBe(202);
+    const job = await finished(who, `/api/orgs/${name}/exports/${r.body.id}`);
+    expect(job.state).toBe("succeeded");
+    const files = new Map(unzip((await download(who, job.downloadUrl as string)).bytes).map((e) => [e.name, e.data]));
+
+    const audit = await w.api.db.prisma.auditEvent.findMany({
+      where: { org: name, at: { lt: new Date(Date.UTC(2021, 0, 1)) } },
+      orderBy: [{ at: "asc" }, { id: "asc" }],
+    });
+    expect(audit).toHaveLength(tricky.length);
+    const auditText = files.get("audit-log.csv")?.toString("utf8") ?? "";
+    const expectedAudit = `${csvRow(AUDIT_HEADER)}\r\n${audit.map((e) => `${csvRow(auditCells(e))}\r\n`).join("")}`;
+    expect(auditText.slice(0, expectedAudit.length)).toBe(expectedAudit);
+    expect(auditText).toContain(`,"'=HYPERLINK(""http://x"")",`);
+
+    const usage = await w.api.db.prisma.usageDay.findMany({
+      where: { org: name },
+      orderBy: [{ app: "asc" }, { metric: "asc" }, { day: "asc" }],
+    });
+    const expectedUsage = `${csvRow(USAGE_HEADER)}\r\n${usage
+      .map((u) => `${csvRow([u.day.toISOString().slice(0, 10), u.app, u.metric, u.value])}\r\n`)
+      .join("")}`;
+    expect(files.get("usage.csv")?.toString("utf8")).toBe(expectedUsage);
+    // As JavaScript writes the number (SQLite's own text of this REAL is 1.0e+21).
+    expect(expectedUsage).toContain("2026-01-02,web,requests,1e+21\r\n");
+    expect(expectedUsage).toContain(`'=evil`);
+  });
+
+  // The export's worker opens its own connection to the database: when it cannot read a table
+  // (here: the file it is given has no audit table), the job must fail, not hang or store a
+  // truncated archive.
   it.runIf(provider === "sqlite")(
-    "a job whose audit-log reader fails mid-way is failed, its chunks deleted, the failure audited",
+    "a job whose worker cannot read the audit log is failed, its chunks deleted, the failure audited",
     async () => {
       const { name, who } = await freshOrg("exp-broken");
       const path = `/api/orgs/${name}/exports`;
@@ -425,6 +492,7 @@ describe.each(["sqlite", "postgresql"] as const)("exports (%s)", (provider) => {
     const worker = () =>
       new Exports({
         db: s.db,
+        databaseUrl: w.api.config.databaseUrl,
         directory: s.directory,
         installs: s.installs,
         catalog: s.catalog,
@@ -489,6 +557,7 @@ describe.each(["sqlite", "postgresql"] as const)("exports (%s)", (provider) => {
     const worker = (directory: typeof s.directory, now: () => number, tag: string) =>
       new Exports({
         db: s.db,
+        databaseUrl: w.api.config.databaseUrl,
         directory,
         installs: s.installs,
         catalog: s.catalog,

@@ -1,12 +1,17 @@
-// The audit log's CSV line from the parts SQLite concatenated, for the audit-log reader's worker
-// thread (audit-worker.ts): no imports, erasable types only, as Node runs the worker's files as
-// they are. reader.test.ts holds these lines to billing's csvRow, byte for byte.
+// CSV lines for the export's worker thread (tables.ts, export-worker.ts): no imports, erasable
+// types only, as Node runs the worker's files as they are (billing's csv.ts would bring
+// @atrium/crds into the worker). reader.test.ts holds these lines to billing's csvRow, byte for byte.
 
 /** A cell as billing's csvCell writes it: empty for NULL, an apostrophe before a formula, quoted when needed. */
 export function csvCell(value: string | null): string {
   if (value === null) return "";
   const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** A line of cells as billing's csvRow writes it (no CRLF): numbers as JavaScript writes them. */
+export function csvLine(cells: readonly (string | number | null)[]): string {
+  return cells.map((c) => (typeof c === "number" ? String(c) : csvCell(c))).join(",");
 }
 
 /** Anything that makes a cell need quoting or an apostrophe (the first cell, `at`, is never escaped). */

@@ -21,6 +21,8 @@ export const BATCH_ROWS = 1000;
  * waits behind requests, so a million entries go in 500 turns rather than 1,000.
  */
 export const AUDIT_BATCH_ROWS = 2000;
+/** Usage rows per page: short lines (about 40 bytes), so five times BATCH_ROWS. */
+export const USAGE_BATCH_ROWS = 5000;
 /** A running job proves it is alive this often (its `startedAt`, see staleAction)... */
 export const HEARTBEAT_MS = 20_000;
 /** ...and one not heard from this long was left by a replica that stopped or crashed. */

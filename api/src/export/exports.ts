@@ -1,37 +1,38 @@
 // GDPR exports as jobs in the database (ExportJob, the archive in ExportChunk rows), so any
 // replica can take a request, run the job or serve the download. Every replica runs a worker:
 // it claims one queued job at a time with a conditional update (queued → running: exactly one
-// replica wins, on SQLite and PostgreSQL alike), writes the archive as a stream, and proves
-// alive by moving the job's `startedAt` forward every HEARTBEAT_MS; a job silent for STALE_MS
-// was left by a replica that crashed and is started again once, then failed. The same pass
-// expires archives past their 7 days and deletes their chunks.
+// replica wins, on SQLite and PostgreSQL alike), has the archive written as a stream on a worker
+// thread with its own database connection (thread.ts, export-worker.ts), which proves the job
+// alive by moving its `startedAt` forward every HEARTBEAT_MS; a job silent for STALE_MS was left
+// by a replica that crashed and is started again once, then failed. The same pass expires
+// archives past their 7 days and deletes their chunks.
 import { errorMessage, type Logger } from "@atrium/kube";
 import type { Response } from "express";
 import type { Database } from "../db/index.ts";
+import { SQLITE_BUSY_TIMEOUT_MS } from "../db/migrate.ts";
 import { parseDatabaseUrl } from "../db/url.ts";
 import { ApiError, conflict, notFound, tooManyRequests } from "../http/errors.ts";
 import type { Notifications } from "../notifications/notifications.ts";
-import { withProgress, writeArchive } from "./archive.ts";
 import {
   EXPORT_TTL_MS,
   type ExportJobView,
-  HEARTBEAT_MS,
   type JobRow,
   jobView,
-  manifest,
   RESTARTED,
   refusal,
   staleAction,
   utcDayStart,
 } from "./domain.ts";
 import { orgFiles, orgTotals, type Person, personFiles, personTotals, type SourceDeps } from "./sources.ts";
+import type { StoreTarget } from "./tables.ts";
+import { runOnWorker } from "./thread.ts";
 
 /** What exports need of the notifications service (api/src/notifications): telling the requester. */
 export type NoticePublisher = Pick<Notifications, "publish">;
 
 export type ExportsOptions = SourceDeps & {
-  /** The database's URL (config): on SQLite the audit log is read through a connection of its own. */
-  databaseUrl?: string;
+  /** The database's URL (config): the export's worker thread opens a connection of its own to it. */
+  databaseUrl: string;
   log: Logger;
   /** Resolved when a job finishes (the notifications service may be built after this one). */
   notifications: () => NoticePublisher | undefined;
@@ -55,6 +56,7 @@ const isSerializationFailure = (e: unknown) =>
 export class Exports {
   private readonly o: ExportsOptions;
   private readonly db: Database;
+  private readonly target: StoreTarget;
   private timer: NodeJS.Timeout | undefined;
   private running: { id: string; abort: AbortController; done: Promise<void> } | undefined;
   private pass: Promise<void> | undefined;
@@ -65,8 +67,12 @@ export class Exports {
   private closing = false;
 
   constructor(options: ExportsOptions) {
-    const target = options.databaseUrl ? parseDatabaseUrl(options.databaseUrl) : undefined;
-    this.o = { ...options, ...(target?.provider === "sqlite" ? { sqlitePath: target.path } : {}) };
+    const target = parseDatabaseUrl(options.databaseUrl);
+    this.target =
+      target.provider === "sqlite"
+        ? { provider: "sqlite", path: target.path, timeoutMs: SQLITE_BUSY_TIMEOUT_MS }
+        : { provider: "postgresql", url: target.url };
+    this.o = options;
     this.db = options.db;
   }
 
@@ -315,55 +321,29 @@ export class Exports {
     const prisma = this.db.prisma;
     const subject = scope.kind === "org" ? scope.org : scope.person.email;
     const files = scope.kind === "org" ? orgFiles(this.o, scope.org) : personFiles(this.o, scope.person);
-    const total = scope.kind === "org" ? await orgTotals(this.o, scope.org) : await personTotals(this.o, scope.person);
-    let step = "starting";
-    let done = 0;
-    let reported = 0;
-    // Progress and heartbeat in one conditional write, at most every second: a job another
-    // replica took back (after this one went silent) has another startedAt and is no longer ours.
-    const report = async (force = false) => {
-      const now = this.o.now();
-      if (!force && now - reported < 1000) return;
-      reported = now;
-      const beat = now - (job.startedAt?.getTime() ?? 0) >= HEARTBEAT_MS ? new Date(now) : undefined;
-      const updated = await prisma.exportJob.updateMany({
-        where: this.ours(job),
-        data: { step, done, total: Math.max(total, done), ...(beat ? { startedAt: beat } : {}) },
-      });
-      if (!updated.count) throw new Error("the job is no longer running on this replica");
-      if (beat) job.startedAt = beat;
-    };
-    await report(true);
+    const baseTotal =
+      scope.kind === "org" ? await orgTotals(this.o, scope.org) : await personTotals(this.o, scope.person);
     const generatedAt = this.o.now();
-    const counted = files.map((f) =>
-      withProgress(
-        f,
-        (n) => {
-          done += n;
-        },
-        () => report(),
-      ),
-    );
-    await prisma.exportChunk.deleteMany({ where: { jobId: job.id } });
-    const result = await writeArchive({
-      files: counted,
-      makeManifest: (written) => manifest({ kind: scope.kind, subject, generatedAt, files: written }),
-      mtime: new Date(generatedAt),
-      signal,
-      onFile: (name) => {
-        step = name;
+    // Everything else on the worker: reading the big tables, encoding, deflate, hashes, the chunks,
+    // progress and heartbeat. Its writes are conditional on this attempt's startedAt, which it
+    // moves forward and reports: this thread's own conditional writes below use the latest.
+    const result = await runOnWorker({
+      data: {
+        target: this.target,
+        attempt: { id: job.id, startedAt: job.startedAt?.getTime() ?? generatedAt },
+        skewMs: generatedAt - Date.now(),
+        kind: scope.kind,
+        subject,
+        generatedAt,
+        baseTotal,
       },
-      // Each chunk with a check that the job is still this attempt's, in one transaction (the job's
-      // row lock orders it against a take-over): a replica that went silent and came back never
-      // writes into the archive of the attempt that replaced it. createMany, as create() would
-      // read the megabyte back and convert it, for nothing.
-      writeChunk: (seq, bytes) =>
-        prisma.$transaction(async (tx) => {
-          const owned = await tx.exportJob.updateMany({ where: this.ours(job), data: { step, done } });
-          if (!owned.count) throw new Error("the job is no longer running on this replica");
-          await tx.exportChunk.createMany({ data: [{ jobId: job.id, seq, bytes }] });
-        }),
+      files,
+      signal,
+      track: (startedAt) => {
+        job.startedAt = new Date(startedAt);
+      },
     });
+    const done = result.records;
     const finishedAt = this.o.now();
     const succeeded = await prisma.exportJob.updateMany({
       where: this.ours(job),

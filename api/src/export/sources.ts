@@ -1,6 +1,8 @@
 // What an archive holds, file by file, read as it is written: small things (settings, roles,
-// apps) whole; the tables that grow without bound (audit log, usage, invoices, notifications)
-// by keyset pages of BATCH_ROWS, each page a piece of the file. Everything is an allow-list of
+// apps) whole; members, keys, invoices and notifications by pages of BATCH_ROWS, each page a
+// piece of the file, made on the API's thread and pulled by the export's worker a piece at a
+// time; the tables that grow without bound (audit log, usage) as plans the worker reads itself
+// through its own connection (reader.ts, tables.ts). Everything is an allow-list of
 // fields: a column added to a table later stays out of exports until someone adds it here.
 import type { AppInstance } from "@atrium/crds";
 import type { Installs } from "../apps/installs.ts";
@@ -11,17 +13,10 @@ import { csvRow, formatMinor } from "../billing/csv.ts";
 import type { Database } from "../db/index.ts";
 import type { Catalog } from "../marketplace/catalog.ts";
 import { memberView, roleView } from "../routes/views.ts";
-import { type ArchiveFile, COMPRESSION_LEVEL } from "./archive.ts";
-import { AUDIT_BATCH_ROWS, BATCH_ROWS, jsonArrayPiece } from "./domain.ts";
-import {
-  AUDIT_HEADER,
-  type AuditScope,
-  auditCsvDeflated,
-  auditCsvPages,
-  type CsvPage,
-  USAGE_HEADER,
-  usageCsvDeflated,
-} from "./reader.ts";
+import type { ArchiveFile } from "./archive.ts";
+import { AUDIT_BATCH_ROWS, BATCH_ROWS, jsonArrayPiece, USAGE_BATCH_ROWS } from "./domain.ts";
+import { auditPlan, usagePlan } from "./reader.ts";
+import type { PlannedFile } from "./thread.ts";
 
 export type SourceDeps = {
   db: Database;
@@ -29,8 +24,6 @@ export type SourceDeps = {
   installs: Installs;
   catalog: Catalog;
   now: () => number;
-  /** The SQLite file, when the database is one: the audit log is read through a connection of its own. */
-  sqlitePath?: string;
 };
 
 type Cell = Parameters<typeof csvRow>[0][number];
@@ -72,47 +65,6 @@ const csvFile = (name: string, header: readonly string[], pages: () => AsyncIter
     }
   },
 });
-
-/** A CSV whose lines come written already (the audit log's, see reader.ts). */
-const csvLinesFile = (name: string, header: readonly string[], pages: () => AsyncIterable<CsvPage>): ArchiveFile => ({
-  name,
-  async *content(count) {
-    yield `${csvRow(header)}\r\n`;
-    for await (const page of pages()) {
-      count(page.count);
-      if (page.count) yield page.text;
-    }
-  },
-});
-
-/**
- * audit-log.csv: on SQLite written, hashed and deflated whole on a worker thread with a
- * connection of its own (reader.ts); otherwise (PostgreSQL, or no file given) pages through Prisma.
- */
-function auditFile(deps: SourceDeps, scope: AuditScope): ArchiveFile {
-  const { db, sqlitePath } = deps;
-  if (sqlitePath && db.provider === "sqlite")
-    return {
-      name: "audit-log.csv",
-      deflated: (count) =>
-        auditCsvDeflated(sqlitePath, scope, { level: COMPRESSION_LEVEL, limit: AUDIT_BATCH_ROWS }, count),
-    };
-  return csvLinesFile("audit-log.csv", AUDIT_HEADER, () => auditCsvPages(db, scope, AUDIT_BATCH_ROWS));
-}
-
-/** usage.csv: on SQLite made whole on a worker thread like the audit log; otherwise pages through Prisma. */
-function usageFile(deps: SourceDeps, org: string): ArchiveFile {
-  const { db, sqlitePath } = deps;
-  if (sqlitePath && db.provider === "sqlite")
-    return {
-      name: "usage.csv",
-      deflated: (count) =>
-        usageCsvDeflated(sqlitePath, org, { level: COMPRESSION_LEVEL, limit: BATCH_ROWS * 5 }, count),
-    };
-  return csvFile("usage.csv", USAGE_HEADER, () =>
-    mapped(usagePages(db, org), (u): Cell[] => [u.day.toISOString().slice(0, 10), u.app, u.metric, u.value]),
-  );
-}
 
 /** Keyset pagination: `page(after)` returns up to BATCH_ROWS rows following the last one given. */
 async function* keyset<T>(page: (after: T | undefined) => Promise<T[]>): AsyncGenerator<T[]> {
@@ -204,31 +156,30 @@ export function appRecord(app: AppInstance, catalog: Pick<Catalog, "get">) {
   };
 }
 
-/** Rough record counts for progress (done / total), read before writing. */
+/**
+ * Rough record counts for progress (done / total), read before writing: the files made on the
+ * API's thread (the worker counts the audit log and usage itself, off this thread).
+ */
 export async function orgTotals(deps: SourceDeps, org: string): Promise<number> {
   const p = deps.db.prisma;
-  const [audit, keys, subscriptions, invoices, usage] = await Promise.all([
-    p.auditEvent.count({ where: { org } }),
+  const [keys, subscriptions, invoices] = await Promise.all([
     p.apiKey.count({ where: { org } }),
     p.subscription.count({ where: { org } }),
     p.invoice.count({ where: { org } }),
-    p.usageDay.count({ where: { org } }),
   ]);
   return (
     1 +
     deps.directory.membersOf(org).length +
     deps.directory.rolesOf(org).length +
     deps.installs.inOrg(org).length +
-    audit +
     keys +
     subscriptions +
-    invoices +
-    usage
+    invoices
   );
 }
 
 /** An organization's archive: settings, members, roles, apps, keys, audit log, billing, usage. */
-export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
+export function orgFiles(deps: SourceDeps, org: string): PlannedFile[] {
   const { db, directory } = deps;
   const p = db.prisma;
   return [
@@ -323,7 +274,7 @@ export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
       return { records: apps.length, value: apps.map((a) => appRecord(a, deps.catalog)) };
     }),
     jsonArrayFile("api-keys.json", () => mapped(keyPages(db, { org }), keyRecord)),
-    auditFile(deps, { org }),
+    auditPlan({ org }, AUDIT_BATCH_ROWS),
     jsonArrayFile("subscriptions.json", () =>
       mapped(
         keyset<Awaited<ReturnType<typeof p.subscription.findMany>>[number]>((after) =>
@@ -371,24 +322,8 @@ export function orgFiles(deps: SourceDeps, org: string): ArchiveFile[] {
           );
       },
     ),
-    usageFile(deps, org),
+    usagePlan(org, USAGE_BATCH_ROWS),
   ];
-}
-
-type UsageRow = { app: string; metric: string; day: Date; value: number };
-
-/** Daily usage by (app, metric, day), the table's primary key order: up to 25 months × apps × metrics. */
-function usagePages(db: Database, org: string) {
-  const p = db.prisma;
-  return keyset<UsageRow>((after) =>
-    after
-      ? p.$queryRaw<
-          UsageRow[]
-        >`SELECT "app", "metric", "day", "value" FROM "UsageDay" WHERE "org" = ${org} AND ("app" > ${after.app} OR ("app" = ${after.app} AND ("metric" > ${after.metric} OR ("metric" = ${after.metric} AND "day" > ${after.day})))) ORDER BY "app", "metric", "day" LIMIT ${BATCH_ROWS}`
-      : p.$queryRaw<
-          UsageRow[]
-        >`SELECT "app", "metric", "day", "value" FROM "UsageDay" WHERE "org" = ${org} ORDER BY "app", "metric", "day" LIMIT ${BATCH_ROWS}`,
-  );
 }
 
 function invoicePages(db: Database, org: string) {
@@ -407,13 +342,12 @@ export type Person = { userId: string; email: string };
 
 export async function personTotals(deps: SourceDeps, person: Person): Promise<number> {
   const p = deps.db.prisma;
-  const [audit, keys, notifications, sessions] = await Promise.all([
-    p.auditEvent.count({ where: { actor: person.email } }),
+  const [keys, notifications, sessions] = await Promise.all([
     p.apiKey.count({ where: { createdBy: person.email } }),
     p.notification.count({ where: { userId: person.userId } }),
     p.session.count({ where: { userId: person.userId } }),
   ]);
-  return 1 + deps.directory.orgsOf(person.email).length + audit + keys + notifications + sessions;
+  return 1 + deps.directory.orgsOf(person.email).length + keys + notifications + sessions;
 }
 
 /**
@@ -421,7 +355,7 @@ export async function personTotals(deps: SourceDeps, person: Person): Promise<nu
  * (never their token hashes or CSRF tokens), what they did (audit entries as actor), their
  * notifications and the keys they created (metadata).
  */
-export function personFiles(deps: SourceDeps, person: Person): ArchiveFile[] {
+export function personFiles(deps: SourceDeps, person: Person): PlannedFile[] {
   const { db, directory } = deps;
   const p = db.prisma;
   return [
@@ -468,7 +402,7 @@ export function personFiles(deps: SourceDeps, person: Person): ArchiveFile[] {
         })),
       };
     }),
-    auditFile(deps, { actor: person.email }),
+    auditPlan({ actor: person.email }, AUDIT_BATCH_ROWS),
     jsonArrayFile("notifications.json", () =>
       mapped(
         keyset<Awaited<ReturnType<typeof p.notification.findMany>>[number]>((after) =>

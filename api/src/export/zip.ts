@@ -94,9 +94,10 @@ function endOfCentralDirectory(count: number, size: number, offset: number): Buf
 const tooBig = (what: string) => new Error(`${what} is past 4 GiB, which this archive format (no ZIP64) cannot hold`);
 
 /**
- * Deflates `data` (level `level`) piece by piece: each piece is written to the zlib stream and
- * what it has produced by the write's callback is yielded before the next piece is read, so
- * no more than a piece and its output are held.
+ * Deflates `data` (level `level`) piece by piece: each piece is written to the zlib stream (on
+ * libuv's pool) while the next one is read (on the export's worker, a page of SQLite), and what
+ * zlib produced is yielded before the piece after is written, so no more than two pieces and
+ * their output are held.
  */
 async function* deflated(
   data: AsyncIterable<Buffer>,
@@ -110,13 +111,18 @@ async function* deflated(
   ended.catch(() => {});
   const write = (piece: Buffer) =>
     new Promise<void>((resolve, reject) => deflate.write(piece, (error) => (error ? reject(error) : resolve())));
+  let writing: Promise<void> | undefined;
   try {
     for await (const piece of data) {
       if (!piece.length) continue;
       seen(piece);
-      await write(piece);
+      if (writing) await writing;
       yield* out.splice(0);
+      writing = write(piece);
+      // Its failure is awaited above or below; until then it must not count as unhandled.
+      writing.catch(() => {});
     }
+    if (writing) await writing;
     deflate.end();
     await ended;
     yield* out.splice(0);
