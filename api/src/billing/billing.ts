@@ -21,12 +21,14 @@ import { ApiError, conflict, notFound } from "../http/errors.ts";
 import {
   DAY_MS,
   DUE_DAYS,
+  dueWithoutSpan,
   entitlementFor,
   GRACE_DAYS,
   isRecurring,
   type Line,
   nextPeriod,
   periodEnd,
+  periodWithoutSpan,
   planChange,
   prorateUpgrade,
   renewalDue,
@@ -615,6 +617,82 @@ export class Billing {
     for (const sub of unpaid) if (!holds(sub.org) && (await this.applyTransition(sub, now))) result.transitions++;
     result.held = held.size;
     return result;
+  }
+
+  /**
+   * An organization restored from its deletion grace period is not billed for that period: its
+   * apps were held at zero. The span from the deletion's request to the restore is taken out of
+   * every running recurring period of its live subscriptions (they end that much later and renew
+   * from there, domain.ts periodWithoutSpan) and of the dunning of its open invoices (due that
+   * much later, dueWithoutSpan), then the entitlements are published again (their `until`
+   * moved). Once per deletion, whichever replica or retry asks: the outbox event
+   * `org.restored` keyed by the deletion's request is written in the same transaction (no notice
+   * is sent for it). Returns what moved, or undefined when this deletion was already credited.
+   */
+  async creditDeletionGrace(
+    org: string,
+    requestedAt: Date,
+    restoredAt: Date,
+  ): Promise<{ periods: number; invoices: number } | undefined> {
+    const from = requestedAt;
+    const to = restoredAt;
+    const moved = await this.prisma
+      .$transaction(async (tx) => {
+        await tx.outbox.create({
+          data: {
+            key: `org-restored:${org}:${from.toISOString()}`,
+            type: "org.restored",
+            org,
+            payload: JSON.stringify({ requestedAt: from.toISOString(), restoredAt: to.toISOString() }),
+          },
+        });
+        const subs = await tx.subscription.findMany({
+          where: { org, liveKey: { not: null }, state: { in: ["active", "past_due"] } },
+        });
+        const changed: string[] = [];
+        for (const sub of subs) {
+          const period = periodWithoutSpan(sub, from, to);
+          if (!period) continue;
+          // Only from the end read here: a renewal at the same moment wins, and its new period is not moved.
+          const { count } = await tx.subscription.updateMany({
+            where: { id: sub.id, currentPeriodEnd: sub.currentPeriodEnd },
+            data: period,
+          });
+          if (count) changed.push(sub.id);
+        }
+        const periods = changed.length;
+        const open = await tx.invoice.findMany({ where: { org, status: "open" } });
+        let invoices = 0;
+        for (const invoice of open) {
+          const dueAt = dueWithoutSpan(invoice.dueAt, from, to);
+          if (!dueAt) continue;
+          invoices += (
+            await tx.invoice.updateMany({
+              where: { id: invoice.id, status: "open", dueAt: invoice.dueAt },
+              data: { dueAt },
+            })
+          ).count;
+          if (invoice.subscriptionId && !changed.includes(invoice.subscriptionId)) changed.push(invoice.subscriptionId);
+        }
+        return { changed, periods, invoices };
+      })
+      .catch((error) => {
+        if (isUniqueViolation(error)) return undefined;
+        throw error;
+      });
+    if (!moved) return undefined;
+    for (const id of moved.changed) {
+      const sub = await this.prisma.subscription.findUnique({ where: { id } });
+      if (sub) await this.publishSubscription(sub);
+    }
+    this.log("Deletion grace not billed", {
+      org,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      periods: moved.periods,
+      invoices: moved.invoices,
+    });
+    return { periods: moved.periods, invoices: moved.invoices };
   }
 
   // ---- Inside ----

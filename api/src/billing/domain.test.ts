@@ -3,11 +3,13 @@ import {
   addMonthsClamped,
   calendarDays,
   DAY_MS,
+  dueWithoutSpan,
   entitlementFor,
   invoiceTotal,
   mulDivHalfEven,
   nextPeriod,
   periodEnd,
+  periodWithoutSpan,
   planChange,
   prorateUpgrade,
   renewalDue,
@@ -282,5 +284,57 @@ describe("entitlement", () => {
     expect(sameEntitlement({ ...e, decidedAt: "2025-01-01T00:00:00Z" }, e)).toBe(true);
     expect(sameEntitlement(undefined, e)).toBe(false);
     expect(sameEntitlement({ ...e, until: "2025-05-02T00:00:00.000Z" }, e)).toBe(false);
+  });
+});
+
+describe("a span without the apps (deletion grace, then a restore)", () => {
+  const from = d("2026-03-10");
+  const to = d("2026-03-30"); // 20 days
+  const sub = (state: string, interval: string | null, end: string | null) => ({
+    state,
+    interval,
+    currentPeriodEnd: end ? d(end) : null,
+  });
+  it.each([
+    // A monthly period running at the request ends 20 days later, and periods count from there.
+    ["active", "monthly", "2026-03-25", "2026-04-14"],
+    ["past_due", "monthly", "2026-04-01", "2026-04-21"],
+    ["active", "annual", "2026-12-31", "2027-01-20"],
+    // Ended at or before the request: owed before the span, nothing moves.
+    ["active", "monthly", "2026-03-10", undefined],
+    ["active", "monthly", "2026-03-01", undefined],
+    // No running period: trials end on time, paused and canceled ones run no period, one-time and lifetime have none.
+    ["trialing", null, null, undefined],
+    ["paused", "monthly", "2026-03-25", undefined],
+    ["canceled", "monthly", "2026-03-25", undefined],
+    ["active", "one-time", null, undefined],
+    ["active", "lifetime", null, undefined],
+  ])("%s %s ending %s ends %s", (state, interval, end, moved) => {
+    const result = periodWithoutSpan(sub(state, interval, end), from, to);
+    expect(result && day(result.currentPeriodEnd)).toBe(moved);
+    if (result) expect(result.billingAnchor).toEqual(result.currentPeriodEnd);
+  });
+
+  it("renews from the moved end a whole period later: no period, so no invoice, covers the span", () => {
+    const moved = periodWithoutSpan(sub("active", "monthly", "2026-03-25"), from, to);
+    if (!moved) throw new Error("expected the period to move");
+    const next = nextPeriod(moved.billingAnchor, "monthly", moved.currentPeriodEnd);
+    expect([day(next.start), day(next.end)]).toEqual(["2026-04-14", "2026-05-14"]);
+  });
+
+  it("moves nothing for an empty or backwards span", () => {
+    expect(periodWithoutSpan(sub("active", "monthly", "2026-03-25"), to, to)).toBeUndefined();
+    expect(periodWithoutSpan(sub("active", "monthly", "2026-03-25"), to, from)).toBeUndefined();
+    expect(dueWithoutSpan(d("2026-03-12"), to, from)).toBeUndefined();
+  });
+
+  it.each([
+    ["2026-03-15", "2026-04-04"], // not yet due at the request: as long to pay after the restore
+    ["2026-03-05", "2026-03-25"], // past due at the request, 2 of the 7 days of grace left: still 2 after
+    ["2026-03-03", undefined], // its 7 days of grace ran out at the request: the app was to pause
+    ["2026-02-20", undefined],
+  ])("an open invoice due %s is due %s", (due, moved) => {
+    const result = dueWithoutSpan(d(due), from, to);
+    expect(result && day(result)).toBe(moved);
   });
 });

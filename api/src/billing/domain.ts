@@ -235,6 +235,41 @@ export const renewalDue = (s: SubscriptionFacts, now: Date): boolean =>
   s.currentPeriodEnd !== null &&
   s.currentPeriodEnd.getTime() <= now.getTime();
 
+// ---- A span the organization could not use its apps (its deletion grace, then a restore) ----
+
+/**
+ * Where a subscription's running period ends once a span in which its apps could not run (an
+ * organization's deletion grace period, `from` its request `to` its restore) is taken out of it:
+ * the period's clock stops for the span, so its end moves by the span's length, and later
+ * periods count from that new end (the billing anchor), so none of them, nor an invoice, covers
+ * the span. Only a recurring period that was running when the span began (active or past due,
+ * its end after `from`) moves: one that had ended before was owed before the span; trials end
+ * on time (a trial costs nothing); one-time and lifetime plans have no period. undefined: nothing moves.
+ */
+export function periodWithoutSpan(
+  s: Pick<SubscriptionFacts, "state" | "interval" | "currentPeriodEnd">,
+  from: Date,
+  to: Date,
+): { currentPeriodEnd: Date; billingAnchor: Date } | undefined {
+  const span = to.getTime() - from.getTime();
+  if (span <= 0 || !isRecurring(s.interval) || !s.currentPeriodEnd) return undefined;
+  if (s.state !== "active" && s.state !== "past_due") return undefined;
+  if (s.currentPeriodEnd.getTime() <= from.getTime()) return undefined;
+  const end = new Date(s.currentPeriodEnd.getTime() + span);
+  return { currentPeriodEnd: end, billingAnchor: end };
+}
+
+/**
+ * An open invoice's due date once the same span is taken out: its dunning (due, then GRACE_DAYS
+ * of past due before the app pauses) waited during the span, so what was left of it when the span
+ * began is left after it. An invoice whose dunning had run out before the span keeps its date.
+ */
+export function dueWithoutSpan(dueAt: Date, from: Date, to: Date): Date | undefined {
+  const span = to.getTime() - from.getTime();
+  if (span <= 0 || dueAt.getTime() + GRACE_DAYS * DAY_MS <= from.getTime()) return undefined;
+  return new Date(dueAt.getTime() + span);
+}
+
 /** The trial notices due at `now`: the 7-day one while 1 < days left ≤ 7, the 1-day one within a day. */
 export function trialNoticesDue(s: Pick<SubscriptionFacts, "state" | "trialEnd">, now: Date): (7 | 1)[] {
   if (s.state !== "trialing" || !s.trialEnd) return [];

@@ -249,6 +249,10 @@ export const orgRoutes = (s: Services) => {
         const refusal = deletionRefusal(org, "restore");
         if (refusal) throw conflict(refusal);
         const requestedAt = org.spec.deletion?.requestedAt ?? "";
+        // The grace period is not billed: its apps were held at zero (billing.ts). Before the
+        // restore itself, so that no scheduler pass renews the org between the two.
+        const since = Date.parse(requestedAt);
+        if (Number.isFinite(since)) await s.billing.creditDeletionGrace(params.org, new Date(since), new Date(s.now()));
         const restored = await patch(params.org, { deletion: null });
         s.notifications.publishLater(restoredNotice(restored, requestedAt, principal.email), { orgAdmins: params.org });
         return view(restored);
