@@ -39,7 +39,7 @@ import { orgRoutes } from "./orgs/routes.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
-import { forwardAuthRoutes } from "./routes/forward-auth.ts";
+import { ATRIUM_KEY, forwardAuthRoutes } from "./routes/forward-auth.ts";
 import { invitationRoutes } from "./routes/invitations.ts";
 import { meRoutes } from "./routes/me.ts";
 import { memberRoutes } from "./routes/members.ts";
@@ -251,9 +251,18 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 const TOKEN_PATHS = new Set(["/unsubscribe", "/usage/batches"]);
 
+/**
+ * The data plane's access check (routes/forward-auth.ts) comes with the app request's method and
+ * Authorization: only an Atrium key there is the caller's to Atrium (the app's own is not, as
+ * the embedded gateway never forwards it), and the check writes nothing (no CSRF token).
+ */
+const DATA_PLANE_CHECK = /^\/forward-auth\/[^/]+\/[^/]+\/data-plane$/;
+
 async function resolve(s: Services, req: Request, res: Response): Promise<Principal | undefined> {
   if (TOKEN_PATHS.has(req.path)) return undefined;
-  const authorization = req.headers.authorization;
+  const dataPlaneCheck = DATA_PLANE_CHECK.test(req.path);
+  const authorization =
+    dataPlaneCheck && !ATRIUM_KEY.test(req.headers.authorization ?? "") ? undefined : req.headers.authorization;
   if (authorization) {
     const m = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!m) throw unauthenticated("Authorization must be: Bearer <API key>");
@@ -264,7 +273,7 @@ async function resolve(s: Services, req: Request, res: Response): Promise<Princi
   const session = await s.sessions.lookup(cookie);
   if (!session) return undefined;
   req.sessionCookie = cookie;
-  if (!SAFE.has(req.method) && !csrfMatches(session.csrfToken, req.get(CSRF_HEADER)))
+  if (!dataPlaneCheck && !SAFE.has(req.method) && !csrfMatches(session.csrfToken, req.get(CSRF_HEADER)))
     throw forbidden(`Missing or wrong ${CSRF_HEADER} header (GET /api/me returns the token)`);
   const platformGroup = provesPlatformGroup(
     s.config.peppers,

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { envNumber, envUrl } from "@atrium/kube";
 import { type Peppers, parsePeppers } from "./auth/keyformat.ts";
 import type { KeyType } from "./auth/principal.ts";
+import { probeTokenFrom } from "./auth/probe-token.ts";
 import { type Limit, parseLimit } from "./auth/ratelimit.ts";
 import { type PlatformAdmins, platformAdminsFrom } from "./orgs/platform.ts";
 import { pseudonymKeyFrom } from "./orgs/pseudonym.ts";
@@ -67,6 +68,8 @@ export type ApiConfig = {
   pseudonymKey: string | undefined;
   /** Usage metering (api/src/usage): the gateways' token, flush and rollup intervals. */
   usage: UsageConfig;
+  /** The operator's stop-probe secret (ATRIUM_PROBE_TOKEN): api/src/auth/probe-token.ts. Unset: probes are ordinary requests. */
+  probeToken?: string | undefined;
   /** Prices of the dashboard's "saved by auto-stop" estimate (api/src/dashboard/economics.ts). */
   prices: ResourcePrices;
 };
@@ -194,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     trustProxy: env.ATRIUM_TRUST_PROXY,
     platformAdmins: platformAdminsFrom(env),
     pseudonymKey: pseudonymKeyFrom(env, mode, dataDir(env)),
+    probeToken: probeTokenFrom(env),
     usage: {
       token: env.ATRIUM_USAGE_TOKEN || undefined,
       flushIntervalMs: envNumber(env, "ATRIUM_USAGE_FLUSH_SECONDS", 60, 1) * 1000,

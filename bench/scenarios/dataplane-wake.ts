@@ -67,6 +67,9 @@ export async function run() {
         ATRIUM_ACTIVATOR_ADDRESSES: ACTIVATOR_IP,
         ATRIUM_ACTIVATOR_PORT: String(activatorPort),
         ATRIUM_STOP_GRACE: STOP_GRACE,
+        // The stop's checks (ADR 0024): the probe through Envoy, the re-check in its statistics.
+        ATRIUM_DATA_PLANE_URLS: dataplane.url,
+        ATRIUM_DATAPLANE_STATS_URLS: dataplane.adminUrl,
       },
       gatewayPort: activatorPort,
       // Every local address: 127.0.0.1 for the harness's readiness check, ACTIVATOR_IP for Envoy.

@@ -5,37 +5,22 @@
 // Node's internals would cost, docs/adr/0007). wrk -c50 for throughput and the proxies' CPU per
 // request, wrk -c1 for latency.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gatewayNodeFlags } from "../../gateway/src/node-flags.ts";
 import { freePorts } from "../../test/cluster/ports.ts";
 import { until } from "../../test/cluster/until.ts";
-import { cpuTime, microsPerRequest } from "../cpu.ts";
 import { writeResult } from "../results.ts";
 import { gatewayStack } from "../setup.ts";
 import { median } from "../stats.ts";
-import { wrk } from "../wrk.ts";
+import { LEASH, load as loadWith, pidIn, podIp, ROUNDS, SECONDS, startBackend, startNginx } from "../warm.ts";
 
-// Five rounds: the machine's background load drifts by 10 % or more within a run.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const LEASH = fileURLToPath(new URL("../../test/cluster/leash.sh", import.meta.url));
+// Five rounds (BENCH_ROUNDS): the machine's background load drifts by 10 % or more within a run.
 const PUBLIC_API_PROXY = fileURLToPath(new URL("../public-api-proxy.ts", import.meta.url));
 const log = (m: string) => console.log(`[gateway-warm] ${m}`);
-
-/**
- * wrk with one thread, warning when anything but 2xx came back; with a pid, also the CPU time
- * that process (and its children) spent per request.
- */
-async function load(url: string, connections: number, pid?: number) {
-  const before = pid ? cpuTime(pid) : undefined;
-  const r = await wrk(url, { connections, seconds: SECONDS });
-  const cpu = pid && before ? microsPerRequest(before, cpuTime(pid), r.requests) : undefined;
-  if (r.non2xx) log(`warning from wrk for ${url}: non-2xx answers or socket errors`);
-  return { ...r, cpu };
-}
+const load = (url: string, connections: number, pid?: number) => loadWith(log, url, connections, pid);
 
 export async function run() {
   execFileSync("bash", [fileURLToPath(new URL("../ensure-tools.sh", import.meta.url))], { stdio: "inherit" });
@@ -45,31 +30,12 @@ export async function run() {
     await stack.install("warm", { policy: "AlwaysOn" });
     const ip = await until(
       "a pod address",
-      async () => ((await stack.read("warm")).status?.phase === "Running" && (await podIp(stack))) || undefined,
+      async () =>
+        ((await stack.read("warm")).status?.phase === "Running" && (await podIp(stack.kc, "warm"))) || undefined,
     );
-    // The backend: its own process, so it does not share an event loop with anything measured.
-    const backend = `require("http").createServer((q,s)=>s.end("ok")).listen(8080,"${ip}")`;
-    children.push(spawn("bash", [LEASH, process.execPath, "-e", backend], { stdio: ["pipe", "inherit", "inherit"] }));
-    const [nginxPort] = (await freePorts(1)) as [number];
+    startBackend(ip, children);
     const dir = mkdtempSync(join(tmpdir(), "atrium-nginx-"));
-    writeFileSync(
-      join(dir, "nginx.conf"),
-      `worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 4096; }
-http { access_log off;
-  upstream app { server ${ip}:8080; keepalive 64; }
-  server { listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Host $host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } } }\n`,
-    );
-    const nginx = process.env.NGINX ?? "/usr/sbin/nginx";
-    const nginxPidFile = join(dir, "leash.pid");
-    children.push(
-      spawn("bash", [LEASH, nginx, "-p", dir, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], {
-        stdio: ["pipe", "inherit", "inherit"],
-        env: { ...process.env, LEASH_PIDFILE: nginxPidFile },
-      }),
-    );
+    const nginx = await startNginx(dir, ip, children);
     // The public-API contenders: their own processes, with the gateway's V8 flags.
     const [agentPort, undiciPort] = (await freePorts(2)) as [number, number];
     const publicPidFile = (client: string) => join(dir, `${client}.pid`);
@@ -86,7 +52,7 @@ http { access_log off;
       );
     const targets = {
       direct: `http://${ip}:8080/`,
-      nginx: `http://127.0.0.1:${nginxPort}/`,
+      nginx: nginx.url,
       gateway: `${stack.gateway.url}/apps/bench/warm/`,
       public_api: `http://127.0.0.1:${agentPort}/`,
       public_undici: `http://127.0.0.1:${undiciPort}/`,
@@ -94,9 +60,8 @@ http { access_log off;
     for (const url of Object.values(targets))
       await until(`${url} to answer`, async () => (await fetch(url)).status === 200, 30_000);
     // The proxies' own processes (nginx's master with its worker): CPU per request.
-    const pidIn = (file: string) => (existsSync(file) ? Number(readFileSync(file, "utf8")) : undefined);
     const pids: Record<string, number | undefined> = {
-      nginx: pidIn(nginxPidFile),
+      nginx: pidIn(nginx.pidFile),
       gateway: stack.gateway.pid,
       public_api: pidIn(publicPidFile("agent")),
       public_undici: pidIn(publicPidFile("undici")),
@@ -172,12 +137,4 @@ http { access_log off;
     for (const c of children) c.stdin?.end();
     await stack.close();
   }
-}
-
-async function podIp(stack: Awaited<ReturnType<typeof gatewayStack>>): Promise<string> {
-  const { CoreV1Api } = await import("@kubernetes/client-node");
-  const pods = await stack.kc
-    .makeApiClient(CoreV1Api)
-    .listNamespacedPod({ namespace: "org-bench", labelSelector: "app.kubernetes.io/instance=warm" });
-  return pods.items.find((p) => p.status?.phase === "Running")?.status?.podIP ?? "";
 }

@@ -273,13 +273,35 @@ export const values = Obj(
             ),
             stopGrace: Type.String({
               description:
-                "How long a stopping app's endpoints point at the activator before its replicas go to zero; a request meanwhile cancels the stop (ATRIUM_STOP_GRACE), e.g. 30s, 1m30s.",
+                "How long a stopping app's endpoints point at the activator, from the data plane's confirmation, before its replicas go to zero; a request meanwhile cancels the stop (ATRIUM_STOP_GRACE), e.g. 30s, 1m30s.",
               default: "30s",
               pattern: DURATION,
             }),
+            probeUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {
+              description:
+                "The data plane's listeners, one per replica (http(s)://<address>:<port>), through which the operator probes that a stopping app's requests reach the activator before the grace counts (ATRIUM_DATA_PLANE_URLS; ADR 0024). Required in gateway-api mode, with statsUrls, unless stopUnconfirmed.",
+              default: [],
+              maxItems: 64,
+            }),
+            stopDrainTimeout: Type.String({
+              description:
+                "How long past the grace requests still under way on a stopping app's pods (in the data plane's statistics, statsUrls) may hold its stop; an idle stop still busy then is cancelled (ATRIUM_STOP_DRAIN_TIMEOUT).",
+              default: "1m",
+              pattern: DURATION,
+            }),
+            stopUnconfirmed: Type.Boolean({
+              description:
+                "Stop apps without the checks probeUrls and statsUrls allow when either is empty (ATRIUM_STOP_UNCONFIRMED); otherwise gateway-api mode needs both, and the chart refuses to render without them.",
+              default: false,
+            }),
+            externalAuthorization: Enum(["envoy-gateway", "none"], {
+              description:
+                "Who checks access to apps that are not Public, now that their traffic no longer passes Atrium's gateway. envoy-gateway: an Envoy Gateway SecurityPolicy per app whose external authorization asks the API's forward-auth endpoint about every request (ATRIUM_EXT_AUTH_SERVICE is this release's API Service; docs/adr/0023); the operator's stop probe passes it with the keys Secret's probe-token, given to the operator and the API (ATRIUM_PROBE_TOKEN; docs/adr/0024). none: a Gateway API implementation without it; then apps that are not Public get no route at all (fail closed).",
+              default: "envoy-gateway",
+            }),
             statsUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {
               description:
-                "Admin stats addresses of the data plane's proxies (Envoy: http://<pod>:19001/stats/prometheus), read every 10 s by Atrium's gateway for running apps' activity, since their requests no longer pass it (ATRIUM_DATAPLANE_STATS_URLS); empty: a running app looks idle and stops at its idle timeout.",
+                "Fixed admin stats addresses of the data plane's proxies (Envoy: http://<host>:19001/stats/prometheus), read every 10 s by Atrium's gateway for running apps' activity, since their requests no longer pass it, and by the operator for the requests still under way before a stop (ATRIUM_DATAPLANE_STATS_URLS; the operator reads only this list). Proxies that run as pods are better named by dataPlane, which follows them as they are scaled and rolled; with neither, a running app looks idle and stops at its idle timeout.",
               default: [],
               maxItems: 64,
             }),
@@ -287,7 +309,7 @@ export const values = Obj(
               {
                 namespace: Type.String({
                   description:
-                    "Namespace of the data plane's pods (Envoy Gateway: envoy-gateway-system), admitted to app pods by every organization's NetworkPolicy (ATRIUM_DATA_PLANE_NAMESPACE); empty: only Atrium's gateway is admitted, and a cluster enforcing NetworkPolicies blocks warm traffic.",
+                    "Namespace of the data plane's pods (Envoy Gateway: envoy-gateway-system), admitted to app pods by every organization's NetworkPolicy, and whose ready pods' statistics Atrium's gateway reads for running apps' activity (a Role there lets it watch pods; ATRIUM_DATA_PLANE_NAMESPACE); empty: only Atrium's gateway is admitted, and a cluster enforcing NetworkPolicies blocks warm traffic.",
                   default: "",
                   pattern: `^$|^${DNS_LABEL}$`,
                 }),
@@ -295,6 +317,13 @@ export const values = Obj(
                   description:
                     "Labels of the data plane's pods (Envoy Gateway: gateway.envoyproxy.io/owning-gateway-name: <gateway>), with namespace (ATRIUM_DATA_PLANE_POD_LABELS).",
                   default: {},
+                }),
+                statsPort: Type.Integer({
+                  description:
+                    "The port each of those pods serves /stats/prometheus on (Envoy Gateway's proxies: 19001; ATRIUM_DATAPLANE_STATS_PORT).",
+                  default: 19001,
+                  minimum: 1,
+                  maximum: 65535,
                 }),
               },
               { default: {} },
@@ -432,7 +461,7 @@ export const values = Obj(
         keys: Obj(
           {
             existingSecret: SecretName(
-              "Secret holding the API key peppers under key-peppers (1:<random>, comma-separated for rotation), the gateways' usage token under usage-token and the audit log's pseudonym key under pseudonym-key (each at least 16 characters); empty: the chart makes them at install and keeps them across upgrades.",
+              "Secret holding the API key peppers under key-peppers (1:<random>, comma-separated for rotation), the gateways' usage token under usage-token, the audit log's pseudonym key under pseudonym-key (each at least 16 characters) and, for Gateway API mode with external authorization, the operator's stop-probe token under probe-token (at least 32 characters; ADR 0024); empty: the chart makes them at install and keeps them across upgrades.",
             ),
           },
           { default: {} },

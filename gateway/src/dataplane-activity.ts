@@ -7,73 +7,26 @@
 // is read; an app whose `app` rule cluster has a request under way, or more requests than at the
 // last reading, was active now, and the ActivityTracker writes that at its bounded rate.
 
-import { errorMessage, type Logger } from "@atrium/kube";
+import {
+  appRuleClusters,
+  type ClusterCounters,
+  envList,
+  errorMessage,
+  filteredStatsUrl,
+  type Logger,
+  parseRouteClusters,
+} from "@atrium/kube";
+import { type DataplanePodsConfig, parseDataplanePods, type StatsTarget } from "./dataplane-pods.ts";
 
-export type ClusterCounters = { total: number; active: number };
-
-/** The clusters of HTTPRoute rules in one reading: "<namespace>/<route>" → rule index → counters. */
-export type RouteClusters = Map<string, Map<number, ClusterCounters>>;
-
-/**
- * Only the two statistics needed, so a reading stays small with thousands of routes (RE2, as
- * Envoy's admin takes it). Histograms never match it.
- */
-export const STATS_FILTER = String.raw`^cluster\.httproute/.*\.upstream_rq_(total|active)$`;
-
-// A route's name and namespace hold no "/" (Kubernetes names), so the rule index is unambiguous
-// even when the name has dots. Plain text: `cluster.<name>.upstream_rq_total: 3`.
-const TEXT_STAT = /^cluster\.httproute\/([^/]+)\/([^/]+)\/rule\/(\d+)\.upstream_rq_(total|active): (\d+)$/;
-// Prometheus (/stats/prometheus, what Envoy Gateway's proxies serve on their pod address, port
-// 19001): `envoy_cluster_upstream_rq_total{envoy_cluster_name="<name>"} 3`, labels in any order.
-const PROMETHEUS_STAT =
-  /^envoy_cluster_upstream_rq_(total|active)\{(?:[^}]*,)?envoy_cluster_name="httproute\/([^/"]+)\/([^/"]+)\/rule\/(\d+)"[^}]*\} (\d+)$/;
-
-/** One line's cluster counter, in either format, or undefined for any other line. */
-function clusterStat(line: string) {
-  const text = TEXT_STAT.exec(line);
-  if (text) return { namespace: text[1], route: text[2], rule: text[3], stat: text[4], value: text[5] };
-  const prom = PROMETHEUS_STAT.exec(line);
-  if (prom) return { namespace: prom[2], route: prom[3], rule: prom[4], stat: prom[1], value: prom[5] };
-  return undefined;
-}
-
-/**
- * Reads Envoy's /stats in plain text (`name: value` a line) or /stats/prometheus, filtered or
- * not: the request counters of HTTPRoute rule clusters; everything else (other clusters, other
- * statistics, histograms, comments) is skipped.
- */
-export function parseRouteClusters(text: string): RouteClusters {
-  const routes: RouteClusters = new Map();
-  for (const line of text.split("\n")) {
-    const found = clusterStat(line.trimEnd());
-    if (!found) continue;
-    const { namespace, route, rule, stat, value } = found;
-    const key = `${namespace}/${route}`;
-    const rules = routes.get(key) ?? new Map<number, ClusterCounters>();
-    routes.set(key, rules);
-    const counters = rules.get(Number(rule)) ?? { total: 0, active: 0 };
-    rules.set(Number(rule), counters);
-    counters[stat as "total" | "active"] = Number(value);
-  }
-  return routes;
-}
-
-/**
- * Each route's `app` rule cluster, keyed "<namespace>/<route>/rule/<index>". The operator
- * writes the `app` rule (PathPrefix "/") last, after the `health-checks` rule when the app has
- * exclusions (operator/src/routing/gateway-api.ts), and Envoy Gateway names clusters by rule
- * index: so the app rule is the highest index of the route, and every lower one is health
- * checks, never activity. This holds whatever the operator's exclusion settings are, which
- * this process does not know.
- */
-export function appRuleClusters(routes: RouteClusters): Map<string, { app: string; counters: ClusterCounters }> {
-  const clusters = new Map<string, { app: string; counters: ClusterCounters }>();
-  for (const [app, rules] of routes) {
-    const index = Math.max(...rules.keys());
-    clusters.set(`${app}/rule/${index}`, { app, counters: rules.get(index) as ClusterCounters });
-  }
-  return clusters;
-}
+// The parser is shared with the operator (its re-check before a stop): @atrium/kube's envoy-stats.ts.
+export {
+  appRuleClusters,
+  type ClusterCounters,
+  parseRouteClusters,
+  type RouteClusters,
+  STATS_FILTER,
+  statsUrl,
+} from "@atrium/kube";
 
 /**
  * The requests a cluster's counter gained between two readings. A counter that went down means
@@ -106,22 +59,24 @@ export type DataplaneStatsConfig = {
    * is read), or a URL ending in /stats/prometheus (read as is).
    */
   urls: string[];
+  /** The data plane's pods, each ready one read as it comes and until it goes (dataplane-pods.ts). */
+  pods?: DataplanePodsConfig;
   /** How often they are read; activity is as fine as this (at most the flush interval, to matter). */
   intervalMs: number;
 };
 
 /**
  * ATRIUM_DATAPLANE_STATS_URLS (comma-separated Envoy admin URLs or /stats/prometheus URLs, e.g.
- * `http://10.0.3.7:19001/stats/prometheus,http://10.0.3.8:19001/stats/prometheus`) and ATRIUM_DATAPLANE_STATS_INTERVAL_MS
- * (default 10 s). Unset: undefined. A bad URL or interval stops the gateway at start, naming the
+ * `http://10.0.3.7:19001/stats/prometheus,http://10.0.3.8:19001/stats/prometheus`), the data
+ * plane's pods (ATRIUM_DATA_PLANE_NAMESPACE, ATRIUM_DATA_PLANE_POD_LABELS, ATRIUM_DATAPLANE_STATS_PORT:
+ * dataplane-pods.ts), either or both, and ATRIUM_DATAPLANE_STATS_INTERVAL_MS (default 10 s).
+ * Neither: undefined. A bad URL, pod setting or interval stops the gateway at start, naming the
  * variable and the value.
  */
 export function parseDataplaneStatsConfig(env: NodeJS.ProcessEnv): DataplaneStatsConfig | undefined {
-  const urls = (env.ATRIUM_DATAPLANE_STATS_URLS ?? "")
-    .split(",")
-    .map((u) => u.trim())
-    .filter(Boolean);
-  if (!urls.length) return undefined;
+  const urls = envList(env, "ATRIUM_DATAPLANE_STATS_URLS");
+  const pods = parseDataplanePods(env);
+  if (!urls.length && !pods) return undefined;
   for (const raw of urls) {
     const url = URL.parse(raw);
     if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash)
@@ -131,7 +86,7 @@ export function parseDataplaneStatsConfig(env: NodeJS.ProcessEnv): DataplaneStat
   const intervalMs = rawInterval ? Number(rawInterval) : 10_000;
   if (!Number.isFinite(intervalMs) || intervalMs < 100)
     throw new Error(`ATRIUM_DATAPLANE_STATS_INTERVAL_MS must be a number >= 100, got "${rawInterval}"`);
-  return { urls: urls.map((u) => u.replace(/\/+$/, "")), intervalMs };
+  return { urls: urls.map((u) => u.replace(/\/+$/, "")), ...(pods ? { pods } : {}), intervalMs };
 }
 
 /**
@@ -143,7 +98,9 @@ export function dataplaneStatsFor(env: NodeJS.ProcessEnv): DataplaneStatsConfig 
   return env.ATRIUM_ROUTING === "gateway-api" ? stats : undefined;
 }
 
-export type DataplaneActivityOptions = DataplaneStatsConfig & {
+export type DataplaneActivityOptions = Omit<DataplaneStatsConfig, "pods"> & {
+  /** Sources found at run time (the data plane's ready pods), read beside the fixed URLs. */
+  discovered?: () => StatsTarget[];
   /** Whether "<namespace>/<app>" is an AppInstance this gateway knows (other routes are not apps). */
   isApp: (key: string) => boolean;
   /** Records activity (ActivityTracker.touch: written at its bounded rate). */
@@ -152,12 +109,15 @@ export type DataplaneActivityOptions = DataplaneStatsConfig & {
   timeoutMs?: number;
 };
 
-/** Where one Envoy's statistics are read: its admin's /stats, or the Prometheus URL given. */
-export const statsUrl = (url: string) => (url.endsWith("/stats/prometheus") ? url : `${url}/stats`);
-
-/** Reads every Envoy's statistics each interval and turns them into app activity. */
+/**
+ * Reads every Envoy's statistics each interval and turns them into app activity. Each source
+ * has its own baseline, kept by its identity (a fixed URL, or a pod's uid) for as long as it is
+ * a source: a pod that goes (deleted, terminating, not ready) takes its baseline along and
+ * counts nothing, and a pod that comes is read first as a baseline only, however many requests
+ * it served before, so neither a rollout nor a scale-up makes every app look active.
+ */
 export class DataplaneActivity {
-  /** The app rule counters of each Envoy at its last successful reading. */
+  /** The app rule counters of each source at its last successful reading, by the source's key. */
   private readonly last = new Map<string, Map<string, ClusterCounters>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<Set<string>> | undefined;
@@ -187,24 +147,38 @@ export class DataplaneActivity {
     return this.running;
   }
 
+  /** How many sources have a baseline now: only the current ones (a gone pod's is forgotten). */
+  get baselines(): number {
+    return this.last.size;
+  }
+
+  /** The fixed URLs and the sources found now. */
+  private targets(): StatsTarget[] {
+    const fixed = this.options.urls.map((url) => ({ key: url, url }));
+    return [...fixed, ...(this.options.discovered?.() ?? [])];
+  }
+
   private async readAll(): Promise<Set<string>> {
     const now = Date.now();
-    const found = await Promise.all(this.options.urls.map((url) => this.read(url)));
+    const targets = this.targets();
+    const live = new Set(targets.map((t) => t.key));
+    for (const key of this.last.keys()) if (!live.has(key)) this.last.delete(key);
+    const found = await Promise.all(targets.map((target) => this.read(target)));
     const apps = new Set<string>();
     for (const set of found) for (const app of set) if (this.options.isApp(app)) apps.add(app);
     for (const app of apps) this.options.touch(app, now);
     return apps;
   }
 
-  private async read(url: string): Promise<Set<string>> {
+  private async read({ key, url }: StatsTarget): Promise<Set<string>> {
     try {
-      const response = await fetch(`${statsUrl(url)}?filter=${encodeURIComponent(STATS_FILTER)}`, {
+      const response = await fetch(filteredStatsUrl(url), {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const current = appRuleClusters(parseRouteClusters(await response.text()));
-      const apps = activeApps(this.last.get(url), current);
-      this.last.set(url, new Map([...current].map(([cluster, { counters }]) => [cluster, counters])));
+      const apps = activeApps(this.last.get(key), current);
+      this.last.set(key, new Map([...current].map(([cluster, { counters }]) => [cluster, counters])));
       return apps;
     } catch (error) {
       // The last reading stays the baseline: requests meanwhile count at the next good one.

@@ -64,6 +64,16 @@ describe("the 402 answer", () => {
     expect(body.text).not.toContain("http-equiv"); // no reload: paying takes a person
   });
 
+  it("links to the organization's billing in the console when the gateway knows where that is", () => {
+    const page = paymentRequiredBody("docs", "acme", refusal, "text/html", "https://atrium.example/console/").text;
+    expect(page).toContain('<a href="https://atrium.example/console/orgs/acme/billing">');
+    const json = JSON.parse(paymentRequiredBody("docs", "acme", refusal, undefined, "https://atrium.example").text);
+    expect(json.billingUrl).toBe("https://atrium.example/orgs/acme/billing");
+    // Not told: no link at all rather than a guessed one.
+    expect(paymentRequiredBody("docs", "acme", refusal, "text/html").text).not.toContain("<a ");
+    expect(JSON.parse(paymentRequiredBody("docs", "acme", refusal, undefined).text)).not.toHaveProperty("billingUrl");
+  });
+
   it("says something for every reason, the API's message first", () => {
     expect(refusalMessage("docs", { reason: "Paused", message: "Ask Ann" })).toBe("Ask Ann");
     for (const reason of ["AwaitingSubscription", "Canceled", "Expired", "Paused", "PastDue"] as const)

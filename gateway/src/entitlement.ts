@@ -44,27 +44,43 @@ export function refusalMessage(app: string, refusal: Pick<EntitlementDecision, "
   }
 }
 
+/**
+ * The organization's billing page in the console (the console's `/orgs/<org>/billing`, the path
+ * the API's billing notices link to), or undefined when the gateway is not told where the
+ * console is (ATRIUM_CONSOLE_URL): no link rather than a guessed one.
+ */
+export const billingUrlOf = (consoleUrl: string | undefined, org: string): string | undefined =>
+  consoleUrl
+    ? new URL(`orgs/${encodeURIComponent(org)}/billing`, `${consoleUrl.replace(/\/+$/, "")}/`).href
+    : undefined;
+
 export type PaymentRequiredBody = { type: string; text: string };
 
 /**
  * The 402 answer: a page for browsers (anything that accepts HTML), JSON
- * `{ error, reason, message }` for API clients. Never cached: paying changes it.
+ * `{ error, reason, message, billingUrl? }` for API clients. Never cached: paying changes it.
  */
 export function paymentRequiredBody(
   app: string,
   org: string,
   refusal: Pick<EntitlementDecision, "reason" | "message">,
   accept: string | undefined,
+  consoleUrl?: string,
 ): PaymentRequiredBody {
   const message = refusalMessage(app, refusal);
+  const billingUrl = billingUrlOf(consoleUrl, org);
   if ((accept ?? "").includes("text/html"))
-    return { type: "text/html; charset=utf-8", text: paymentRequiredPage(app, org, message, WHO_CAN_SUBSCRIBE) };
+    return {
+      type: "text/html; charset=utf-8",
+      text: paymentRequiredPage(app, org, message, WHO_CAN_SUBSCRIBE, billingUrl),
+    };
   return {
     type: "application/json",
     text: JSON.stringify({
       error: "payment_required",
       reason: refusal.reason,
       message: `${message} ${WHO_CAN_SUBSCRIBE}`,
+      ...(billingUrl ? { billingUrl } : {}),
     }),
   };
 }

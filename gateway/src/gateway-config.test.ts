@@ -1,3 +1,4 @@
+import { DEFAULT_HEALTH_CHECK_PATHS } from "@atrium/crds";
 import { describe, expect, it } from "vitest";
 import { defaultGatewayConfig } from "./gateway.ts";
 
@@ -21,7 +22,22 @@ describe("defaultGatewayConfig", () => {
     expect(() => defaultGatewayConfig({ ATRIUM_GATEWAY_AUTH_URL: "atrium-api:8080" })).toThrow(
       /ATRIUM_GATEWAY_AUTH_URL/,
     );
+    expect(() => defaultGatewayConfig({ ATRIUM_CONSOLE_URL: "atrium.example" })).toThrow(/ATRIUM_CONSOLE_URL/);
+    expect(defaultGatewayConfig({ ATRIUM_CONSOLE_URL: "https://atrium.example" }).consoleUrl).toBe(
+      "https://atrium.example/",
+    );
   });
+  it("excludes the shared health-check paths by default, and trims a list written with spaces", () => {
+    // The operator's health rule has the same default (crds' DEFAULT_HEALTH_CHECK_PATHS) and trims too.
+    expect(defaultGatewayConfig({}).exclusions.paths).toEqual(["/healthz", "/readyz", "/livez", "/ping"]);
+    expect(defaultGatewayConfig({}).exclusions.paths).toEqual(DEFAULT_HEALTH_CHECK_PATHS);
+    expect(defaultGatewayConfig({ ATRIUM_GATEWAY_EXCLUDE_PATHS: "/healthz, /status ," }).exclusions.paths).toEqual([
+      "/healthz",
+      "/status",
+    ]);
+    expect(defaultGatewayConfig({ ATRIUM_GATEWAY_EXCLUDE_PATHS: "" }).exclusions.paths).toEqual([]);
+  });
+
   it("trusts no proxy by default and takes a list of IPv4 and IPv6 CIDRs", () => {
     expect(defaultGatewayConfig({}).trustedProxies).toEqual([]);
     expect(

@@ -4,24 +4,40 @@
 // billing does not allow to run is answered 402 and never woken (entitlement.ts).
 import { connect, type Socket } from "node:net";
 import {
+  ACTIVATOR_MARKER_HEADER,
+  ACTIVATOR_PROBE_HEADER,
   APP_IDENTITY_HEADER,
   type AppInstance,
   type AppTemplate,
+  DEFAULT_HEALTH_CHECK_PATHS,
   LABEL_SLICE_MANAGER,
   namespaceFor,
   orgOfNamespace,
   ROUTE_SLICE_MANAGER,
 } from "@atrium/crds";
-import { envNumber, envUrl, errorMessage, Informer, KubeClient, type KubeObject, type Logger, R } from "@atrium/kube";
+import {
+  envList,
+  envNumber,
+  envUrl,
+  errorMessage,
+  Informer,
+  KubeClient,
+  type KubeObject,
+  type Logger,
+  R,
+} from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { routeOfIdentity } from "./activator.ts";
+import { probedApp, routeOfIdentity } from "./activator.ts";
 import { ActivityTracker } from "./activity.ts";
 import { DataplaneActivity, type DataplaneStatsConfig, dataplaneStatsFor } from "./dataplane-activity.ts";
+import { followDataplanePods } from "./dataplane-pods.ts";
+import { type SliceEndpoint, usableEndpoints } from "./endpoints.ts";
 import { billingCheck, paymentRequiredBody } from "./entitlement.ts";
 import { ForwardAuth } from "./forward-auth.ts";
 import { clientOrigin, parseTrustedProxies, requestHead, trustedPeers } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
+import { closingAnswer } from "./refusal.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
 import { HttpServer, type Request, type Response, type ServerOptions, throttled } from "./server.ts";
 import { addressOf, type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
@@ -75,6 +91,11 @@ export type GatewayConfig = {
    */
   loginUrl: string | undefined;
   /**
+   * Where browsers reach the Atrium console (ATRIUM_CONSOLE_URL, the API's setting of the same
+   * name): the 402 for an unpaid app links to the organization's billing there. Unset: no link.
+   */
+  consoleUrl: string | undefined;
+  /**
    * The secret the API takes usage batches with (ATRIUM_USAGE_TOKEN): requests, 5xx answers and
    * wakes per app go to the API at authUrl (usage.ts). Unset (or no authUrl): no reporting.
    */
@@ -88,7 +109,9 @@ export type GatewayConfig = {
   activator: boolean;
   /**
    * Gateway API mode only: the data plane's Envoy admins whose statistics give running apps'
-   * activity (ATRIUM_DATAPLANE_STATS_URLS, dataplane-activity.ts). Unset: no such activity.
+   * activity (ATRIUM_DATAPLANE_STATS_URLS, and the data plane's pods found by
+   * ATRIUM_DATA_PLANE_NAMESPACE and ATRIUM_DATA_PLANE_POD_LABELS: dataplane-activity.ts,
+   * dataplane-pods.ts). Unset: no such activity.
    */
   dataplaneStats?: DataplaneStatsConfig;
 };
@@ -96,7 +119,8 @@ export type GatewayConfig = {
 export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): GatewayConfig => ({
   baseDomain: env.ATRIUM_BASE_DOMAIN ?? "atrium.localhost",
   exclusions: {
-    paths: (env.ATRIUM_GATEWAY_EXCLUDE_PATHS ?? "/healthz,/readyz,/livez,/ping").split(",").filter(Boolean),
+    // Trimmed like the operator's ATRIUM_ROUTE_EXCLUDE_PATHS (a request path never holds a space).
+    paths: envList(env, "ATRIUM_GATEWAY_EXCLUDE_PATHS", DEFAULT_HEALTH_CHECK_PATHS),
     userAgents: (env.ATRIUM_GATEWAY_EXCLUDE_USER_AGENTS ?? "kube-probe,UptimeRobot,Pingdom,StatusCake,Better Uptime")
       .split(",")
       .filter(Boolean),
@@ -123,6 +147,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
   authCacheBytes: envNumber(env, "ATRIUM_GATEWAY_AUTH_CACHE_BYTES", 4 * 1024 * 1024, 0),
   trustedProxies: parseTrustedProxies(env.ATRIUM_GATEWAY_TRUSTED_PROXIES, "ATRIUM_GATEWAY_TRUSTED_PROXIES"),
   loginUrl: envUrl(env, "ATRIUM_GATEWAY_LOGIN_URL")?.href,
+  consoleUrl: envUrl(env, "ATRIUM_CONSOLE_URL")?.href,
   usageToken: env.ATRIUM_USAGE_TOKEN || undefined,
   usageIntervalMs: envNumber(env, "ATRIUM_USAGE_INTERVAL_MS", 60_000, 100),
   activator: env.ATRIUM_ROUTING === "gateway-api",
@@ -132,7 +157,7 @@ export const defaultGatewayConfig = (env: NodeJS.ProcessEnv = process.env): Gate
 type App = AppInstance & KubeObject;
 type Template = AppTemplate & KubeObject;
 type Slice = KubeObject & {
-  endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
+  endpoints?: SliceEndpoint[];
   ports?: { name?: string; port?: number }[];
 };
 
@@ -184,15 +209,18 @@ export function createGateway(options: {
     onWrite: () => metrics.activityWrites.inc(),
   });
   // Running apps' traffic does not pass here in Gateway API mode: their activity is the data plane's.
-  const dataplane =
-    config.activator && config.dataplaneStats
-      ? new DataplaneActivity({
-          ...config.dataplaneStats,
-          isApp: (key) => apps.get(key) !== undefined,
-          touch: (key, at) => activity.touch(key, at),
-          log,
-        })
-      : undefined;
+  const stats = config.activator ? config.dataplaneStats : undefined;
+  const dataplanePods = stats?.pods ? followDataplanePods(client, stats.pods, log) : undefined;
+  const dataplane = stats
+    ? new DataplaneActivity({
+        urls: stats.urls,
+        intervalMs: stats.intervalMs,
+        ...(dataplanePods ? { discovered: dataplanePods.targets } : {}),
+        isApp: (key) => apps.get(key) !== undefined,
+        touch: (key, at) => activity.touch(key, at),
+        log,
+      })
+    : undefined;
   const upstream = new UpstreamPool({ responseTimeoutMs: config.upstreamTimeoutMs });
   const auth = config.authUrl
     ? new ForwardAuth({
@@ -220,32 +248,37 @@ export function createGateway(options: {
   const held = new Map<string, number>();
   let roundRobin = 0;
 
-  // Ready endpoints per Service (`namespace/name`), rebuilt when one of its slices changes, so
-  // a request costs a map lookup however many apps there are.
-  const endpoints = new Map<string, Endpoint[]>();
+  // Usable endpoints per Service (`namespace/name`), rebuilt when one of its slices changes, so
+  // a request costs a map lookup however many apps there are. Ready ones, else those of pods
+  // that still serve while terminating (endpoints.ts, as kube-proxy chooses).
+  const endpoints = new Map<string, { use: Endpoint[]; terminating: boolean }>();
   slices.on((change) => {
     const namespace = change.object.metadata.namespace as string;
     const service = change.object.metadata.labels?.["kubernetes.io/service-name"];
     // The operator's slices for the data plane's routes point at this gateway: never a way to an app.
     if (!service || change.object.metadata.labels?.[LABEL_SLICE_MANAGER] === ROUTE_SLICE_MANAGER) return;
-    const ready: Endpoint[] = [];
+    const all: (SliceEndpoint & { port: number })[] = [];
     for (const slice of slices.inNamespace(namespace)) {
       if (slice.metadata.labels?.["kubernetes.io/service-name"] !== service) continue;
       if (slice.metadata.labels?.[LABEL_SLICE_MANAGER] === ROUTE_SLICE_MANAGER) continue;
       const port = slice.ports?.find((p) => p.name === "http")?.port;
       if (!port) continue;
-      for (const e of slice.endpoints ?? [])
-        if (e.conditions?.ready !== false)
-          for (const a of e.addresses) ready.push({ host: a, port, address: `${a}:${port}` });
+      for (const e of slice.endpoints ?? []) all.push({ ...e, port });
     }
-    if (ready.length) endpoints.set(`${namespace}/${service}`, ready);
+    const { use, terminating } = usableEndpoints(all);
+    const list = use.flatMap((e) => e.addresses.map((a) => ({ host: a, port: e.port, address: `${a}:${e.port}` })));
+    if (list.length) endpoints.set(`${namespace}/${service}`, { use: list, terminating });
     else endpoints.delete(`${namespace}/${service}`);
   });
 
-  /** A ready endpoint of the app's Service on its `http` port (key: the app's, `namespace/name`). */
-  const readyEndpoint = (key: string): Endpoint | undefined => {
-    const ready = endpoints.get(key);
-    return ready ? ready[roundRobin++ % ready.length] : undefined;
+  /**
+   * An endpoint of the app's Service on its `http` port (key: the app's, `namespace/name`); with
+   * `readyOnly`, never one of a terminating pod (a wake waits for the app's new pod).
+   */
+  const readyEndpoint = (key: string, readyOnly = false): Endpoint | undefined => {
+    const usable = endpoints.get(key);
+    if (!usable || (readyOnly && usable.terminating)) return undefined;
+    return usable.use[roundRobin++ % usable.use.length];
   };
 
   const canConnect = (t: Endpoint) =>
@@ -272,7 +305,7 @@ export function createGateway(options: {
         await activity.flushNow(key); // fresh lastActivity: the operator scales the app up
         const deadline = Date.now() + Math.max(config.wakeTimeoutMs, 5 * 60_000);
         while (Date.now() < deadline) {
-          const target = readyEndpoint(key);
+          const target = readyEndpoint(key, true);
           if (target && (await canConnect(target))) {
             metrics.wakeDuration.observe((Date.now() - started) / 1000);
             return target;
@@ -389,10 +422,12 @@ export function createGateway(options: {
     const refusal = billing(app, Date.now());
     if (refusal) {
       metrics.paymentRequired.inc({ reason: refusal.reason });
-      const body = paymentRequiredBody(route.app, route.org, refusal, req.headers.accept);
+      const body = paymentRequiredBody(route.app, route.org, refusal, req.headers.accept, config.consoleUrl);
       throw new HttpError(402, "Payment Required", `${route.app} is paused: ${refusal.reason}`, {}, body);
     }
-    const target = readyEndpoint(key);
+    // A pod draining because its app is on its way to zero is no way to it: the request wakes
+    // the app instead (held for its next pod), as a stopped app's would.
+    const target = readyEndpoint(key, app.status?.phase === "Stopping" || app.status?.phase === "Stopped");
     if (target) return { route, key, target, excluded, user };
     if (app.status?.phase === "Failed") {
       const reason = app.status.conditions?.find((c) => c.type === "Ready");
@@ -488,6 +523,20 @@ export function createGateway(options: {
     routeOf(req.headers.host, req.url, config.baseDomain);
 
   const server = new HttpServer({ maxHeaderBytes: config.maxHeaderBytes, ...config.limits }, (req, res) => {
+    // The operator's stop probe through the data plane: answered here, naming the app, so the
+    // operator knows the app's endpoints reached the data plane. Never forwarded, counted,
+    // authorized or woken for: it only says that requests for the app arrive here now.
+    const probed = config.activator
+      ? probedApp({ probe: req.headers[ACTIVATOR_PROBE_HEADER], identity: req.headers[APP_IDENTITY_HEADER] })
+      : undefined;
+    if (probed) {
+      res.writeHead(200, {
+        [ACTIVATOR_MARKER_HEADER]: probed,
+        "content-type": "text/plain; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      return void res.end("activator\n");
+    }
     const route = routeFor(req);
     if (Number(req.headers["content-length"] ?? 0) > config.maxBodyBytes) return sendError(res, tooLarge(), route);
     metrics.inFlight.open(); // held requests included
@@ -548,7 +597,9 @@ export function createGateway(options: {
       const resolved = await resolve(req, routeFor(req), false);
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
+      let connected = false;
       const upstreamSocket = connect(target.port, target.host, () => {
+        connected = true;
         upstreamSocket.write(
           requestHead(req.rawHeaders, {
             method: req.method,
@@ -574,18 +625,37 @@ export function createGateway(options: {
         closed = true;
         metrics.inFlight.close();
         if (counted) activity.closed(counted);
-        socket.destroy();
         upstreamSocket.destroy();
+        // The app could not be reached: the client is told so, as a plain request would be.
+        if (!connected) refuseUpgrade(socket, new HttpError(502, "Bad gateway", `${route.app} did not answer`));
+        else socket.destroy();
       };
       // HTTP server sockets allow half-open connections; a WebSocket never uses them, so
       // either side ending (or failing) ends both, and the activity count with them.
       for (const side of [socket, upstreamSocket]) for (const event of ["end", "close", "error"]) side.on(event, close);
     } catch (error) {
-      const e = asHttpError(error);
-      socket.end(
-        `HTTP/1.1 ${e.status} ${e.title}\r\ncontent-type: text/plain\r\nconnection: close\r\n${e.status === 503 ? `retry-after: ${config.retryAfterSeconds}\r\n` : ""}\r\n${e.message}\n`,
-      );
+      refuseUpgrade(socket, asHttpError(error));
     }
+  };
+
+  /**
+   * A refused upgrade (not found, access, billing, stopped, unreachable) gets the status a plain
+   * request would, as a whole HTTP/1.1 answer (refusal.ts): 402's own JSON, else the reason in
+   * plain text. What the client still sends is read and dropped until it closes (or 5 s), so the
+   * answer is not lost to a reset.
+   */
+  const refuseUpgrade = (socket: Socket, e: HttpError) => {
+    if (!socket.writable) return void socket.destroy();
+    const headers: Record<string, string> = {
+      "cache-control": "no-store",
+      ...(e.status === 503 ? { "retry-after": String(config.retryAfterSeconds) } : {}),
+      ...e.headers,
+    };
+    socket.end(
+      closingAnswer(e.status, e.body ?? { type: "text/plain; charset=utf-8", text: `${e.message}\n` }, headers),
+    );
+    socket.resume();
+    socket.setTimeout(5000, () => socket.destroy());
   };
 
   return {
@@ -599,12 +669,14 @@ export function createGateway(options: {
       slices.start();
       await Promise.all([apps.synced, templates.synced, slices.synced]);
       activity.start();
+      dataplanePods?.start(); // not awaited: serving does not wait for the data plane's pods
       dataplane?.start();
       usage?.start();
     },
     async stop(): Promise<void> {
       await server.close(config.drainTimeoutMs);
       await dataplane?.stop(); // a last reading, so the tracker's final flush has it
+      dataplanePods?.stop();
       await Promise.all([activity.stop(), usage?.stop()]);
       apps.stop();
       templates.stop();

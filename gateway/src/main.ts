@@ -41,7 +41,7 @@ if (!config.usageToken || !config.authUrl)
   );
 if (config.activator && !config.dataplaneStats)
   log(
-    "No activity from the data plane: running apps' requests do not pass here, so they look idle and stop at their idle timeout; set ATRIUM_DATAPLANE_STATS_URLS to the Envoy admins",
+    "No activity from the data plane: running apps' requests do not pass here, so they look idle and stop at their idle timeout; set ATRIUM_DATA_PLANE_NAMESPACE and ATRIUM_DATA_PLANE_POD_LABELS to the data plane's pods, or ATRIUM_DATAPLANE_STATS_URLS to its Envoy admins",
     {},
     "warn",
   );

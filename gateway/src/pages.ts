@@ -14,9 +14,13 @@ export const startingPage = (app: string, refreshSeconds: number) =>
 export const errorPage = (status: number, title: string, detail: string) =>
   page(`${status} ${title}`, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(detail)}</p><small>HTTP ${status}</small>`);
 
-/** 402: the app is paused for billing; says why and who can subscribe. No refresh: paying takes a person. */
-export const paymentRequiredPage = (app: string, org: string, why: string, who: string) =>
+/**
+ * 402: the app is paused for billing; says why, who can subscribe and, when the gateway knows
+ * the console's address, where (a link to the organization's billing). No refresh: paying takes
+ * a person.
+ */
+export const paymentRequiredPage = (app: string, org: string, why: string, who: string, billingUrl?: string) =>
   page(
     `${app} is paused`,
-    `<h1>${escapeHtml(app)} is paused</h1><p>${escapeHtml(why)}</p><p>${escapeHtml(who)}</p><small>Nothing is lost: the app's data is kept while it is paused (organization ${escapeHtml(org)}). HTTP 402</small>`,
+    `<h1>${escapeHtml(app)} is paused</h1><p>${escapeHtml(why)}</p><p>${escapeHtml(who)}</p>${billingUrl ? `<p><a href="${escapeHtml(billingUrl)}">Open the billing of ${escapeHtml(org)} in the Atrium console</a></p>` : ""}<small>Nothing is lost: the app's data is kept while it is paused (organization ${escapeHtml(org)}). HTTP 402</small>`,
   );

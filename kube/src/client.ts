@@ -353,7 +353,13 @@ export class KubeClient {
    */
   watch<T extends KubeObject>(
     t: ResourceType,
-    options: { resourceVersion: string; labelSelector?: string; timeoutSeconds: number; inactivityMs: number },
+    options: {
+      resourceVersion: string;
+      namespace?: string;
+      labelSelector?: string;
+      timeoutSeconds: number;
+      inactivityMs: number;
+    },
     onEvent: (event: WatchEvent<T>) => void,
   ): { done: Promise<void>; abort: () => void } {
     const controller = new AbortController();
@@ -370,7 +376,7 @@ export class KubeClient {
         arm();
         const res = await this.dispatch(
           "GET",
-          resourcePath(t),
+          resourcePath(t, options.namespace),
           {
             watch: "true",
             resourceVersion: options.resourceVersion,

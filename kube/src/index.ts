@@ -1,6 +1,7 @@
 export * from "./backoff.ts";
 export * from "./client.ts";
 export * from "./env.ts";
+export * from "./envoy-stats.ts";
 export * from "./informer.ts";
 export * from "./leader.ts";
 export * from "./log.ts";

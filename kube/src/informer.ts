@@ -15,6 +15,8 @@ export type Handler<T> = (change: Change<T>) => void;
 
 export type InformerOptions = {
   labelSelector?: string;
+  /** Only this namespace's objects (a Role there will do); unset: every namespace. */
+  namespace?: string;
   /**
    * Trims each object before it is cached. The default drops metadata.managedFields, which
    * is often half an object's size and never read by a reconciler (client-go does the same).
@@ -134,6 +136,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.type,
           {
             resourceVersion: this.resourceVersion,
+            namespace: this.options.namespace,
             labelSelector: this.options.labelSelector,
             // The server ends each watch after 5 to 10 minutes; we resume from where it stopped.
             timeoutSeconds: this.options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
@@ -169,6 +172,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Replaces the store with a fresh list and emits what changed while we were not watching. */
   private async relist(): Promise<string> {
     const { items, resourceVersion } = await this.client.list<T>(this.type, {
+      namespace: this.options.namespace,
       labelSelector: this.options.labelSelector,
     });
     const seen = new Set<string>();

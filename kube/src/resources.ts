@@ -55,6 +55,21 @@ export const R = {
     kind: "HTTPRoute",
     namespaced: true,
   },
+  /** Gateway API mode with external authorization (operator/src/routing/ext-auth.ts). */
+  securityPolicy: {
+    group: "gateway.envoyproxy.io",
+    version: "v1alpha1",
+    plural: "securitypolicies",
+    kind: "SecurityPolicy",
+    namespaced: true,
+  },
+  referenceGrant: {
+    group: "gateway.networking.k8s.io",
+    version: "v1beta1",
+    plural: "referencegrants",
+    kind: "ReferenceGrant",
+    namespaced: true,
+  },
   lease: { group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true },
   organization: atrium("Organization", "organizations", false),
   orgRole: atrium("OrgRole", "orgroles", true),

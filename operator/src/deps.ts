@@ -2,6 +2,8 @@
 import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
 import { type Informer, type KubeClient, type KubeObject, keyOf, type Logger, type ResourceType } from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
+import { foreignController, OwnedByAnother, ownerExists } from "./ownership.ts";
+import type { DataPlaneChecks } from "./routing/stop-checks.ts";
 import { withAppliedDigest } from "./runtime/applied.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";
@@ -27,6 +29,9 @@ export type Caches = {
   /** Gateway API mode only (routing/): the apps' HTTPRoutes and the EndpointSlices the operator writes. */
   httpRoutes?: Informer;
   routeSlices?: Informer;
+  /** Gateway API mode with external authorization (routing/ext-auth.ts): apps' SecurityPolicies, org namespaces' grants. */
+  securityPolicies?: Informer;
+  referenceGrants?: Informer;
 };
 
 export type Deps = {
@@ -37,6 +42,8 @@ export type Deps = {
   config: OperatorConfig;
   log: Logger;
   now: () => Date;
+  /** Gateway API mode: how a stop's checks reach the data plane (routing/stop-checks.ts); unset: over HTTP. */
+  dataPlaneChecks?: DataPlaneChecks;
 };
 
 /**
@@ -48,6 +55,10 @@ export type Deps = {
 export async function ensure(deps: Deps, type: ResourceType, desired: KubeObject, cache: Informer): Promise<boolean> {
   const stamped = withAppliedDigest(desired);
   const live = cache.get(keyOf(desired));
+  // Another owner's object of the same name is never adopted (ownership.ts).
+  const foreign = foreignController(desired, live);
+  if (foreign && ownerExists(deps.caches, foreign, desired.metadata.namespace))
+    throw new OwnedByAnother(type.kind, desired, foreign);
   if (live && isSubset(stamped, live)) return false;
   await deps.client.apply(type, stamped);
   return true;

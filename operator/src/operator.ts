@@ -119,6 +119,10 @@ export function createOperator(options: OperatorOptions) {
       ? {
           httpRoutes: managed(R.httpRoute),
           routeSlices: new Informer(client, R.endpointSlice, informerOptions(ROUTE_SLICE_SELECTOR)),
+          // With external authorization only: Envoy Gateway's CRDs need not exist otherwise.
+          ...(config.routing.extAuth
+            ? { securityPolicies: managed(R.securityPolicy), referenceGrants: managed(R.referenceGrant) }
+            : {}),
         }
       : {}),
   } as unknown as Caches;
@@ -207,7 +211,7 @@ export function createOperator(options: OperatorOptions) {
   });
   for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
     c.on((ch) => toApp(appOf(ch)));
-  for (const c of [caches.httpRoutes, caches.routeSlices]) c?.on((ch) => toApp(appOf(ch)));
+  for (const c of [caches.httpRoutes, caches.routeSlices, caches.securityPolicies]) c?.on((ch) => toApp(appOf(ch)));
 
   const informers = Object.values(caches) as Informer[];
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;
@@ -263,7 +267,7 @@ export function createOperator(options: OperatorOptions) {
      */
     async run(): Promise<void> {
       await ensureNamespace(leaseClient, options.leaseNamespace);
-      if (config.routing.mode === "gateway-api") await requireGatewayApi(leaseClient);
+      if (config.routing.mode === "gateway-api") await requireGatewayApi(leaseClient, config.routing);
       for (const i of informers) i.start();
       await Promise.all(informers.map((i) => i.synced));
       log("Caches synced", { informers: informers.length });

@@ -166,6 +166,8 @@ async function dev() {
     env: {
       ATRIUM_GATEWAY_AUTH_URL: apiUrl,
       ATRIUM_GATEWAY_LOGIN_URL: `${apiUrl}/api/auth/login`,
+      // The console, served by the API here: where a 402 page sends people to pay.
+      ATRIUM_CONSOLE_URL: apiUrl,
       ATRIUM_USAGE_TOKEN: "atrium-dev-usage-token",
     },
   });

@@ -8,6 +8,7 @@
 // through it to the EndpointSlices of their Services. Needs root (unshare, ip), as CI has.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -421,6 +422,25 @@ export function gatewayListenerPort(listeners: string, namespace: string, gatewa
   return undefined;
 }
 
+/** A GET to the Gateway's listener for `host` (fetch cannot set Host): its status and body. */
+export function requestThrough(dataplane: Pick<Dataplane, "host" | "port">, host: string, path = "/") {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(
+      { host: dataplane.host, port: dataplane.port, path, headers: { host }, agent: false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => {
+          body += d;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /** The apiserver's loopback address in a kubeconfig (the harness's clusters listen there). */
 export function apiserverAddress(kubeconfig: string): { host: string; port: number } {
   const m = kubeconfig.match(/server: https:\/\/(127\.0\.0\.1):(\d+)/);
@@ -437,7 +457,7 @@ export function throughForwarder(kubeconfig: string, host: string, port: number)
 }
 
 /** A TCP forwarder from `listenHost:port` to `target:port`, in this process. */
-function forward(listenHost: string, port: number, target: string): Promise<Server> {
+export function forward(listenHost: string, port: number, target: string): Promise<Server> {
   const server = createServer((socket) => {
     const upstream = connect(port, target);
     socket.pipe(upstream).pipe(socket);

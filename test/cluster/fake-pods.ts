@@ -84,9 +84,18 @@ export function serveAppPods(
         req.on("close", () => clearInterval(t));
         return;
       }
-      res.end(
-        options.body ? options.body(ip, req.url ?? "/", req.headers) : `hello from ${options.app} at ${ip}${req.url}`,
-      );
+      const answer = () =>
+        res.end(
+          options.body ? options.body(ip, req.url ?? "/", req.headers) : `hello from ${options.app} at ${ip}${req.url}`,
+        );
+      // /slow?ms=N: the usual answer, N ms late (a request still under way while the app stops).
+      const slowMs = req.url?.startsWith("/slow") ? Number(/[?&]ms=(\d+)/.exec(req.url)?.[1] ?? 1000) : 0;
+      if (slowMs) {
+        const t = setTimeout(answer, slowMs);
+        res.on("close", () => clearTimeout(t));
+        return;
+      }
+      answer();
     });
     // A WebSocket-style upgrade: answer 101 and echo what arrives.
     server.on("upgrade", (_req, socket) => {

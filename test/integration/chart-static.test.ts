@@ -37,6 +37,8 @@ const GATEWAY_API_ENV = {
   ATRIUM_ROUTING: "gateway-api",
   ATRIUM_GATEWAY_API_PARENT: "gateways/public",
   ATRIUM_ACTIVATOR_ADDRESSES: "10.96.0.20",
+  ATRIUM_DATA_PLANE_URLS: "http://10.96.0.80",
+  ATRIUM_DATAPLANE_STATS_URLS: "http://10.0.3.7:19001/stats/prometheus",
 };
 
 const root = join(import.meta.dirname, "..", "..");
@@ -116,6 +118,7 @@ describe("the settings the chart gives each program", () => {
     "client-secret": "secret",
     "usage-token": "the-gateways-usage-token",
     "pseudonym-key": "the-audit-logs-pseudonym-key",
+    "probe-token": "the-operators-stop-probe-token-0123456789",
   };
   const envOf = (deployment: any): Record<string, string> =>
     Object.fromEntries(
@@ -168,16 +171,42 @@ describe("the settings the chart gives each program", () => {
               parent: { namespace: "gateways", name: "public", sectionName: "https" },
               activator: { addresses: ["10.96.0.20"], port: 80 },
               stopGraceMs: 60_000,
+              // The stop's checks through the data plane (ADR 0024): its listener, its statistics.
+              stopChecks: {
+                probeUrls: ["https://10.96.0.80"],
+                statsUrls: ["http://10.0.0.7:19001/stats/prometheus"],
+                drainMs: 60_000,
+                unconfirmed: false,
+                // Past the data plane's access check: the token the API checks (below).
+                probeToken: "the-operators-stop-probe-token-0123456789",
+              },
               excludePaths: ["/healthz", "/readyz", "/livez", "/ping"],
               // Admitted to the apps by every organization's NetworkPolicy.
               dataPlane: {
                 namespace: "envoy-gateway-system",
                 podLabels: { "gateway.envoyproxy.io/owning-gateway-name": "public" },
               },
+              // Envoy asks this release's API about apps that are not Public (ADR 0023).
+              extAuth: { namespace: "atrium-system", name: "t-atrium-api", port: 80 },
             }
           : { mode: "gateway" },
       );
       expect(gateway.activator).toBe(gatewayApi);
+      // Running apps' activity: the fixed statistics addresses, and the data plane's pods the
+      // gateway follows (the operator's very selector, on Envoy Gateway's stats port).
+      expect(gateway.dataplaneStats).toEqual(
+        gatewayApi
+          ? {
+              urls: ["http://10.0.0.7:19001/stats/prometheus"],
+              pods: {
+                namespace: "envoy-gateway-system",
+                podLabels: { "gateway.envoyproxy.io/owning-gateway-name": "public" },
+                port: 19001,
+              },
+              intervalMs: 10_000,
+            }
+          : undefined,
+      );
       // ci/postgresql-values.yaml names two, one in upper case: the API keeps them canonical.
       expect([...api.platformAdmins.emails]).toEqual(
         values === "postgresql-values" ? ["ops@atrium.example", "ann@example.com"] : [],
@@ -186,6 +215,8 @@ describe("the settings the chart gives each program", () => {
       expect(api.usage.token).toBe("the-gateways-usage-token");
       expect(gateway.usageToken).toBe(api.usage.token);
       expect(api.pseudonymKey).toBe("the-audit-logs-pseudonym-key");
+      // The operator's stop probe carries the token the API's data-plane check lets through.
+      expect(api.probeToken).toBe(gatewayApi ? "the-operators-stop-probe-token-0123456789" : undefined);
       // ci/postgresql-values.yaml names a group and prices (one as a string, as `--set` gives it).
       const custom = values === "postgresql-values";
       expect(api.platformAdmins.group).toBe(custom ? "atrium-platform" : undefined);
@@ -250,7 +281,9 @@ describe("values.schema.json", () => {
     expect(run().stderr).toContain("routing.gatewayApi.parentRef: name the Gateway every app's HTTPRoute attaches to");
     const withParent = ["routing.gatewayApi.parentRef.namespace=gateways", "routing.gatewayApi.parentRef.name=public"];
     expect(run(...withParent).stderr).toContain("gateway.service.clusterIP: give the gateway Service's ClusterIP");
-    expect(run(...withParent, "gateway.service.clusterIP=10.96.0.20").status).toBe(0);
+    const withActivator = [...withParent, "gateway.service.clusterIP=10.96.0.20"];
+    expect(run(...withActivator).stderr).toContain("routing.gatewayApi.probeUrls and statsUrls");
+    expect(run(...withActivator, "routing.gatewayApi.stopUnconfirmed=true").status).toBe(0);
   });
 
   it("takes exactly the stop grace periods the operator accepts", () => {

@@ -9,7 +9,7 @@ import { request } from "node:http";
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
-import { type Dataplane, startDataplane } from "../cluster/dataplane.ts";
+import { type Dataplane, requestThrough, startDataplane } from "../cluster/dataplane.ts";
 import { type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type Obj, until } from "./kube.ts";
 
@@ -27,21 +27,8 @@ const fakes: FakeApp[] = [];
 /** Pod addresses of the two backends, "blue" and "green". */
 const ip: Record<string, string> = {};
 
-/** A request through Envoy with a Host header (fetch cannot set one). */
-function viaEnvoy(host: string, path = "/") {
-  return new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ host: dataplane.host, port: dataplane.port, path, headers: { host } }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d) => {
-        body += d;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
+/** A request through Envoy with a Host header. */
+const viaEnvoy = (host: string, path = "/") => requestThrough(dataplane, host, path);
 
 /** The Service's one EndpointSlice, pointed at one address (what the operator will write). */
 const slice = (address: string) => ({

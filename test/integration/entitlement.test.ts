@@ -3,8 +3,9 @@
 // (fake-pods.ts), and status.entitlement published as Atrium's API publishes it (server-side
 // apply on the status subresource, field manager atrium-api, only that field).
 import type { Entitlement } from "@atrium/crds";
-import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppWaits, appWaits, createOrg } from "../cluster/app-waits.ts";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { publishEntitlement } from "../cluster/entitlement.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
@@ -20,18 +21,15 @@ const TEMPLATE = "paid-echo";
 let cp: ControlPlane;
 let kc: KubeConfig;
 let objects: KubernetesObjectApi;
-let apps: AppsV1Api;
 let core: CoreV1Api;
+let waits: AppWaits;
 let operator: OperatorProcess;
 let gateway: GatewayProcess;
 const fakes: FakeApp[] = [];
 
 const startTheOperator = (id: string) =>
   startOperator({ kubeconfig: cp.kubeconfig, id, leaseNamespace: "atrium-system", leaseDurationMs: 4000 });
-const read = async (name: string) =>
-  (await objects.read({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: NS } })) as any;
 const condition = (app: any, type: string) => app.status?.conditions?.find((c: any) => c.type === type);
-const replicas = async (name: string) => (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.replicas;
 const get = (name: string, path = "/", headers: Record<string, string> = {}) =>
   fetch(`${gateway.url}/apps/${ORG}/${name}${path}`, { headers });
 const publish = (name: string, entitlement: Entitlement) =>
@@ -43,7 +41,7 @@ const refusals = (reason: string) =>
 
 /** Who owns status.entitlement, from the object's managedFields. */
 async function entitlementOwners(name: string): Promise<string[]> {
-  const app = await read(name);
+  const app = await waits.app(name);
   return (app.metadata.managedFields as any[])
     .filter((m) => m.subresource === "status" && m.fieldsV1?.["f:status"]?.["f:entitlement"])
     .map((m) => m.manager);
@@ -60,7 +58,7 @@ async function createApp(name: string) {
   fakes.push(serveAppPods(kc, { namespace: NS, app: name, port: 8080 }));
 }
 const running = async (name: string) => {
-  await until(`${name} Running`, async () => ((await read(name)).status?.phase === "Running" ? true : undefined));
+  await waits.untilPhase(name, "Running");
   await until(`${name} served`, async () => ((await get(name)).status === 200 ? true : undefined));
 };
 
@@ -70,8 +68,8 @@ beforeAll(async () => {
   kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   objects = KubernetesObjectApi.makeApiClient(kc);
-  apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
+  waits = appWaits(kc, NS);
   const echo = echoTemplate(TEMPLATE);
   await objects.create({
     ...echo,
@@ -86,13 +84,7 @@ beforeAll(async () => {
     kubeconfig: cp.kubeconfig,
     env: { ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "500", ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "20000" },
   });
-  await objects.create({
-    apiVersion: A,
-    kind: "Organization",
-    metadata: { name: ORG },
-    spec: { displayName: "B" },
-  } as Obj);
-  await until("the org namespace", () => core.readNamespace({ name: NS }));
+  await createOrg(kc, ORG, "B");
 });
 
 afterAll(async () => {
@@ -106,21 +98,21 @@ describe("entitlement", () => {
   it("never runs a paid app nobody subscribed to, and the gateway answers 402 without waking it", async () => {
     await createApp("unpaid");
     const app = await until("Ready says PaymentRequired", async () => {
-      const a = await read("unpaid");
+      const a = await waits.app("unpaid");
       return condition(a, "Ready")?.reason === "PaymentRequired" && a.status.phase === "Stopped" ? a : undefined;
     });
     expect(condition(app, "Ready").message).toBe(
       "Waiting for Atrium's API to start a trial or record a subscription for this app",
     );
-    expect(await replicas("unpaid")).toBe(0);
+    expect(await waits.replicas("unpaid")).toBe(0);
     const before = await wakes();
     const res = await get("unpaid", "/", { accept: "application/json" });
     expect(res.status).toBe(402);
     expect(await res.json()).toMatchObject({ error: "payment_required", reason: "AwaitingSubscription" });
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await replicas("unpaid")).toBe(0);
+    expect(await waits.replicas("unpaid")).toBe(0);
     expect(await wakes()).toBe(before);
-    expect((await read("unpaid")).status.lastActivity).toBeUndefined(); // a 402 is not activity
+    expect((await waits.app("unpaid")).status.lastActivity).toBeUndefined(); // a 402 is not activity
     // Waiting for the API's first word is neither a stop nor a Warning.
     const events = await core.listNamespacedEvent({ namespace: NS, fieldSelector: "involvedObject.name=unpaid" });
     expect(events.items.filter((e) => e.type === "Warning")).toEqual([]);
@@ -137,18 +129,14 @@ describe("entitlement", () => {
     await new Promise((r) => setTimeout(r, 5000));
     // The trial ends a few seconds from now: nothing but the operator's own timer stops it.
     await publish("trial", { allowed: true, reason: "Trialing", until: inSeconds(4), message: "30-day trial" });
-    await until(
-      "trial stopped for payment",
-      async () => ((await read("trial")).status?.phase === "Stopped" ? true : undefined),
-      30_000,
-    );
-    const app = await read("trial");
+    await waits.untilPhase("trial", "Stopped", 30_000);
+    const app = await waits.app("trial");
     expect(app.status.stoppedReason).toBe(
       "PaymentRequired: scaled to zero, the volume is kept. The free trial has ended; subscribe to run the app again",
     );
     expect(condition(app, "Ready")).toMatchObject({ status: "False", reason: "PaymentRequired" });
     expect(condition(app, "Idle")).toMatchObject({ status: "True", reason: "PaymentRequired" });
-    expect(await replicas("trial")).toBe(0);
+    expect(await waits.replicas("trial")).toBe(0);
     expect((await core.readNamespacedPersistentVolumeClaim({ name: "trial-data", namespace: NS })).status?.phase).toBe(
       "Bound",
     );
@@ -174,12 +162,12 @@ describe("entitlement", () => {
     // A health check gets the same answer, and wakes nothing either.
     expect((await get("trial", "/healthz", { "user-agent": "kube-probe/1.34" })).status).toBe(402);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await replicas("trial")).toBe(0);
+    expect(await waits.replicas("trial")).toBe(0);
     expect(await wakes()).toBe(wakesBefore);
     expect((await refusals("TrialEnded")) - refusedBefore).toBe(3);
 
     // The operator's status writes since the stop left the API's field to the API.
-    expect((await read("trial")).status.entitlement).toMatchObject({ allowed: true, reason: "Trialing" });
+    expect((await waits.app("trial")).status.entitlement).toMatchObject({ allowed: true, reason: "Trialing" });
     expect(await entitlementOwners("trial")).toEqual(["atrium-api"]);
   });
 
@@ -188,11 +176,11 @@ describe("entitlement", () => {
     const wakesBefore = await wakes();
     await publish("trial", { allowed: true, reason: "Active", message: "Monthly plan" });
     await until("the operator saw the payment", async () =>
-      condition(await read("trial"), "Idle")?.reason === "ResumesOnRequest" ? true : undefined,
+      condition(await waits.app("trial"), "Idle")?.reason === "ResumesOnRequest" ? true : undefined,
     );
     await operator.settled();
-    expect(await replicas("trial")).toBe(0); // paying alone starts nothing
-    expect((await read("trial")).status.phase).toBe("Stopped");
+    expect(await waits.replicas("trial")).toBe(0); // paying alone starts nothing
+    expect((await waits.app("trial")).status.phase).toBe("Stopped");
     // The gateway's cache follows its own watch: a moment may pass before it sees the payment.
     const res = await until("an answer other than 402", async () => {
       const r = await get("trial", "/after-payment", { accept: "application/json" });
@@ -200,14 +188,14 @@ describe("entitlement", () => {
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/^hello from trial at [\d.]+\/after-payment$/);
-    expect(await replicas("trial")).toBe(1);
+    expect(await waits.replicas("trial")).toBe(1);
     expect((await wakes()) - wakesBefore).toBe(1);
     await until("the operator counted the wake", async () =>
       (await operator.metric("atrium_operator_app_wakes_total")) - operatorWakes === 1 ? true : undefined,
     );
-    await until("Running", async () => ((await read("trial")).status.phase === "Running" ? true : undefined));
+    await waits.untilPhase("trial", "Running");
     // Through all the operator's writes since, the field stayed the API's.
-    expect((await read("trial")).status.entitlement).toEqual({
+    expect((await waits.app("trial")).status.entitlement).toEqual({
       allowed: true,
       reason: "Active",
       message: "Monthly plan",
@@ -235,18 +223,18 @@ describe("entitlement", () => {
       reason: "Canceled",
       message: expect.stringContaining("The subscription was canceled. Ask an Admin to subscribe again."),
     });
-    expect(await replicas("lapsed")).toBe(1);
+    expect(await waits.replicas("lapsed")).toBe(1);
     // Back, the operator stops it for the refusal it finds.
     operator = await startTheOperator("billing-2");
     await until(
       "lapsed stopped for payment",
       async () => {
-        const a = await read("lapsed");
+        const a = await waits.app("lapsed");
         return a.status?.phase === "Stopped" && condition(a, "Ready")?.reason === "PaymentRequired" ? a : undefined;
       },
       40_000,
     );
-    expect(condition(await read("lapsed"), "Ready").message).toBe(
+    expect(condition(await waits.app("lapsed"), "Ready").message).toBe(
       "The subscription was canceled. Ask an Admin to subscribe again.",
     );
   });

@@ -7,8 +7,16 @@
 import { execFileSync } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type AppWaits,
+  appWaits,
+  createOrg,
+  endpointAddresses,
+  endpointsMode,
+  proxySince,
+} from "../cluster/app-waits.ts";
 import { type ControlPlane, kubectlIn, startControlPlane } from "../cluster/controlplane.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
@@ -32,31 +40,19 @@ const CRDS_SCRIPT = fileURLToPath(new URL("../cluster/gateway-api-crds.sh", impo
 let cp: ControlPlane;
 let kc: KubeConfig;
 let objects: KubernetesObjectApi;
-let apps: AppsV1Api;
 let core: CoreV1Api;
+let waits: AppWaits;
 let operator: OperatorProcess;
 let gateway: GatewayProcess;
 let activatorPort: number;
 const fakes: FakeApp[] = [];
 
-type Slice = {
-  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  ports?: { name?: string; port?: number }[];
-  endpoints?: { addresses: string[] }[];
-};
-const read = async (kind: string, apiVersion: string, name: string) =>
-  (await objects.read({ apiVersion, kind, metadata: { name, namespace: NS } })) as any;
-const app = (name: string) => read("AppInstance", A, name);
-const route = (name: string) => read("HTTPRoute", "gateway.networking.k8s.io/v1", name);
-const slice = async (name: string): Promise<Slice> => read("EndpointSlice", "discovery.k8s.io/v1", `${name}-route`);
-const replicas = async (name: string) => (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.replicas;
-const podIps = async (name: string) =>
-  (await core.listNamespacedPod({ namespace: NS, labelSelector: `app.kubernetes.io/instance=${name}` })).items
-    .filter((p) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp && p.status.podIP)
-    .map((p) => p.status?.podIP as string)
-    .sort();
-const addresses = (s: Slice) => (s.endpoints ?? []).flatMap((e) => e.addresses).sort();
-const mode = (s: Slice) => s.metadata.labels?.["atrium.dev/endpoints"];
+const route = async (name: string) =>
+  (await objects.read({
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "HTTPRoute",
+    metadata: { name, namespace: NS },
+  })) as any;
 
 /** A request as the data plane sends it to the activator: to the slice's address, marked with the app. */
 const viaActivator = (name: string, path = "/") =>
@@ -74,7 +70,7 @@ async function installApp(name: string, timeout: string) {
     },
   } as Obj);
   fakes.push(serveAppPods(kc, { namespace: NS, app: name, port: 8080 }));
-  await until(`${name} Running`, async () => ((await app(name)).status?.phase === "Running" ? true : undefined));
+  await waits.untilPhase(name, "Running");
 }
 
 beforeAll(async () => {
@@ -94,8 +90,8 @@ beforeAll(async () => {
   kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   objects = KubernetesObjectApi.makeApiClient(kc);
-  apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
+  waits = appWaits(kc, NS);
   await objects.create(echoTemplate() as Obj);
   [activatorPort] = (await freePorts(1)) as [number];
   operator = await startOperator({
@@ -110,6 +106,8 @@ beforeAll(async () => {
       ATRIUM_ACTIVATOR_ADDRESSES: ACTIVATOR_IP,
       ATRIUM_ACTIVATOR_PORT: String(activatorPort),
       ATRIUM_STOP_GRACE: `${GRACE_MS}ms`,
+      // No data plane here to probe or read (dataplane-stop.test.ts has one): stops unconfirmed.
+      ATRIUM_STOP_UNCONFIRMED: "true",
     },
   });
   gateway = await startGateway({
@@ -125,13 +123,7 @@ beforeAll(async () => {
       ATRIUM_GATEWAY_WAKE_TIMEOUT_MS: "20000",
     },
   });
-  await objects.create({
-    apiVersion: A,
-    kind: "Organization",
-    metadata: { name: ORG },
-    spec: { displayName: "GW" },
-  } as Obj);
-  await until("the org namespace", () => core.readNamespace({ name: NS }));
+  await createOrg(kc, ORG, "GW");
 });
 
 afterAll(async () => {
@@ -153,7 +145,11 @@ describe("Gateway API mode", () => {
       expect(rule.filters).toEqual([
         {
           type: "RequestHeaderModifier",
-          requestHeaderModifier: { set: [{ name: "x-atrium-app", value: `${ORG}/hello` }] },
+          // A Public app: no check names its caller, so a client's own X-Atrium-User goes too.
+          requestHeaderModifier: {
+            set: [{ name: "x-atrium-app", value: `${ORG}/hello` }],
+            remove: ["x-atrium-probe-token", "x-atrium-user"],
+          },
         },
       ]);
       expect(rule.backendRefs).toMatchObject([{ kind: "Service", name: "hello-route", port: 8080 }]);
@@ -162,13 +158,8 @@ describe("Gateway API mode", () => {
     expect(service.spec?.selector).toBeUndefined();
 
     // Running: the slice holds the ready pod on the app's port.
-    const pods = await until("a running pod", async () =>
-      (await podIps("hello")).length ? podIps("hello") : undefined,
-    );
-    const serving = await until("endpoints at the pod", async () => {
-      const s = await slice("hello");
-      return mode(s) === "serve" && addresses(s).join() === pods.join() ? s : undefined;
-    });
+    const pods = await waits.untilPods("hello");
+    const serving = await waits.untilServing("hello", pods);
     expect(serving.ports).toEqual([{ name: "http", port: 8080, protocol: "TCP" }]);
     expect(serving.metadata.labels).toMatchObject({
       "kubernetes.io/service-name": "hello-route",
@@ -179,9 +170,9 @@ describe("Gateway API mode", () => {
     const draining = await until(
       "endpoints at the activator",
       async () => {
-        const s = await slice("hello");
-        return mode(s) === "proxy"
-          ? { slice: s, replicas: await replicas("hello"), pods: await podIps("hello") }
+        const s = await waits.slice("hello");
+        return endpointsMode(s) === "proxy"
+          ? { slice: s, replicas: await waits.replicas("hello"), pods: await waits.podIps("hello") }
           : undefined;
       },
       30_000,
@@ -189,30 +180,21 @@ describe("Gateway API mode", () => {
     );
     expect(draining.replicas).toBe(1);
     expect(draining.pods).toEqual(pods);
-    expect(addresses(draining.slice)).toEqual([ACTIVATOR_IP]);
+    expect(endpointAddresses(draining.slice)).toEqual([ACTIVATOR_IP]);
     expect(draining.slice.ports).toEqual([{ name: "http", port: activatorPort, protocol: "TCP" }]);
-    expect(Date.parse(draining.slice.metadata.annotations?.["atrium.dev/proxy-since"] ?? "")).toBeGreaterThan(0);
+    expect(proxySince(draining.slice)).toBeGreaterThan(0);
     // ...then to zero replicas, the endpoints staying at the activator.
-    await until(
-      "hello Stopped",
-      async () => ((await app("hello")).status?.phase === "Stopped" ? true : undefined),
-      30_000,
-    );
-    expect(await replicas("hello")).toBe(0);
-    expect(mode(await slice("hello"))).toBe("proxy");
+    await waits.untilPhase("hello", "Stopped", 30_000);
+    expect(await waits.replicas("hello")).toBe(0);
+    expect(endpointsMode(await waits.slice("hello"))).toBe("proxy");
 
     // A request the data plane sends to the activator wakes the app and gets the app's answer,
     // whatever its Host (here the activator's address).
     const res = await viaActivator("hello", "/after-wake?x=1");
     expect(res.status).toBe(200);
-    const woken = await until("the woken pod", async () =>
-      (await podIps("hello")).length ? podIps("hello") : undefined,
-    );
+    const woken = await waits.untilPods("hello");
     expect(await res.text()).toBe(`hello from hello at ${woken[0]}/after-wake?x=1`);
-    await until("endpoints back at the pod", async () => {
-      const s = await slice("hello");
-      return mode(s) === "serve" && addresses(s).join() === woken.join() ? true : undefined;
-    });
+    await waits.untilServing("hello", woken);
 
     // The route itself was never written again: only its endpoints changed.
     const after = await route("hello");
@@ -230,22 +212,13 @@ describe("Gateway API mode", () => {
     // 3 s: a shorter timeout can pass before the first pod is Ready, and an app with nothing
     // to drain goes to zero at once.
     await installApp("race", "3s");
-    const pods = await until("a running pod", async () => ((await podIps("race")).length ? podIps("race") : undefined));
+    const pods = await waits.untilPods("race");
     // Twice: the first request is this gateway's first activity for the app, which its periodic
     // flush writes within a second anyway; the second comes within the flush interval of that
     // write, so only the activator's prompt write can cancel the stop in time.
     let previous = 0;
     for (const round of [1, 2]) {
-      const since = await until(
-        `stop sequence ${round}`,
-        async () => {
-          const s = await slice("race");
-          const at = Date.parse(s.metadata.annotations?.["atrium.dev/proxy-since"] ?? "");
-          return mode(s) === "proxy" && at > previous ? at : undefined;
-        },
-        30_000,
-        20,
-      );
+      const since = await waits.untilStopSequence("race", previous);
       previous = since;
       const res = await viaActivator("race", `/during-stop-${round}`);
       expect(res.status).toBe(200);
@@ -255,29 +228,21 @@ describe("Gateway API mode", () => {
       // that request and ends a grace later: the app is at zero only then.)
       let servedAgain = false;
       while (Date.now() < since + GRACE_MS + 600) {
-        expect(await replicas("race")).toBe(1);
-        const s = await slice("race");
-        if (mode(s) === "serve" && addresses(s).join() === pods.join()) servedAgain = true;
+        expect(await waits.replicas("race")).toBe(1);
+        const s = await waits.slice("race");
+        if (endpointsMode(s) === "serve" && endpointAddresses(s).join() === pods.join()) servedAgain = true;
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(servedAgain).toBe(true);
-      expect(await podIps("race")).toEqual(pods);
+      expect(await waits.podIps("race")).toEqual(pods);
     }
     // Silent again, it does stop (the stop sequence starts over).
-    await until(
-      "race Stopped",
-      async () => ((await app("race")).status?.phase === "Stopped" ? true : undefined),
-      30_000,
-    );
+    await waits.untilPhase("race", "Stopped", 30_000);
   });
 
   it("wakes a stopped app for a WebSocket upgrade routed by the identity header, whatever the Host", async () => {
     await installApp("chat", "3s");
-    await until(
-      "chat Stopped",
-      async () => ((await app("chat")).status?.phase === "Stopped" ? true : undefined),
-      30_000,
-    );
+    await waits.untilPhase("chat", "Stopped", 30_000);
     const socket = connect(activatorPort, ACTIVATOR_IP);
     await new Promise((r) => socket.once("connect", r));
     socket.write(
@@ -288,20 +253,16 @@ describe("Gateway API mode", () => {
     socket.write("ping");
     expect(await new Promise<string>((r) => socket.once("data", (d) => r(String(d))))).toBe("ping");
     socket.destroy();
-    expect(await replicas("chat")).toBe(1);
+    expect(await waits.replicas("chat")).toBe(1);
   });
 
   it("does not wake an app for a health check through the activator", async () => {
     await installApp("quiet", "3s");
-    await until(
-      "quiet Stopped",
-      async () => ((await app("quiet")).status?.phase === "Stopped" ? true : undefined),
-      30_000,
-    );
+    await waits.untilPhase("quiet", "Stopped", 30_000);
     const res = await viaActivator("quiet", "/status");
     expect(res.status).toBe(503);
     await new Promise((r) => setTimeout(r, 1000));
-    expect(await replicas("quiet")).toBe(0);
-    expect(mode(await slice("quiet"))).toBe("proxy");
+    expect(await waits.replicas("quiet")).toBe(0);
+    expect(endpointsMode(await waits.slice("quiet"))).toBe("proxy");
   });
 });

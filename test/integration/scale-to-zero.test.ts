@@ -4,6 +4,7 @@
 import { connect } from "node:net";
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AppWaits, appWaits, createOrg } from "../cluster/app-waits.ts";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
@@ -19,6 +20,7 @@ let kc: KubeConfig;
 let objects: KubernetesObjectApi;
 let apps: AppsV1Api;
 let core: CoreV1Api;
+let waits: AppWaits;
 let operator: OperatorProcess;
 let gateway: GatewayProcess;
 const fakes: FakeApp[] = [];
@@ -29,9 +31,6 @@ const GATEWAY_ENV = {
   ATRIUM_BASE_DOMAIN: "atrium.test",
 };
 
-const read = async (name: string) =>
-  (await objects.read({ apiVersion: A, kind: "AppInstance", metadata: { name, namespace: NS } })) as any;
-const replicas = async (name: string) => (await apps.readNamespacedDeployment({ name, namespace: NS })).spec?.replicas;
 // fetch cannot set Host, so requests use the path form /apps/<org>/<app>/...; the WebSocket
 // test below speaks raw HTTP and uses the host form <app>.<org>.<domain>.
 const get = (name: string, path = "/", headers: Record<string, string> = {}, base = gateway.url) =>
@@ -46,11 +45,9 @@ async function installApp(name: string, template: string, timeout: string, port:
     spec: { template, access: { policy: "Public" }, idle: { policy: "Auto", timeout, excludePaths: ["/status"] } },
   } as Obj);
   fakes.push(serveAppPods(kc, { namespace: NS, app: name, port, startDelayMs }));
-  await until(`${name} Running`, async () => ((await read(name)).status?.phase === "Running" ? true : undefined));
+  await waits.untilPhase(name, "Running");
   await until(`${name} served`, async () => ((await get(name)).status === 200 ? true : undefined));
 }
-const stopped = (name: string, timeoutMs = 30_000) =>
-  until(`${name} Stopped`, async () => ((await read(name)).status?.phase === "Stopped" ? true : undefined), timeoutMs);
 
 beforeAll(async () => {
   cp = await startControlPlane();
@@ -61,6 +58,7 @@ beforeAll(async () => {
   objects = KubernetesObjectApi.makeApiClient(kc);
   apps = kc.makeApiClient(AppsV1Api);
   core = kc.makeApiClient(CoreV1Api);
+  waits = appWaits(kc, NS);
   await objects.create(echoTemplate() as Obj);
   operator = await startOperator({
     kubeconfig: cp.kubeconfig,
@@ -69,13 +67,7 @@ beforeAll(async () => {
     leaseDurationMs: 4000,
   });
   gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: GATEWAY_ENV });
-  await objects.create({
-    apiVersion: A,
-    kind: "Organization",
-    metadata: { name: ORG },
-    spec: { displayName: "Zero" },
-  } as Obj);
-  await until("the org namespace", () => core.readNamespace({ name: NS }));
+  await createOrg(kc, ORG, "Zero");
 });
 
 afterAll(async () => {
@@ -93,14 +85,14 @@ describe("scale to zero", () => {
       expect((await get("kuma")).status).toBe(200);
       await new Promise((r) => setTimeout(r, 400));
     }
-    expect(await replicas("kuma")).toBe(1);
-    expect((await read("kuma")).status.phase).toBe("Running");
-    const stopsAt = Date.parse((await read("kuma")).status.stopsAt);
+    expect(await waits.replicas("kuma")).toBe(1);
+    expect((await waits.app("kuma")).status.phase).toBe("Running");
+    const stopsAt = Date.parse((await waits.app("kuma")).status.stopsAt);
     expect(stopsAt).toBeGreaterThan(Date.now());
 
-    await stopped("kuma");
-    const app = await read("kuma");
-    expect(await replicas("kuma")).toBe(0);
+    await waits.untilPhase("kuma", "Stopped");
+    const app = await waits.app("kuma");
+    expect(await waits.replicas("kuma")).toBe(0);
     expect(app.status.stoppedReason).toContain("No traffic for 4s");
     expect(app.status.conditions.find((c: any) => c.type === "Idle")).toMatchObject({ status: "True", reason: "Idle" });
     expect((await core.readNamespacedPersistentVolumeClaim({ name: "kuma-data", namespace: NS })).status?.phase).toBe(
@@ -113,12 +105,12 @@ describe("scale to zero", () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/^hello from kuma at 198\.1[89]\.\d+\.\d+\/after-wake$/);
     console.log(`[measure] wake through the gateway: ${Date.now() - started} ms`);
-    expect(await replicas("kuma")).toBe(1);
+    expect(await waits.replicas("kuma")).toBe(1);
   });
 
   it("wakes once for 50 concurrent requests, and all of them succeed", async () => {
     await installApp("burst", "echo", "3s", 8080);
-    await stopped("burst");
+    await waits.untilPhase("burst", "Stopped");
     const wakesBefore = await gateway.metric("atrium_gateway_wakes_total");
     const operatorWakesBefore = await operator.metric("atrium_operator_app_wakes_total");
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get("burst", `/r${i}`)));
@@ -139,13 +131,13 @@ describe("scale to zero", () => {
     // Health checks only: the app stops anyway.
     const checks = setInterval(() => void get("quiet", "/status").catch(() => undefined), 300);
     try {
-      await stopped("quiet");
+      await waits.untilPhase("quiet", "Stopped");
       // ...and they do not wake it.
       const probe = await get("quiet", "/healthz", { "user-agent": "kube-probe/1.34" });
       expect(probe.status).toBe(503);
       expect(probe.headers.get("retry-after")).toBe("5");
       await new Promise((r) => setTimeout(r, 1500));
-      expect(await replicas("quiet")).toBe(0);
+      expect(await waits.replicas("quiet")).toBe(0);
     } finally {
       clearInterval(checks);
     }
@@ -162,7 +154,7 @@ describe("scale to zero", () => {
     });
     try {
       await installApp("slow", "echo", "3s", 8080);
-      await stopped("slow");
+      await waits.untilPhase("slow", "Stopped");
       fakes.at(-1)?.stop(); // the next pod start will take longer than the gateway waits
       fakes.push(serveAppPods(kc, { namespace: NS, app: "slow", port: 8080, startDelayMs: 4000 }));
       const res = await get("slow", "/", {}, slow.url);
@@ -181,14 +173,14 @@ describe("scale to zero", () => {
       metadata: { name: "parked", namespace: NS },
       spec: { template: "echo", access: { policy: "Public" }, idle: { policy: "Stopped" } },
     } as Obj);
-    await stopped("parked");
+    await waits.untilPhase("parked", "Stopped");
     const started = Date.now();
     const res = await get("parked");
     expect(res.status).toBe(503);
     expect(await res.text()).toContain("stopped by its owners");
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(await replicas("parked")).toBe(0);
-    expect((await read("parked")).status.stoppedReason).toContain("spec.idle.policy: Stopped");
+    expect(await waits.replicas("parked")).toBe(0);
+    expect((await waits.app("parked")).status.stoppedReason).toContain("spec.idle.policy: Stopped");
   });
 
   it("keeps an app up while a WebSocket is open", async () => {
@@ -201,11 +193,11 @@ describe("scale to zero", () => {
     const first = await new Promise<string>((r) => socket.once("data", (d) => r(String(d))));
     expect(first).toContain("101 Switching Protocols");
     await new Promise((r) => setTimeout(r, 7000)); // more than twice the idle timeout
-    expect((await read("ws")).status.phase).toBe("Running");
+    expect((await waits.app("ws")).status.phase).toBe("Running");
     socket.write("ping");
     expect(await new Promise<string>((r) => socket.once("data", (d) => r(String(d))))).toBe("ping");
     socket.destroy();
-    await stopped("ws");
+    await waits.untilPhase("ws", "Stopped");
   });
 
   it("streams a server-sent event response as it is written", async () => {
@@ -259,9 +251,9 @@ describe("scale to zero", () => {
   it("keeps the stop deadline across gateway and operator restarts", async () => {
     await installApp("durable", "echo", "20s", 8080);
     expect((await get("durable")).status).toBe(200);
-    await gateway.waitUntil("activity flushed", async () => Boolean((await read("durable")).status.lastActivity));
+    await gateway.waitUntil("activity flushed", async () => Boolean((await waits.app("durable")).status.lastActivity));
     await new Promise((r) => setTimeout(r, 1000));
-    const before = (await read("durable")).status.stopsAt;
+    const before = (await waits.app("durable")).status.stopsAt;
     await gateway.kill();
     await operator.kill("SIGKILL");
     operator = await startOperator({
@@ -273,9 +265,9 @@ describe("scale to zero", () => {
     gateway = await startGateway({ kubeconfig: cp.kubeconfig, env: GATEWAY_ENV });
     await operator.waitUntil("leader", async () => (await operator.status()).leader, 30_000);
     await operator.settled();
-    expect((await read("durable")).status.stopsAt).toBe(before);
-    await stopped("durable", 40_000);
-    const stoppedAt = Date.parse((await read("durable")).status.stoppedAt);
+    expect((await waits.app("durable")).status.stopsAt).toBe(before);
+    await waits.untilPhase("durable", "Stopped", 40_000);
+    const stoppedAt = Date.parse((await waits.app("durable")).status.stoppedAt);
     // Stopped at the deadline set before the restarts: not earlier, and not a fresh 20 s later.
     expect(stoppedAt).toBeGreaterThanOrEqual(Date.parse(before) - 1000);
     expect(stoppedAt).toBeLessThan(Date.parse(before) + 10_000);

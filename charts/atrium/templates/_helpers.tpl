@@ -183,3 +183,13 @@ spec:
       targetPort: admin
       protocol: TCP
 {{- end }}
+
+{{/*
+The data plane's pod labels as ATRIUM_DATA_PLANE_POD_LABELS (k=v,k=v, sorted), the one form the
+operator (NetworkPolicies) and the gateway (activity from the pods' statistics) both read.
+*/}}
+{{- define "atrium.dataPlanePodLabels" -}}
+{{- $labels := list }}
+{{- range $k, $v := .Values.routing.gatewayApi.dataPlane.podLabels }}{{ $labels = append $labels (printf "%s=%s" $k $v) }}{{ end }}
+{{- $labels | join "," }}
+{{- end }}

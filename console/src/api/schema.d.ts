@@ -68,6 +68,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/forward-auth/{org}/{app}/data-plane": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** For the data plane's external authorization (Envoy ext_authz), a GET to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        get: operations["getApiForwardAuthOrgAppDataPlane"];
+        /** For the data plane's external authorization (Envoy ext_authz), a PUT to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        put: operations["putApiForwardAuthOrgAppDataPlane"];
+        /** For the data plane's external authorization (Envoy ext_authz), a POST to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        post: operations["postApiForwardAuthOrgAppDataPlane"];
+        /** For the data plane's external authorization (Envoy ext_authz), a DELETE to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        delete: operations["deleteApiForwardAuthOrgAppDataPlane"];
+        options?: never;
+        head?: never;
+        /** For the data plane's external authorization (Envoy ext_authz), a PATCH to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        patch: operations["patchApiForwardAuthOrgAppDataPlane"];
+        trace?: never;
+    };
     "/api/invitations/accept": {
         parameters: {
             query?: never;
@@ -1183,6 +1204,346 @@ export interface operations {
         responses: {
             /** @description Allowed; X-Atrium-User names the caller */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiForwardAuthOrgAppDataPlane: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description AppInstance name */
+                app: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed; X-Atrium-User names the caller, Cookie is the request's without Atrium's session cookies, x-envoy-auth-headers-to-remove lists what Envoy takes off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putApiForwardAuthOrgAppDataPlane: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description AppInstance name */
+                app: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed; X-Atrium-User names the caller, Cookie is the request's without Atrium's session cookies, x-envoy-auth-headers-to-remove lists what Envoy takes off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiForwardAuthOrgAppDataPlane: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description AppInstance name */
+                app: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed; X-Atrium-User names the caller, Cookie is the request's without Atrium's session cookies, x-envoy-auth-headers-to-remove lists what Envoy takes off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiForwardAuthOrgAppDataPlane: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description AppInstance name */
+                app: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed; X-Atrium-User names the caller, Cookie is the request's without Atrium's session cookies, x-envoy-auth-headers-to-remove lists what Envoy takes off */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid parameters, or a body that is not JSON (UTF-8, at most 32 levels deep) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not logged in, or the API key is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchApiForwardAuthOrgAppDataPlane: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description AppInstance name */
+                app: string;
+                /** @description Organization name */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Allowed; X-Atrium-User names the caller, Cookie is the request's without Atrium's session cookies, x-envoy-auth-headers-to-remove lists what Envoy takes off */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,4 +1,5 @@
 import type { KindDefinition } from "../crd.ts";
+import { ROUTE_SERVICE_SUFFIX } from "../routing.ts";
 import {
   Conditions,
   cel,
@@ -196,6 +197,16 @@ export const appInstanceKind: KindDefinition = {
   description: "An app installed in an organization from an AppTemplate.",
   spec: AppInstanceSpec,
   status: AppInstanceStatus,
+  // Room for the route Service's suffix: `<name>-route` is a Service name, a DNS label of at most 63.
+  maxNameLength: 63 - ROUTE_SERVICE_SUFFIX.length,
+  rules: [
+    {
+      rule: `!self.metadata.name.endsWith('${ROUTE_SERVICE_SUFFIX}')`,
+      message: `must not end in '${ROUTE_SERVICE_SUFFIX}': in Gateway API mode the app <name> has a Service <name>${ROUTE_SERVICE_SUFFIX}, which an app named so would share (its own Service has its name)`,
+      fieldPath: ".metadata.name",
+      reason: "FieldValueInvalid",
+    },
+  ],
   printerColumns: [
     { name: "Template", type: "string", jsonPath: ".spec.template" },
     { name: "Version", type: "string", jsonPath: ".status.version" },

@@ -12,6 +12,7 @@ import { errorMessage, KubeError, type KubeObject, R } from "@atrium/kube";
 import { type Deps, ensure, type Obj, writeStatus } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
 import { deletingOrgHold, ORG_DELETING } from "../organization/deletion.ts";
+import { OwnedByAnother } from "../ownership.ts";
 import { requeueAfter } from "../requeue.ts";
 import { dataPlaneRouting } from "../routing/data-plane.ts";
 import { liveValuesOf } from "../runtime/applied.ts";
@@ -65,7 +66,10 @@ const UNREPORTED_RECHECK_MS = 5_000;
 
 const generateSecret = () => randomBytes(24).toString("base64url");
 
-/** How often an app refused for the org's quota looks again (a raised quota touches nothing of the app's). */
+/**
+ * How often an app refused for the org's quota, or for a name another app's object holds, looks
+ * again (a raised quota, or the other app's removal, touches nothing of this app's).
+ */
 const QUOTA_RECHECK_MS = 30_000;
 
 /** The start time idle counts from: reset whenever the spec changed (a new version gets its grace). */
@@ -178,15 +182,18 @@ export const reconcileAppInstance = (deps: Deps) => {
       // Over the org's quota: say so in the org's terms and look again later (raising the quota
       // changes no object of the app's). Otherwise say why, then let the queue retry with backoff.
       const quota = quotaProblem(error instanceof KubeError ? error.code : undefined, errorMessage(error));
+      // A child's name taken by another app's object (ownership.ts): Ready says which, in an
+      // Event too, and the app looks again later (the other app's removal touches nothing of this one).
+      const clash = error instanceof OwnedByAnother ? { reason: "NameConflict", message: error.message } : undefined;
       await report(deps, app, {
         replicas,
-        configProblem: quota ?? { reason: "ApplyFailed", message: errorMessage(error) },
+        configProblem: quota ?? clash ?? { reason: "ApplyFailed", message: errorMessage(error) },
         wokenAt: woken,
         announced,
         held,
         entitlement,
       }).catch(() => undefined);
-      if (quota) return requeueAfter(QUOTA_RECHECK_MS);
+      if (quota || clash) return requeueAfter(QUOTA_RECHECK_MS);
       throw error;
     }
     // Back at the idle deadline or when the entitlement lapses (a trial's end), whichever is first.

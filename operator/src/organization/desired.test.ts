@@ -43,6 +43,7 @@ describe("organization children", () => {
   it("admits the data plane's pods too in Gateway API mode, when they are named", () => {
     const env = {
       ATRIUM_ROUTING: "gateway-api",
+      ATRIUM_STOP_UNCONFIRMED: "true", // no data plane to confirm a stop through (routing/stop-checks.ts)
       ATRIUM_GATEWAY_API_PARENT: "gw/public",
       ATRIUM_ACTIVATOR_ADDRESSES: "10.96.0.20",
     };

@@ -5,6 +5,8 @@ const gatewayApi = {
   ATRIUM_ROUTING: "gateway-api",
   ATRIUM_GATEWAY_API_PARENT: "edge/public",
   ATRIUM_ACTIVATOR_ADDRESSES: "10.96.0.20, 10.96.0.21",
+  ATRIUM_DATA_PLANE_URLS: "http://10.96.0.80:80/",
+  ATRIUM_DATAPLANE_STATS_URLS: "http://10.0.3.7:19001/stats/prometheus, http://10.0.3.8:19001",
 };
 
 describe("routing configuration", () => {
@@ -19,6 +21,12 @@ describe("routing configuration", () => {
       parent: { namespace: "edge", name: "public" },
       activator: { addresses: ["10.96.0.20", "10.96.0.21"], port: 8081 },
       stopGraceMs: 30_000,
+      stopChecks: {
+        probeUrls: ["http://10.96.0.80:80"],
+        statsUrls: ["http://10.0.3.7:19001/stats/prometheus", "http://10.0.3.8:19001"],
+        drainMs: 60_000,
+        unconfirmed: false,
+      },
       excludePaths: ["/healthz", "/readyz", "/livez", "/ping"],
     });
     expect(
@@ -66,5 +74,51 @@ describe("routing configuration", () => {
     expect(() => routingConfig({ ...gatewayApi, ATRIUM_ACTIVATOR_ADDRESSES: "gateway.local" })).toThrow(/IPv4/);
     expect(() => routingConfig({ ...gatewayApi, ATRIUM_ACTIVATOR_PORT: "99999" })).toThrow(/ATRIUM_ACTIVATOR_PORT/);
     expect(() => routingConfig({ ...gatewayApi, ATRIUM_STOP_GRACE: "soon" })).toThrow(/ATRIUM_STOP_GRACE/);
+  });
+
+  it("refuses to start without the data plane's addresses to confirm a stop, unless told to stop unconfirmed", () => {
+    const { ATRIUM_DATA_PLANE_URLS, ATRIUM_DATAPLANE_STATS_URLS, ...bare } = gatewayApi;
+    for (const env of [bare, { ...bare, ATRIUM_DATA_PLANE_URLS }, { ...bare, ATRIUM_DATAPLANE_STATS_URLS }])
+      expect(() => routingConfig(env)).toThrow(
+        /ATRIUM_DATA_PLANE_URLS.*ATRIUM_DATAPLANE_STATS_URLS.*ATRIUM_STOP_UNCONFIRMED/,
+      );
+    expect(() => routingConfig({ ...bare, ATRIUM_STOP_UNCONFIRMED: "false" })).toThrow(/ATRIUM_STOP_UNCONFIRMED=true/);
+    expect(routingConfig({ ...bare, ATRIUM_STOP_UNCONFIRMED: "true", ATRIUM_DATA_PLANE_URLS })).toMatchObject({
+      stopChecks: { probeUrls: ["http://10.96.0.80:80"], statsUrls: [], unconfirmed: true },
+    });
+    expect(() => routingConfig({ ...bare, ATRIUM_STOP_UNCONFIRMED: "yes" })).toThrow(/ATRIUM_STOP_UNCONFIRMED must be/);
+  });
+
+  it("refuses to start without the probe token when the probe passes the data plane's access check", () => {
+    const extAuth = { ...gatewayApi, ATRIUM_EXT_AUTH_SERVICE: "atrium/atrium-api:8080" };
+    // Fail closed: without it, no idle stop of an app that is not Public would be confirmed.
+    expect(() => routingConfig(extAuth)).toThrow(/ATRIUM_PROBE_TOKEN is required/);
+    const token = "t".repeat(32);
+    expect(routingConfig({ ...extAuth, ATRIUM_PROBE_TOKEN: token })).toMatchObject({
+      stopChecks: { probeToken: token },
+    });
+    expect(() => routingConfig({ ...extAuth, ATRIUM_PROBE_TOKEN: "t".repeat(31) })).toThrow(/at least 32/);
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_PROBE_TOKEN: "short" })).toThrow(/at least 32/);
+    // Not needed without the access check, or without a probe through the data plane.
+    expect(routingConfig(gatewayApi)).not.toHaveProperty("stopChecks.probeToken");
+    const { ATRIUM_DATA_PLANE_URLS: _, ...noProbe } = extAuth;
+    expect(routingConfig({ ...noProbe, ATRIUM_STOP_UNCONFIRMED: "true" })).toMatchObject({
+      extAuth: { name: "atrium-api" },
+    });
+  });
+
+  it("reads the drain bound, and refuses URLs that are not http(s) without a query", () => {
+    expect(routingConfig({ ...gatewayApi, ATRIUM_STOP_DRAIN_TIMEOUT: "1m30s" })).toMatchObject({
+      stopChecks: { drainMs: 90_000 },
+    });
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_STOP_DRAIN_TIMEOUT: "long" })).toThrow(
+      /ATRIUM_STOP_DRAIN_TIMEOUT/,
+    );
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_DATA_PLANE_URLS: "envoy:80" })).toThrow(
+      /ATRIUM_DATA_PLANE_URLS/,
+    );
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_DATAPLANE_STATS_URLS: "http://e:19001/stats?x=1" })).toThrow(
+      /ATRIUM_DATAPLANE_STATS_URLS/,
+    );
   });
 });

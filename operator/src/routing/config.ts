@@ -5,24 +5,32 @@
 //   ATRIUM_ACTIVATOR_ADDRESSES  IPv4 addresses of Atrium's gateway (its Service's ClusterIP will do)
 //   ATRIUM_ACTIVATOR_PORT       its port (default 8081)
 //   ATRIUM_STOP_GRACE           endpoints at the activator this long before zero replicas (default 30s)
-//   ATRIUM_ROUTE_EXCLUDE_PATHS  health-check paths of every app (default as the gateway's)
+//   ATRIUM_ROUTE_EXCLUDE_PATHS  health-check paths of every app (default as the gateway's: DEFAULT_HEALTH_CHECK_PATHS)
 //   ATRIUM_DATA_PLANE_NAMESPACE, ATRIUM_DATA_PLANE_POD_LABELS (k=v,k=v): the data plane's pods,
-//                               admitted to apps by the orgs' NetworkPolicies
+//                               admitted to apps by the orgs' NetworkPolicies (kube/src/env.ts)
+//   ATRIUM_EXT_AUTH_SERVICE     <namespace>/<name>:<port> of the API's Service: the data plane asks its
+//                               forward-auth who may open non-Public apps (ext-auth.ts); unset, those get no route
+//   ATRIUM_DATA_PLANE_URLS      the data plane's listeners (one per replica, http(s)://host:port):
+//                               the stop's probe must reach the activator through each (ADR 0024)
+//   ATRIUM_DATAPLANE_STATS_URLS the data plane's Envoy admins (as the gateway's setting): requests
+//                               under way on a stopping app's route are re-checked there
+//   ATRIUM_STOP_DRAIN_TIMEOUT   requests under way hold a stop this long past the grace (default 1m)
+//   ATRIUM_STOP_UNCONFIRMED     true: either list may be empty, its check then skipped (otherwise
+//                               gateway-api mode refuses to start without both)
+//   ATRIUM_PROBE_TOKEN          the secret shared with the API (≥ 32 characters) that lets the stop's
+//                               probe past the external authorization of apps that are not Public;
+//                               required with ATRIUM_EXT_AUTH_SERVICE and ATRIUM_DATA_PLANE_URLS
 import { isIPv4 } from "node:net";
+import { DEFAULT_HEALTH_CHECK_PATHS, PROBE_TOKEN_MIN_LENGTH } from "@atrium/crds";
+import { envDataPlanePods, envList } from "@atrium/kube";
 import { parseDuration } from "../appinstance/idle.ts";
+import { parseExtAuthService } from "./ext-auth.ts";
 import type { GatewayApiRouting } from "./gateway-api.ts";
 
 export type Routing = { mode: "gateway" } | GatewayApiRouting;
 
 export const DEFAULT_STOP_GRACE = "30s";
-const DEFAULT_EXCLUDE_PATHS = "/healthz,/readyz,/livez,/ping";
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-const list = (text: string | undefined) =>
-  (text ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 /** The routing mode from the environment; a setting that cannot work stops the operator at start, naming it. */
 export function routingConfig(env: NodeJS.ProcessEnv): Routing {
@@ -34,7 +42,7 @@ export function routingConfig(env: NodeJS.ProcessEnv): Routing {
     throw new Error(
       `ATRIUM_GATEWAY_API_PARENT must be <namespace>/<name>[/<listener>] of the Gateway to attach to, got "${env.ATRIUM_GATEWAY_API_PARENT ?? ""}"`,
     );
-  const addresses = list(env.ATRIUM_ACTIVATOR_ADDRESSES);
+  const addresses = envList(env, "ATRIUM_ACTIVATOR_ADDRESSES");
   if (!addresses.length || !addresses.every((a) => isIPv4(a) && !a.startsWith("127.")))
     throw new Error(
       `ATRIUM_ACTIVATOR_ADDRESSES must list the IPv4 addresses of Atrium's gateway (not loopback: EndpointSlices refuse it), got "${env.ATRIUM_ACTIVATOR_ADDRESSES ?? ""}"`,
@@ -48,36 +56,76 @@ export function routingConfig(env: NodeJS.ProcessEnv): Routing {
   } catch {
     throw new Error(`ATRIUM_STOP_GRACE must be a duration such as 30s or 1m, got "${env.ATRIUM_STOP_GRACE}"`);
   }
-  const dataPlane = dataPlaneConfig(env);
+  const dataPlane = envDataPlanePods(env);
+  const extAuth = parseExtAuthService(env.ATRIUM_EXT_AUTH_SERVICE);
+  const stopChecks = stopChecksConfig(env, extAuth !== undefined);
   return {
     mode,
     parent: { namespace, name, ...(sectionName ? { sectionName } : {}) },
     activator: { addresses, port },
     stopGraceMs,
-    excludePaths: list(env.ATRIUM_ROUTE_EXCLUDE_PATHS ?? DEFAULT_EXCLUDE_PATHS),
+    stopChecks,
+    excludePaths: envList(env, "ATRIUM_ROUTE_EXCLUDE_PATHS", DEFAULT_HEALTH_CHECK_PATHS),
     ...(dataPlane ? { dataPlane } : {}),
+    ...(extAuth ? { extAuth } : {}),
   };
 }
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+export const DEFAULT_STOP_DRAIN = "1m";
 
-/** The data plane's pods, both settings or neither (half of them would admit the wrong pods). */
-function dataPlaneConfig(env: NodeJS.ProcessEnv): GatewayApiRouting["dataPlane"] {
-  const namespace = env.ATRIUM_DATA_PLANE_NAMESPACE ?? "";
-  const labels = list(env.ATRIUM_DATA_PLANE_POD_LABELS);
-  if (!namespace && !labels.length) return undefined;
-  if (!DNS_LABEL.test(namespace))
+/** http(s) URLs without query or fragment, from a list setting; anything else names the variable. */
+function urlList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const urls = envList(env, name);
+  for (const raw of urls) {
+    const url = URL.parse(raw);
+    if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash)
+      throw new Error(`${name}: "${raw}" is not an http(s) URL (without a query)`);
+  }
+  return urls.map((u) => u.replace(/\/+$/, ""));
+}
+
+/**
+ * The stop's checks (ADR 0024). Fail closed: without the data plane's listeners to probe and
+ * its statistics to re-check, an idle stop could scale an app to zero while the data plane
+ * still sends it requests, so the operator does not start, unless ATRIUM_STOP_UNCONFIRMED=true
+ * says to skip the checks it has no address for.
+ */
+function stopChecksConfig(env: NodeJS.ProcessEnv, extAuth: boolean): GatewayApiRouting["stopChecks"] {
+  const probeUrls = urlList(env, "ATRIUM_DATA_PLANE_URLS");
+  const statsUrls = urlList(env, "ATRIUM_DATAPLANE_STATS_URLS");
+  const flag = env.ATRIUM_STOP_UNCONFIRMED ?? "";
+  if (!["", "true", "false"].includes(flag))
+    throw new Error(`ATRIUM_STOP_UNCONFIRMED must be true or false, got "${flag}"`);
+  const unconfirmed = flag === "true";
+  if (!unconfirmed && (!probeUrls.length || !statsUrls.length))
     throw new Error(
-      `ATRIUM_DATA_PLANE_NAMESPACE must name the data plane's namespace (with ATRIUM_DATA_PLANE_POD_LABELS), got "${namespace}"`,
+      "Gateway API mode confirms every stop through the data plane: set ATRIUM_DATA_PLANE_URLS (its listeners) and ATRIUM_DATAPLANE_STATS_URLS (its Envoy admins), or ATRIUM_STOP_UNCONFIRMED=true to stop without the checks they allow",
     );
-  const pairs = labels.map((l) => l.split("="));
-  if (
-    !pairs.length ||
-    !pairs.every(([k, v, ...rest]) => !rest.length && LABEL_KEY.test(k ?? "") && LABEL_VALUE.test(v ?? "-"))
-  )
+  let drainMs: number;
+  try {
+    drainMs = parseDuration(env.ATRIUM_STOP_DRAIN_TIMEOUT || DEFAULT_STOP_DRAIN);
+  } catch {
     throw new Error(
-      `ATRIUM_DATA_PLANE_POD_LABELS must be key=value[,key=value] labels of the data plane's pods (with ATRIUM_DATA_PLANE_NAMESPACE), got "${env.ATRIUM_DATA_PLANE_POD_LABELS ?? ""}"`,
+      `ATRIUM_STOP_DRAIN_TIMEOUT must be a duration such as 30s or 1m, got "${env.ATRIUM_STOP_DRAIN_TIMEOUT}"`,
     );
-  return { namespace, podLabels: Object.fromEntries(pairs) };
+  }
+  const probeToken = probeTokenConfig(env, extAuth && probeUrls.length > 0);
+  return { probeUrls, statsUrls, drainMs, unconfirmed, ...(probeToken ? { probeToken } : {}) };
+}
+
+/**
+ * ATRIUM_PROBE_TOKEN (ADR 0024, "The probe and external authorization"). Fail closed: when the
+ * probe goes through the data plane's external authorization, a probe without the token is
+ * refused there (401) and no idle stop of an app that is not Public would ever be confirmed, so
+ * the operator does not start without it. A short token is refused whether needed or not.
+ */
+export function probeTokenConfig(env: NodeJS.ProcessEnv, needed: boolean): string | undefined {
+  const token = env.ATRIUM_PROBE_TOKEN ?? "";
+  if (token && token.length < PROBE_TOKEN_MIN_LENGTH)
+    throw new Error(`ATRIUM_PROBE_TOKEN must be at least ${PROBE_TOKEN_MIN_LENGTH} characters, got ${token.length}`);
+  if (!token && needed)
+    throw new Error(
+      "ATRIUM_PROBE_TOKEN is required when the stop's probe (ATRIUM_DATA_PLANE_URLS) passes the data plane's external authorization (ATRIUM_EXT_AUTH_SERVICE): set the same secret (at least 32 characters) in the API, which then lets the probe through",
+    );
+  return token || undefined;
 }

@@ -1,11 +1,18 @@
 // The AppInstance reconcile's part in Gateway API mode: which endpoints the app's route gets
 // this pass, whether its replicas may go to zero yet (the stop sequence, gateway-api.ts), and
 // the route, Service and EndpointSlice to ensure before the Deployment is scaled.
-import type { AppInstance, AppTemplate } from "@atrium/crds";
-import { apiVersionOf, errorMessage, type KubeClient, type KubeObject, R } from "@atrium/kube";
+import { type AppInstance, type AppTemplate, orgOfNamespace } from "@atrium/crds";
+import { apiVersionOf, errorMessage, type KubeClient, type KubeObject, R, type ResourceType } from "@atrium/kube";
 import type { IdleState } from "../appinstance/idle.ts";
 import { type Deps, ensure, type Obj } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
+import {
+  desiredReferenceGrant,
+  desiredSecurityPolicy,
+  needsExtAuth,
+  securityPolicyName,
+  unenforceableAccess,
+} from "./ext-auth.ts";
 import {
   ANNOTATION_PROXY_SINCE,
   desiredEndpointSlice,
@@ -17,17 +24,34 @@ import {
   routeServiceName,
   stopStep,
 } from "./gateway-api.ts";
+import { stopChecks } from "./stop-checks.ts";
 
 /** After traffic cancelled a stop, the app is looked at again this soon (its idle deadline may have passed). */
 const AFTER_CANCEL_MS = 1000;
 
-export type DataPlanePass = { idle: IdleState; objects: KubeObject[] };
+export type DataPlanePass = {
+  /** The app this pass is for (the stop's checks start once its endpoints are written). */
+  app: Obj<AppInstance>;
+  idle: IdleState;
+  /** The route Service, the HTTPRoute and the EndpointSlice, to ensure. */
+  objects: KubeObject[];
+  /** Access control (ext-auth.ts): the app's SecurityPolicy and its namespace's ReferenceGrant, to ensure first. */
+  access: KubeObject[];
+  /** Live objects to delete: a policy whose app turned Public, a route that may not be served openly. */
+  remove: { type: ResourceType; name: string; namespace: string }[];
+  /** Why the app has no route (its access cannot be enforced), for its event and the log. */
+  unenforceable?: string;
+};
 
 export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
   // When this process pointed an app's endpoints at the activator, per app key, while the stop
   // sequence lasts: the slice's annotation says the same durably, but the cache can lag our own
   // write, and a pass reading the older slice would restart the grace.
   const switched = new Map<string, number>();
+  // The probe and the re-check through the data plane (stop-checks.ts), per stop sequence.
+  const checks = stopChecks(deps, routing, deps.dataPlaneChecks);
+  /** Apps already told (an event, a log line) that they have no route for want of external authorization. */
+  const unenforced = new Set<string>();
   const { caches } = deps;
 
   /** The stop sequence's step for this pass: the idle state to report and act on, and the objects to ensure. */
@@ -48,18 +72,36 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
         : Number.NaN;
     const now = deps.now().getTime();
     const wantStop = idle.replicas === 0;
+    const proxySince = switched.get(key) ?? (Number.isNaN(liveSince) ? undefined : liveSince);
+    const access = accessPlan(app);
     const step = stopStep({
       wantStop,
       cancellable: !held && idle.stopReason === "Idle",
       readyPods: pods.length,
-      proxySince: switched.get(key) ?? (Number.isNaN(liveSince) ? undefined : liveSince),
+      proxySince,
+      // An app without a route (its access cannot be enforced) gets nothing from the data plane: nothing to confirm.
+      ...checks.inputs(key, proxySince, !access.unenforceable),
       lastActivity: Date.parse(app.status?.lastActivity ?? "") || 0,
       now,
       graceMs: routing.stopGraceMs,
+      drainMs: routing.stopChecks.drainMs,
     });
     if (wantStop && !step.cancelled && step.proxySince !== undefined) switched.set(key, step.proxySince);
     else switched.delete(key);
-    if (step.cancelled) deps.log("Stop cancelled: a request reached the activator during the grace", { app: key });
+    checks.track(key, wantStop, step, !access.unenforceable);
+    if (step.cancelled === "traffic")
+      deps.log("Stop cancelled: a request reached the activator during the grace", { app: key });
+    if (step.cancelled === "busy") {
+      deps.log("Stop cancelled: requests were still under way on the app after the grace", { app: key });
+      deps.record(
+        app,
+        "Normal",
+        "StopCancelled",
+        `Requests were still under way ${routing.stopChecks.drainMs / 1000} s after the stop's grace (an open stream or a slow answer): the app keeps running`,
+      );
+    }
+    if (step.unconfirmed)
+      deps.log("Stopped at the end of its bound without the data plane's confirmation (a hold)", { app: key }, "warn");
 
     let next = idle;
     if (wantStop && step.replicas === 1)
@@ -68,25 +110,82 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
         ...(step.stopsAt !== undefined ? { stopsAt: new Date(step.stopsAt) } : {}),
         requeueAfterMs: step.requeueAfterMs ?? AFTER_CANCEL_MS,
       };
+    const route = desiredHttpRoute(app, template, routing, deps.config.baseDomain);
     const objects = [
       desiredRouteService(app, template),
-      desiredHttpRoute(app, template, routing, deps.config.baseDomain),
+      route,
       desiredEndpointSlice(app, template, routing, { mode: step.mode, pods, proxySince: step.proxySince }),
     ];
-    return { idle: next, objects };
+    return { app, idle: next, objects, ...access };
+  };
+
+  /**
+   * The app's access control in the data plane: a SecurityPolicy (and its namespace's grant to
+   * reach the API) unless the app is Public, whose stale policy goes. Fail closed: an app that
+   * needs a login while no external authorization is configured loses its route.
+   */
+  const accessPlan = (app: Obj<AppInstance>): Pick<DataPlanePass, "access" | "remove" | "unenforceable"> => {
+    const namespace = app.metadata.namespace as string;
+    const name = app.metadata.name;
+    const backend = routing.extAuth;
+    const message = unenforceableAccess(app, backend);
+    if (message)
+      return {
+        access: [],
+        remove: caches.httpRoutes?.get(`${namespace}/${name}`) ? [{ type: R.httpRoute, name, namespace }] : [],
+        unenforceable: message,
+      };
+    if (!backend || !caches.securityPolicies) return { access: [], remove: [] };
+    if (!needsExtAuth(app)) {
+      const policy = securityPolicyName(name);
+      const live = caches.securityPolicies.get(`${namespace}/${policy}`);
+      return { access: [], remove: live ? [{ type: R.securityPolicy, name: policy, namespace }] : [] };
+    }
+    const org = caches.organizations.get(orgOfNamespace(namespace) ?? "");
+    return {
+      access: [
+        desiredSecurityPolicy(app, backend),
+        ...(org ? [desiredReferenceGrant(namespace, backend, { ...org, kind: "Organization" })] : []),
+      ],
+      remove: [],
+    };
   };
 
   /** Ensures the route, its Service and endpoints (before the Deployment: endpoints move first). */
   const apply = async (pass: DataPlanePass): Promise<void> => {
     const [service, route, slice] = pass.objects as [KubeObject, KubeObject, KubeObject];
+    // The policy before the route: Envoy Gateway never sees a new app's route without it.
+    const [policy, grant] = pass.access;
+    await Promise.all([
+      policy && caches.securityPolicies && ensure(deps, R.securityPolicy, policy, caches.securityPolicies),
+      grant && caches.referenceGrants && ensure(deps, R.referenceGrant, grant, caches.referenceGrants),
+    ]);
+    for (const r of pass.remove) await deps.client.delete(r.type, r.name, r.namespace);
+    const refused = pass.unenforceable;
+    const key = `${route.metadata.namespace}/${route.metadata.name}`;
+    if (refused && !unenforced.has(key)) {
+      unenforced.add(key);
+      deps.log("App not routed: its access policy cannot be enforced by the data plane", { app: key }, "error");
+      deps.record(pass.app, "Warning", "AccessNotEnforced", refused);
+    } else if (!refused) unenforced.delete(key);
     await Promise.all([
       ensure(deps, R.service, service, caches.services),
-      caches.httpRoutes && ensure(deps, R.httpRoute, route, caches.httpRoutes),
+      caches.httpRoutes && !pass.unenforceable && ensure(deps, R.httpRoute, route, caches.httpRoutes),
       caches.routeSlices && ensure(deps, R.endpointSlice, slice, caches.routeSlices),
     ]);
+    // The endpoints are written: the stop's probe (or re-check) may go through the data plane.
+    checks.run(pass.app);
   };
 
-  return { plan, apply, forget: (key: string) => switched.delete(key) };
+  return {
+    plan,
+    apply,
+    forget: (key: string) => {
+      switched.delete(key);
+      checks.forget(key);
+      unenforced.delete(key);
+    },
+  };
 }
 
 export type DataPlaneRouting = ReturnType<typeof dataPlaneRouting>;
@@ -96,7 +195,7 @@ export type DataPlaneRouting = ReturnType<typeof dataPlaneRouting>;
  * rather than waiting forever for an HTTPRoute cache that cannot fill. (A selector that
  * matches nothing: the answer is empty, or 404 when the resource type does not exist.)
  */
-export async function requireGatewayApi(client: KubeClient): Promise<void> {
+export async function requireGatewayApi(client: KubeClient, routing?: GatewayApiRouting): Promise<void> {
   try {
     await client.list(R.httpRoute, { labelSelector: "atrium.dev/probe=none" });
   } catch (error) {
@@ -104,4 +203,13 @@ export async function requireGatewayApi(client: KubeClient): Promise<void> {
       `ATRIUM_ROUTING=gateway-api needs the Gateway API CRDs (HTTPRoute ${apiVersionOf(R.httpRoute)}) in the cluster: ${errorMessage(error)}`,
     );
   }
+  if (!routing?.extAuth) return;
+  for (const type of [R.securityPolicy, R.referenceGrant])
+    try {
+      await client.list(type, { labelSelector: "atrium.dev/probe=none" });
+    } catch (error) {
+      throw new Error(
+        `ATRIUM_EXT_AUTH_SERVICE needs Envoy Gateway's SecurityPolicy and the Gateway API's ReferenceGrant (${type.kind} ${apiVersionOf(type)}) in the cluster: ${errorMessage(error)}`,
+      );
+    }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { app, template } from "../appinstance/fixtures.ts";
 import {
   ANNOTATION_PROXY_SINCE,
+  CHECK_AGAIN_MS,
   desiredEndpointSlice,
   desiredHttpRoute,
   desiredRouteService,
@@ -17,7 +18,19 @@ const routing: GatewayApiRouting = {
   parent: { namespace: "edge", name: "public" },
   activator: { addresses: ["10.96.0.20", "10.96.0.21"], port: 8081 },
   stopGraceMs: 30_000,
+  stopChecks: {
+    probeUrls: ["http://10.96.0.80"],
+    statsUrls: ["http://10.0.3.7:19001"],
+    drainMs: 60_000,
+    unconfirmed: false,
+  },
   excludePaths: ["/healthz", "/ping"],
+};
+
+/** The health rule's last match: the operator's stop probe, any path with the probe header. */
+const probeMatch = {
+  path: { type: "PathPrefix", value: "/" },
+  headers: [{ type: "Exact", name: "x-atrium-probe", value: "activator" }],
 };
 
 describe("the app's HTTPRoute", () => {
@@ -30,9 +43,14 @@ describe("the app's HTTPRoute", () => {
       { group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "edge", name: "public" },
     ]);
     expect(spec.hostnames).toEqual(["docs.acme.apps.example"]);
+    // A Members app (the default): its access check names the caller, so only the probe token
+    // is taken off (after the check read it).
     const marked = {
       type: "RequestHeaderModifier",
-      requestHeaderModifier: { set: [{ name: "x-atrium-app", value: "acme/docs" }] },
+      requestHeaderModifier: {
+        set: [{ name: "x-atrium-app", value: "acme/docs" }],
+        remove: ["x-atrium-probe-token"],
+      },
     };
     const backend = [{ group: "", kind: "Service", name: "docs-route", port: 3000 }];
     expect(spec.rules.at(-1)).toEqual({
@@ -41,16 +59,41 @@ describe("the app's HTTPRoute", () => {
       filters: [marked],
       backendRefs: backend,
     });
-    // Health checks (the platform's and the app's own) on their own rule, same backend and mark.
+    // Health checks (the platform's and the app's own) and the stop probe on their own rule,
+    // same backend and mark: never the app rule's statistics, so never activity.
     expect(spec.rules[0]).toEqual({
       name: "health-checks",
-      matches: [{ path: { type: "Exact", value: "/healthz" } }, { path: { type: "Exact", value: "/ping" } }],
+      matches: [
+        { path: { type: "Exact", value: "/healthz" } },
+        { path: { type: "Exact", value: "/ping" } },
+        probeMatch,
+      ],
       filters: [marked],
       backendRefs: backend,
     });
   });
 
-  it("names a listener when configured, and has no health rule when nothing is excluded", () => {
+  it("takes a client's own X-Atrium-User off a Public app's requests only: no access check replaces it there", () => {
+    const modifiers = (policy: "Public" | "Members" | "Roles") => {
+      const route = desiredHttpRoute(
+        app({ access: { policy, roles: ["admin"] } }),
+        template(),
+        routing,
+        "apps.example",
+      );
+      return (route.spec as any).rules.map((r: any) => r.filters[0].requestHeaderModifier.remove);
+    };
+    expect(modifiers("Public")).toEqual([
+      ["x-atrium-probe-token", "x-atrium-user"],
+      ["x-atrium-probe-token", "x-atrium-user"],
+    ]);
+    // Envoy applies a route's header changes after the external authorization: removing the
+    // header there would drop the caller the check set.
+    for (const policy of ["Members", "Roles"] as const)
+      expect(modifiers(policy)).toEqual([["x-atrium-probe-token"], ["x-atrium-probe-token"]]);
+  });
+
+  it("names a listener when configured, and keeps the probe's rule (before the app's) when nothing is excluded", () => {
     const route = desiredHttpRoute(
       app(),
       template(),
@@ -59,7 +102,8 @@ describe("the app's HTTPRoute", () => {
     );
     const spec = route.spec as any;
     expect(spec.parentRefs[0].sectionName).toBe("https");
-    expect(spec.rules.map((r: any) => r.name)).toEqual(["app"]);
+    expect(spec.rules.map((r: any) => r.name)).toEqual(["health-checks", "app"]);
+    expect(spec.rules[0].matches).toEqual([probeMatch]);
   });
 
   it("does not depend on whether the app runs: a stop or a wake leaves it as it is", () => {
@@ -160,54 +204,127 @@ describe("the stop sequence (Knative's order)", () => {
     cancellable: true,
     readyPods: 1,
     proxySince: undefined,
+    confirmedAt: undefined,
+    activeRequests: undefined,
     lastActivity: t0 - 60_000,
     now: t0,
     graceMs: 30_000,
+    drainMs: 60_000,
   };
+  /** Switched at t0, the probe answered at t0 + 2 s: the grace ends at t0 + 32 s. */
+  const confirmed = { ...base, proxySince: t0, confirmedAt: t0 + 2000 };
 
   it("while the app should run: pods serve once one is ready, the activator until then", () => {
     expect(stopStep({ ...base, wantStop: false })).toEqual({ replicas: 1, mode: "serve" });
     expect(stopStep({ ...base, wantStop: false, readyPods: 0 })).toEqual({ replicas: 1, mode: "proxy" });
   });
 
-  it("first points the endpoints at the activator and keeps the pods for the grace", () => {
+  it("first points the endpoints at the activator, keeps the pods and asks for the probe", () => {
     expect(stopStep(base)).toEqual({
       replicas: 1,
       mode: "proxy",
       proxySince: t0,
-      requeueAfterMs: 30_000,
+      probe: true,
+      requeueAfterMs: CHECK_AGAIN_MS,
       stopsAt: t0 + 30_000,
-    });
-    expect(stopStep({ ...base, proxySince: t0, now: t0 + 10_000 })).toMatchObject({
-      replicas: 1,
-      mode: "proxy",
-      requeueAfterMs: 20_000,
     });
   });
 
-  it("scales to zero once the grace is over without traffic", () => {
-    expect(stopStep({ ...base, proxySince: t0, now: t0 + 30_000 })).toEqual({
+  it("does not count the grace until the probe saw the activator, however long that takes", () => {
+    for (const now of [t0 + 1000, t0 + 30_000, t0 + 3_600_000])
+      expect(stopStep({ ...base, proxySince: t0, now })).toEqual({
+        replicas: 1,
+        mode: "proxy",
+        proxySince: t0,
+        probe: true,
+        requeueAfterMs: CHECK_AGAIN_MS,
+        stopsAt: t0 + 30_000,
+      });
+  });
+
+  it("counts the grace from the confirmation, keeping the pods", () => {
+    expect(stopStep({ ...confirmed, now: t0 + 30_000 })).toEqual({
+      replicas: 1,
+      mode: "proxy",
+      proxySince: t0,
+      requeueAfterMs: 2000,
+      stopsAt: t0 + 32_000,
+    });
+  });
+
+  it("re-checks the requests under way when the grace is over, and waits for a reading", () => {
+    expect(stopStep({ ...confirmed, now: t0 + 32_000 })).toEqual({
+      replicas: 1,
+      mode: "proxy",
+      proxySince: t0,
+      recheck: true,
+      requeueAfterMs: CHECK_AGAIN_MS,
+      stopsAt: t0 + 32_000,
+    });
+  });
+
+  it("scales to zero once the grace is over with no request under way", () => {
+    expect(stopStep({ ...confirmed, activeRequests: 0, now: t0 + 32_000 })).toEqual({
       replicas: 0,
       mode: "proxy",
       proxySince: t0,
     });
   });
 
-  it("is cancelled by a request that reached the activator during the grace", () => {
-    expect(stopStep({ ...base, proxySince: t0, lastActivity: t0 + 1, now: t0 + 30_000 })).toEqual({
+  it("waits while requests are under way on the pods, at most the drain bound, then cancels an idle stop", () => {
+    expect(stopStep({ ...confirmed, activeRequests: 2, now: t0 + 50_000 })).toMatchObject({
+      replicas: 1,
+      mode: "proxy",
+      recheck: true,
+    });
+    expect(stopStep({ ...confirmed, activeRequests: 0, now: t0 + 50_000 })).toMatchObject({ replicas: 0 });
+    expect(stopStep({ ...confirmed, activeRequests: 1, now: t0 + 92_000 })).toEqual({
       replicas: 1,
       mode: "serve",
-      cancelled: true,
+      cancelled: "busy",
+    });
+    // An unreadable count is not zero: the same wait and the same end.
+    expect(stopStep({ ...confirmed, activeRequests: undefined, now: t0 + 91_000 })).toMatchObject({ recheck: true });
+    expect(stopStep({ ...confirmed, activeRequests: undefined, now: t0 + 92_000 })).toMatchObject({
+      cancelled: "busy",
     });
   });
 
-  it("is not cancelled for a hold (policy Stopped, billing, org deletion)", () => {
-    expect(
-      stopStep({ ...base, cancellable: false, proxySince: t0, lastActivity: t0 + 1, now: t0 + 30_000 }),
-    ).toMatchObject({ replicas: 0 });
+  it("is cancelled by a request that reached the activator during the grace, confirmed or not", () => {
+    for (const s of [confirmed, { ...base, proxySince: t0 }])
+      expect(stopStep({ ...s, lastActivity: t0 + 1, now: t0 + 32_000, activeRequests: 0 })).toEqual({
+        replicas: 1,
+        mode: "serve",
+        cancelled: "traffic",
+      });
+  });
+
+  it("stops a hold (policy Stopped, billing, org deletion) whatever the traffic, within grace + drain at most", () => {
+    const hold = { ...base, cancellable: false, proxySince: t0, lastActivity: t0 + 1 };
+    expect(stopStep({ ...hold, confirmedAt: t0, activeRequests: 0, now: t0 + 30_000 })).toMatchObject({ replicas: 0 });
+    // Waiting for the probe and for requests under way as an idle stop does, up to the bound…
+    expect(stopStep({ ...hold, now: t0 + 60_000 })).toMatchObject({ replicas: 1, probe: true });
+    expect(stopStep({ ...hold, confirmedAt: t0, activeRequests: 3, now: t0 + 60_000 })).toMatchObject({
+      replicas: 1,
+      recheck: true,
+    });
+    // …then zero, told as unconfirmed: a hold must not be kept running by a data plane that does not answer.
+    expect(stopStep({ ...hold, now: t0 + 90_000 })).toEqual({
+      replicas: 0,
+      mode: "proxy",
+      proxySince: t0,
+      unconfirmed: true,
+    });
+    expect(stopStep({ ...hold, confirmedAt: t0 + 50_000, activeRequests: 3, now: t0 + 90_000 })).toEqual({
+      replicas: 0,
+      mode: "proxy",
+      proxySince: t0,
+      unconfirmed: true,
+    });
   });
 
   it("goes to zero at once with nothing ready to drain", () => {
     expect(stopStep({ ...base, readyPods: 0 })).toEqual({ replicas: 0, mode: "proxy", proxySince: undefined });
+    expect(stopStep({ ...base, readyPods: 0, proxySince: t0 })).toEqual({ replicas: 0, mode: "proxy", proxySince: t0 });
   });
 });

@@ -6,16 +6,21 @@
 // only the endpoints change. Pure builders and the stop sequence's steps; the reconcile calls
 // them (data-plane.ts).
 import {
+  ACTIVATOR_PROBE_HEADER,
+  ACTIVATOR_PROBE_VALUE,
   APP_IDENTITY_HEADER,
   type AppInstance,
   type AppTemplate,
   HTTP_PORT_NAME,
   LABEL_SLICE_MANAGER,
   orgOfNamespace,
+  PROBE_TOKEN_HEADER,
+  ROUTE_SERVICE_SUFFIX,
   ROUTE_SLICE_MANAGER,
 } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
 import { LABEL_INSTANCE, LABEL_NAME, managedLabels, ownerRef } from "../labels.ts";
+import { type ExtAuthBackend, needsExtAuth } from "./ext-auth.ts";
 
 type App = AppInstance & KubeObject;
 
@@ -25,8 +30,24 @@ export type GatewayApiRouting = {
   parent: { namespace: string; name: string; sectionName?: string };
   /** Where Atrium's gateway, the activator, answers: IPv4 addresses (e.g. its Service's ClusterIP) and port. */
   activator: { addresses: string[]; port: number };
-  /** From pointing an app's endpoints at the activator to scaling it to zero (a request meanwhile cancels). */
+  /** From the data plane's confirmed switch to the activator to scaling to zero (a request meanwhile cancels). */
   stopGraceMs: number;
+  /**
+   * The stop's checks (Knative's order; ADR 0024). `probeUrls`: the data plane's listeners (one
+   * per replica), where a probe with the app's Host must reach the activator before the grace
+   * counts. `statsUrls`: the data plane's Envoy admins, whose requests under way on the app's
+   * route are re-checked when the grace ends. `drainMs`: how long past the grace such requests
+   * may hold an idle stop before it is cancelled (the app is in use). Either list empty only
+   * with `unconfirmed` (ATRIUM_STOP_UNCONFIRMED=true): that check is then skipped.
+   */
+  stopChecks: {
+    probeUrls: string[];
+    statsUrls: string[];
+    drainMs: number;
+    unconfirmed: boolean;
+    /** Sent with the probe of apps behind the external authorization (PROBE_TOKEN_HEADER): the API lets it through. */
+    probeToken?: string;
+  };
   /** Health-check paths of every app (as ATRIUM_GATEWAY_EXCLUDE_PATHS): their own route rule. */
   excludePaths: string[];
   /**
@@ -35,10 +56,14 @@ export type GatewayApiRouting = {
    * Unset: only the gateway is admitted (a cluster enforcing policies then blocks warm traffic).
    */
   dataPlane?: { namespace: string; podLabels: Record<string, string> };
+  /** The API's Service the data plane asks who may open non-Public apps (ext-auth.ts); unset: such apps get no route. */
+  extAuth?: ExtAuthBackend;
 };
 
 /** The request header the route sets: which app a request is for, whatever its Host (the activator reads it). */
 export const APP_HEADER = APP_IDENTITY_HEADER;
+/** Who the caller is, as the access check (the API) names them: never taken from the client. */
+export const USER_HEADER = "x-atrium-user";
 export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
 /** `serve` (the app's pods) or `proxy` (the activator): what the slice points at, for people and tests. */
 export const LABEL_ENDPOINTS = "atrium.dev/endpoints";
@@ -50,7 +75,7 @@ export const APP_RULE = "app";
 export type EndpointsMode = "serve" | "proxy";
 
 /** The selector-less Service the route sends to (the app's own Service keeps its selector: the activator's way to the pods). */
-export const routeServiceName = (app: string) => `${app}-route`;
+export const routeServiceName = (app: string) => `${app}${ROUTE_SERVICE_SUFFIX}`;
 
 const httpPort = (template: AppTemplate) =>
   (template.spec.ports.find((p) => p.name === HTTP_PORT_NAME) ?? template.spec.ports[0])?.containerPort ?? 80;
@@ -97,9 +122,9 @@ const validPath = (p: string) =>
 
 /**
  * The app's route: host `<app>.<org>.<baseDomain>` on the configured Gateway, every request
- * marked with the app's identity, health checks on their own rule (so the data plane's
- * statistics of the `app` rule are the app's activity). Its content depends only on the app's
- * name, template port and exclusions: a stop or a wake never changes it.
+ * marked with the app's identity, health checks and the operator's stop probes on their own rule
+ * (so the data plane's statistics of the `app` rule, always the last, are the app's activity). Its content depends only on the app's
+ * name, template port, exclusions and whether it is Public: a stop or a wake never changes it.
  */
 export function desiredHttpRoute(
   app: App,
@@ -109,11 +134,28 @@ export function desiredHttpRoute(
 ): KubeObject {
   const org = orgOfNamespace(app.metadata.namespace) ?? "";
   const name = app.metadata.name;
+  // Envoy applies a route's header changes in its router, after the external authorization: the
+  // probe token is taken off here once the check has read it (the API's "yes" already has Envoy
+  // remove it; this covers a probe that meets no check, say while a policy is being deleted),
+  // and a client's own X-Atrium-User only on Public apps, which have no check to replace it
+  // (on the others it would also remove the caller the check named).
+  const remove = needsExtAuth(app) ? [PROBE_TOKEN_HEADER] : [PROBE_TOKEN_HEADER, USER_HEADER];
   const filters = [
-    { type: "RequestHeaderModifier", requestHeaderModifier: { set: [{ name: APP_HEADER, value: `${org}/${name}` }] } },
+    {
+      type: "RequestHeaderModifier",
+      requestHeaderModifier: { set: [{ name: APP_HEADER, value: `${org}/${name}` }], remove },
+    },
   ];
   const backendRefs = [{ group: "", kind: "Service", name: routeServiceName(name), port: httpPort(template) }];
-  const health = exclusionMatches([...routing.excludePaths, ...(app.spec.idle?.excludePaths ?? [])]);
+  // The stop probe on the health rule: any path with the probe header (a header match outranks
+  // the app rule's bare "/" prefix), so the activator gets it and the app's statistics never do.
+  const health = [
+    ...exclusionMatches([...routing.excludePaths, ...(app.spec.idle?.excludePaths ?? [])]).slice(0, 63),
+    {
+      path: { type: "PathPrefix" as const, value: "/" },
+      headers: [{ type: "Exact", name: ACTIVATOR_PROBE_HEADER, value: ACTIVATOR_PROBE_VALUE }],
+    },
+  ];
   const { sectionName, ...parent } = routing.parent;
   return {
     apiVersion: "gateway.networking.k8s.io/v1",
@@ -130,7 +172,7 @@ export function desiredHttpRoute(
       ],
       hostnames: [`${name}.${org}.${baseDomain}`],
       rules: [
-        ...(health.length ? [{ name: HEALTH_RULE, matches: health, filters, backendRefs }] : []),
+        { name: HEALTH_RULE, matches: health, filters, backendRefs },
         { name: APP_RULE, matches: [{ path: { type: "PathPrefix", value: "/" } }], filters, backendRefs },
       ],
     },
@@ -208,6 +250,9 @@ export function readyPodAddresses(pods: readonly PodSummary[]): string[] {
   return [...new Set(ready.map((p) => p.status?.podIP as string))].sort();
 }
 
+/** How soon a stop sequence waiting on a check (the probe, the re-check) is looked at again. */
+export const CHECK_AGAIN_MS = 500;
+
 export type StopInput = {
   /** The idle decision (or a hold) says zero replicas. */
   wantStop: boolean;
@@ -216,29 +261,50 @@ export type StopInput = {
   readyPods: number;
   /** When this stop sequence pointed the endpoints at the activator (undefined: it has not). */
   proxySince: number | undefined;
+  /** When a probe through the data plane first saw the activator answer for the app in this sequence (undefined: not yet). */
+  confirmedAt: number | undefined;
+  /** Requests under way on the app's route in a reading taken after the grace ended (undefined: none such, or unreadable). */
+  activeRequests: number | undefined;
   /** status.lastActivity in ms (0: none). */
   lastActivity: number;
   now: number;
   graceMs: number;
+  /** How long past the grace requests under way may hold the stop. */
+  drainMs: number;
 };
 
 export type StopStep = {
   replicas: 0 | 1;
   mode: EndpointsMode;
   proxySince?: number;
-  /** Come back then: the grace is over. */
+  /** Come back then: the grace is over, or a check may have an answer. */
   requeueAfterMs?: number;
-  /** Traffic reached the activator during the grace: the app keeps running. */
-  cancelled?: boolean;
+  /** The data plane has not been seen sending the app's traffic to the activator: probe it. */
+  probe?: boolean;
+  /** The grace is over: read the requests under way on the app's route (again). */
+  recheck?: boolean;
+  /**
+   * Why the stop was called off, the pods serving again: `traffic` reached the activator during
+   * the grace, or requests on the pods were still `busy` drainMs past it (an open stream).
+   */
+  cancelled?: "traffic" | "busy";
+  /** A hold's stop went to zero at its bound without every check passing (logged). */
+  unconfirmed?: boolean;
   /** The grace runs until then (the status's stopsAt meanwhile). */
   stopsAt?: number;
 };
 
 /**
- * Knative's stop order: endpoints to the activator first, a grace period, a re-check, then
- * zero replicas. A request that reaches the activator meanwhile is forwarded to the pod that is
- * still there and recorded as activity (the activator writes it at once), which cancels the
- * stop. With nothing ready to drain, zero at once; while it runs, the pods serve.
+ * Knative's stop order: endpoints to the activator; a probe through the data plane confirms the
+ * activator answers for the app (until then the data plane may still send requests straight to
+ * the pods, and the grace has not begun); the grace; a re-check of the requests still under way
+ * on the route (Envoy's `upstream_rq_active`), waiting for them at most drainMs; then zero
+ * replicas. A request that reaches the activator meanwhile is forwarded to the pod that is still
+ * there and recorded as activity (the activator writes it at once), which cancels an idle stop;
+ * requests still under way at the end of the wait cancel it too. An idle stop never goes to zero
+ * unconfirmed. A hold (policy, billing, org deletion) waits for the same checks but at most
+ * grace + drainMs from the switch: it must stop, even with the data plane not answering.
+ * With nothing ready to drain, zero at once; while it runs, the pods serve.
  */
 export function stopStep(s: StopInput): StopStep {
   if (!s.wantStop) return { replicas: 1, mode: s.readyPods > 0 ? "serve" : "proxy" };
@@ -248,12 +314,24 @@ export function stopStep(s: StopInput): StopStep {
       replicas: 1,
       mode: "proxy",
       proxySince: s.now,
-      requeueAfterMs: s.graceMs,
+      probe: true,
+      requeueAfterMs: CHECK_AGAIN_MS,
       stopsAt: s.now + s.graceMs,
     };
-  if (s.cancellable && s.lastActivity > s.proxySince) return { replicas: 1, mode: "serve", cancelled: true };
-  const ends = s.proxySince + s.graceMs;
-  if (s.now < ends)
-    return { replicas: 1, mode: "proxy", proxySince: s.proxySince, requeueAfterMs: ends - s.now, stopsAt: ends };
-  return { replicas: 0, mode: "proxy", proxySince: s.proxySince };
+  if (s.cancellable && s.lastActivity > s.proxySince) return { replicas: 1, mode: "serve", cancelled: "traffic" };
+  const since = s.proxySince;
+  const waiting = { replicas: 1, mode: "proxy", proxySince: since, requeueAfterMs: CHECK_AGAIN_MS } as const;
+  const holdOver = !s.cancellable && s.now >= since + s.graceMs + s.drainMs;
+  if (s.confirmedAt === undefined) {
+    if (holdOver) return { replicas: 0, mode: "proxy", proxySince: since, unconfirmed: true };
+    return { ...waiting, probe: true, stopsAt: since + s.graceMs };
+  }
+  const ends = Math.max(s.confirmedAt, since) + s.graceMs;
+  if (s.now < ends && !holdOver)
+    return { replicas: 1, mode: "proxy", proxySince: since, requeueAfterMs: ends - s.now, stopsAt: ends };
+  if (s.activeRequests === 0) return { replicas: 0, mode: "proxy", proxySince: since };
+  // Requests under way, or no reading yet: wait for them, bounded.
+  if (s.now < ends + s.drainMs && !holdOver) return { ...waiting, recheck: true, stopsAt: ends };
+  if (!s.cancellable) return { replicas: 0, mode: "proxy", proxySince: since, unconfirmed: true };
+  return { replicas: 1, mode: "serve", cancelled: "busy" };
 }

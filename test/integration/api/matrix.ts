@@ -5,6 +5,7 @@
 import { APP_ROWS } from "./matrix-apps.ts";
 import { BILLING_ROWS } from "./matrix-billing.ts";
 import { DASHBOARD_ROWS } from "./matrix-dashboard.ts";
+import { DATAPLANE_ROWS } from "./matrix-dataplane.ts";
 import { EXPORT_ROWS } from "./matrix-export.ts";
 import { MARKETPLACE_ROWS } from "./matrix-marketplace.ts";
 import { ORG_ROWS } from "./matrix-orgs.ts";
@@ -186,4 +187,5 @@ export const MATRIX: Row[] = [
   ...SETTINGS_ROWS,
   ...DASHBOARD_ROWS,
   ...EXPORT_ROWS,
+  ...DATAPLANE_ROWS,
 ];

@@ -1,0 +1,356 @@
+// Access control in Gateway API mode (issue 17 item 4, ADR 0023) on a real data plane: the real
+// operator writes a SecurityPolicy for each non-Public app, Envoy Gateway (built from its Go
+// module) programs Envoy's ext_authz with it, and Envoy asks the real API (assembled as main.ts
+// does, logins through the real OIDC provider) about every request. Envoy reaches the API as it
+// would reach its Service's pods: a selector-less Service in Atrium's namespace whose
+// EndpointSlice names an address of the machine (198.18.0.0/16 is local here) where a
+// forwarder hands the connection to the API's loopback port. Atrium's gateway runs only as the
+// activator: warm traffic never meets it, so only the data plane can refuse. The stop is
+// confirmed through the data plane (no ATRIUM_STOP_UNCONFIRMED): the operator's probe passes the
+// access check with the probe token it shares with the API (ADR 0024), and nobody else's does.
+import { request } from "node:http";
+import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ApiForDataplane, exposeApiToDataplane } from "../cluster/api-for-dataplane.ts";
+import { type ApiStack, call, startApi } from "../cluster/api-stack.ts";
+import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
+import { type Dataplane, startDataplane } from "../cluster/dataplane.ts";
+import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
+import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
+import { installCrds } from "../cluster/install.ts";
+import { loginWithOidc } from "../cluster/oidc-login.ts";
+import { type OidcProviderHandle, startOidcProvider } from "../cluster/oidc-provider.ts";
+import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
+import { freePorts } from "../cluster/ports.ts";
+import { type Obj, until } from "./kube.ts";
+
+const A = "atrium.dev/v1alpha1";
+const ORG = "xa";
+const OUTSIDE = "xb";
+const NS = `org-${ORG}`;
+const DOMAIN = "atrium.test";
+/**
+ * Where Envoy finds the API (a forwarder to its loopback port) and the activator (Atrium's
+ * gateway). High addresses of 198.18.0.0/16, nobody's pod; dataplane-mode.test.ts and
+ * gateway-api-mode.test.ts use .252 and .253.
+ */
+const API_IP = "198.18.255.250";
+const ACTIVATOR_IP = "198.18.255.249";
+/** The stop probe's secret, shared by the operator and the API (ATRIUM_PROBE_TOKEN). */
+const PROBE_TOKEN = "probe-token-of-the-extauth-test-0123456789";
+const GRACE_MS = 2000;
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let objects: KubernetesObjectApi;
+let dataplane: Dataplane;
+let oidc: OidcProviderHandle;
+let api: ApiStack;
+let apiForwarder: ApiForDataplane;
+let operator: OperatorProcess;
+let activator: GatewayProcess;
+const fakes: Record<string, FakeApp> = {};
+const people = {} as Record<"member" | "viewer" | "outsider", { cookie: string; csrf: string; email: string }>;
+
+type Seen = {
+  app: string;
+  cookie: string | null;
+  authorization: string | null;
+  user: string | null;
+  probeToken: string | null;
+};
+type Answer = { status: number; body: string; seen?: Seen; mark?: string };
+
+/** A request to Envoy's listener for `<app>.<org>.<domain>`; the echo apps answer with what they received. */
+function viaEnvoy(app: string, headers: Record<string, string> = {}, method = "GET"): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: dataplane.host,
+        port: dataplane.port,
+        path: headers["x-atrium-probe"] ? "/" : "/page",
+        method,
+        headers: { host: `${app}.${ORG}.${DOMAIN}`, ...headers },
+        agent: false,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => {
+          body += d;
+        });
+        res.on("end", () => {
+          let seen: Seen | undefined;
+          try {
+            seen = res.statusCode === 200 ? (JSON.parse(body) as Seen) : undefined;
+          } catch {
+            // not the app's answer
+          }
+          const mark = res.headers["x-atrium-activator"] as string | undefined;
+          resolve({ status: res.statusCode ?? 0, body, ...(seen ? { seen } : {}), ...(mark ? { mark } : {}) });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const read = async (kind: string, apiVersion: string, name: string, namespace = NS) =>
+  (await objects.read({ apiVersion, kind, metadata: { name, namespace } }).catch(() => undefined)) as any;
+const policyOf = (app: string) => read("SecurityPolicy", "gateway.envoyproxy.io/v1alpha1", `${app}-access`);
+
+/** The echo app: which app, and the credentials and identity it was handed. */
+const echoHeaders = (app: string) => (_ip: string, _path: string, h: import("node:http").IncomingHttpHeaders) =>
+  JSON.stringify({
+    app,
+    cookie: h.cookie ?? null,
+    authorization: h.authorization ?? null,
+    user: (h["x-atrium-user"] as string | undefined) ?? null,
+    probeToken: (h["x-atrium-probe-token"] as string | undefined) ?? null,
+  });
+
+async function installApp(name: string, policy: "Public" | "Members", idleTimeout?: string) {
+  const idle = idleTimeout ? { policy: "Auto", timeout: idleTimeout } : { policy: "AlwaysOn" };
+  await objects.create({
+    apiVersion: A,
+    kind: "AppInstance",
+    metadata: { name, namespace: NS },
+    spec: { template: "echo", access: { policy }, idle },
+  } as Obj);
+  fakes[name] = serveAppPods(kc, { namespace: NS, app: name, port: 8080, body: echoHeaders(name) });
+}
+
+async function setPolicy(name: string, policy: "Public" | "Members") {
+  await objects.patch(
+    { apiVersion: A, kind: "AppInstance", metadata: { name, namespace: NS }, spec: { access: { policy } } } as Obj,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    "application/merge-patch+json" as never,
+  );
+}
+
+async function createOrg(name: string) {
+  await objects.create({ apiVersion: A, kind: "Organization", metadata: { name }, spec: { displayName: name } } as Obj);
+  await until(`built-in roles of ${name}`, async () => (api.directory.rolesOf(name).length > 0 ? true : undefined));
+}
+
+async function login(org: string, role: string) {
+  const email = `${role}@${org}.example`;
+  const created = await objects.create({
+    apiVersion: A,
+    kind: "Member",
+    metadata: { name: `${role}-${org}`, namespace: `org-${org}` },
+    spec: { email, role, displayName: role },
+  } as Obj);
+  await api.directory.observed(created as never);
+  oidc.addUser({ email, name: `Test ${email}` });
+  const result = await loginWithOidc({ apiBase: api.base, email });
+  const me = await call(api.base, { cookie: result.cookieHeader }, "GET", "/api/me");
+  if (me.status !== 200) throw new Error(`login of ${email} failed: ${me.status}`);
+  return { cookie: result.cookieHeader, csrf: me.body.csrfToken as string, email };
+}
+
+/** Only the session cookie of a login (a browser also sends the CSRF cookie; the app must see neither). */
+const sessionOf = (cookie: string) => cookie.split("; ").find((c) => c.startsWith("atrium_session=")) as string;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  installCrds(cp);
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  objects = KubernetesObjectApi.makeApiClient(kc);
+  // Installs the Gateway API's and Envoy Gateway's CRDs (SecurityPolicy, ReferenceGrant) too.
+  dataplane = await startDataplane({ kubeconfig: cp.kubeconfig, binDir: cp.binDir, dir: cp.dir });
+  const [apiPort, activatorPort] = (await freePorts(2)) as [number, number];
+  oidc = await startOidcProvider({
+    clients: [
+      {
+        clientId: "atrium",
+        clientSecret: "atrium-test-secret",
+        redirectUris: [`http://127.0.0.1:${apiPort}/api/auth/callback`],
+      },
+    ],
+    users: [],
+  });
+  api = await startApi({
+    kubeconfig: cp.kubeconfig,
+    port: apiPort,
+    oidcIssuer: oidc.issuer,
+    quiet: true,
+    env: { ATRIUM_PROBE_TOKEN: PROBE_TOKEN },
+  });
+  // The API's Service in Atrium's namespace, whose slice Envoy follows to the API.
+  apiForwarder = await exposeApiToDataplane({ kubeconfig: cp.kubeconfig, apiPort, address: API_IP });
+  await objects.create(echoTemplate() as Obj);
+  operator = await startOperator({
+    kubeconfig: cp.kubeconfig,
+    id: "xauth",
+    leaseNamespace: "atrium-lease",
+    leaseDurationMs: 4000,
+    env: {
+      ATRIUM_BASE_DOMAIN: DOMAIN,
+      ATRIUM_ROUTING: "gateway-api",
+      ATRIUM_GATEWAY_API_PARENT: `${dataplane.gateway.namespace}/${dataplane.gateway.name}/http`,
+      ATRIUM_ACTIVATOR_ADDRESSES: ACTIVATOR_IP,
+      ATRIUM_ACTIVATOR_PORT: String(activatorPort),
+      ATRIUM_STOP_GRACE: `${GRACE_MS}ms`,
+      // The stop's checks through the data plane: the probe must pass the access check.
+      ATRIUM_DATA_PLANE_URLS: dataplane.url,
+      ATRIUM_DATAPLANE_STATS_URLS: dataplane.adminUrl,
+      ATRIUM_PROBE_TOKEN: PROBE_TOKEN,
+      ATRIUM_EXT_AUTH_SERVICE: apiForwarder.extAuthService,
+    },
+  });
+  activator = await startGateway({
+    kubeconfig: cp.kubeconfig,
+    port: activatorPort,
+    env: {
+      ATRIUM_GATEWAY_ADDR: `0.0.0.0:${activatorPort}`,
+      ATRIUM_ROUTING: "gateway-api",
+      ATRIUM_BASE_DOMAIN: DOMAIN,
+    },
+  });
+  await createOrg(ORG);
+  await createOrg(OUTSIDE);
+  people.member = await login(ORG, "member");
+  people.viewer = await login(ORG, "viewer");
+  people.outsider = await login(OUTSIDE, "admin");
+  await installApp("vault", "Members");
+  await installApp("lobby", "Public");
+  // Programmed once a member gets through (Envoy answers 404 until the route is, 401 from the
+  // API once the policy is, and 500/503 while the app's endpoints are on their way).
+  await until(
+    "vault served to a member through Envoy",
+    async () => ((await viaEnvoy("vault", { cookie: people.member.cookie })).status === 200 ? true : undefined),
+    120_000,
+    200,
+  );
+  await until(
+    "lobby served through Envoy",
+    async () => ((await viaEnvoy("lobby")).status === 200 ? true : undefined),
+    120_000,
+    200,
+  );
+}, 900_000);
+
+afterAll(async () => {
+  for (const f of Object.values(fakes)) await f.stop();
+  await activator?.kill();
+  await operator?.kill();
+  apiForwarder?.close();
+  await api?.stop();
+  await oidc?.stop();
+  await dataplane?.stop();
+  await cp?.stop();
+});
+
+describe("access control in the data plane (Envoy ext_authz → the API's forward-auth)", () => {
+  it("refuses a Members app to nobody (401), an outsider (404) and a member without apps:access (403); the app sees none of them", async () => {
+    const before = fakes.vault?.requests;
+    const anonymous = await viaEnvoy("vault");
+    expect(anonymous.status).toBe(401);
+    // The API's own refusal reaches the client through Envoy.
+    expect(JSON.parse(anonymous.body)).toMatchObject({ error: { message: "Log in to open this app" } });
+    expect((await viaEnvoy("vault", { cookie: people.outsider.cookie })).status).toBe(404);
+    expect((await viaEnvoy("vault", { cookie: people.viewer.cookie })).status).toBe(403);
+    // A forged identity header is no credential.
+    expect((await viaEnvoy("vault", { "x-atrium-user": people.member.email })).status).toBe(401);
+    // An app's own Authorization is not Atrium's business: still a login is needed.
+    expect((await viaEnvoy("vault", { authorization: "Basic dXNlcjpwdw==" })).status).toBe(401);
+    expect(fakes.vault?.requests).toBe(before);
+  });
+
+  it("serves a member with the session, and the app gets the member's name and its own cookies, never Atrium's", async () => {
+    const res = await viaEnvoy("vault", { cookie: `theme=dark; ${people.member.cookie}; lang=fr` });
+    expect(res.status).toBe(200);
+    expect(res.seen).toMatchObject({ app: "vault", cookie: "theme=dark; lang=fr", user: people.member.email });
+    // Only Atrium's session cookie: the Cookie header goes altogether.
+    const only = await viaEnvoy("vault", { cookie: sessionOf(people.member.cookie) });
+    expect(only.status).toBe(200);
+    expect(only.seen).toMatchObject({ cookie: null, user: people.member.email });
+    // A write to the app is the app's: no CSRF token of Atrium's is asked for, and the app's
+    // own Authorization reaches it beside the session.
+    const post = await viaEnvoy("vault", { cookie: people.member.cookie, authorization: "Basic dXNlcjpwdw==" }, "POST");
+    expect(post.status).toBe(200);
+    expect(post.seen).toMatchObject({ authorization: "Basic dXNlcjpwdw==", cookie: null, user: people.member.email });
+  });
+
+  it("serves a member's API key, which the app never sees", async () => {
+    const created = await call(api.base, people.member, "POST", `/api/orgs/${ORG}/apikeys`, {
+      name: "Through Envoy",
+      type: "STANDARD",
+      scopes: ["apps:access"],
+    });
+    expect(created.status).toBe(201);
+    const key = created.body.secret as string;
+    const res = await viaEnvoy("vault", { authorization: `Bearer ${key}` });
+    expect(res.status).toBe(200);
+    expect(res.seen).toMatchObject({ authorization: null, user: people.member.email });
+    // A key that is not valid is refused by the API, as through the embedded gateway.
+    const forged = `${key.slice(0, -6)}aaaaaa`;
+    expect((await viaEnvoy("vault", { authorization: `Bearer ${forged}` })).status).toBe(401);
+  });
+
+  it("serves a Public app to anyone, with no policy on its route, and never a client's own X-Atrium-User", async () => {
+    const res = await viaEnvoy("lobby", { "x-atrium-user": people.member.email });
+    expect(res.status).toBe(200);
+    expect(res.seen).toMatchObject({ app: "lobby", user: null });
+    expect(await policyOf("lobby")).toBeUndefined();
+    expect(await policyOf("vault")).toBeDefined();
+  });
+
+  it("follows the app's access policy: Members adds the policy, Public deletes it again", async () => {
+    await setPolicy("lobby", "Members");
+    await until("lobby refused to nobody", async () => ((await viaEnvoy("lobby")).status === 401 ? true : undefined));
+    expect((await viaEnvoy("lobby", { cookie: people.member.cookie })).status).toBe(200);
+    expect(await policyOf("lobby")).toBeDefined();
+
+    await setPolicy("lobby", "Public");
+    await until("lobby's policy deleted", async () => ((await policyOf("lobby")) ? undefined : true));
+    await until("lobby open again", async () => ((await viaEnvoy("lobby")).status === 200 ? true : undefined));
+  });
+});
+
+describe("the operator's stop probe through the access check (ADR 0024)", () => {
+  const probe = { "x-atrium-probe": "activator" };
+
+  it("refuses a probe header without the token, or with another, before the app: the pod sees none", async () => {
+    const before = fakes.vault?.requests;
+    expect((await viaEnvoy("vault", probe)).status).toBe(401);
+    expect((await viaEnvoy("vault", { ...probe, "x-atrium-probe-token": `${PROBE_TOKEN}x` })).status).toBe(401);
+    expect((await viaEnvoy("vault", { ...probe, "x-atrium-probe-token": "" })).status).toBe(401);
+    expect(fakes.vault?.requests).toBe(before);
+  });
+
+  it("lets the token through to a running app's pod (its health rule), which never sees the token or a forged identity", async () => {
+    const res = await viaEnvoy("vault", { ...probe, "x-atrium-probe-token": PROBE_TOKEN, "x-atrium-user": "x@y.z" });
+    expect(res.status).toBe(200);
+    expect(res.seen).toMatchObject({ app: "vault", probeToken: null, user: null });
+  });
+
+  it("confirms an idle Members app's stop through Envoy and its access check, then stops it", async () => {
+    await installApp("idler", "Members", "8s");
+    await until(
+      "idler served to a member through Envoy",
+      async () => ((await viaEnvoy("idler", { cookie: people.member.cookie })).status === 200 ? true : undefined),
+      120_000,
+      200,
+    );
+    // Only a probe that reached the activator through Envoy starts the grace: no
+    // ATRIUM_STOP_UNCONFIRMED here, so a probe refused by the access check would keep it running.
+    await until(
+      "idler stopped",
+      async () => ((await read("AppInstance", A, "idler"))?.status?.phase === "Stopped" ? true : undefined),
+      90_000,
+      250,
+    );
+    // The activator now answers the operator's probe itself, through the access check.
+    const answered = await viaEnvoy("idler", { ...probe, "x-atrium-probe-token": PROBE_TOKEN });
+    expect(answered).toMatchObject({ status: 200, mark: `${ORG}/idler` });
+    // Without the token, Envoy refuses before the activator.
+    expect(await viaEnvoy("idler", probe)).toMatchObject({ status: 401 });
+  });
+});
