@@ -11,12 +11,13 @@
 // prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS,
 // BENCH_CPU_PROF=<dir> for the operator's CPU profiles, and BENCH_APISERVER_PROF=<dir> for the
 // apiserver's (pprof, the first BENCH_APISERVER_PROF_S seconds of each round; read them with
-// `go tool pprof -top <kube-apiserver binary> <file>`).
-import { execFile } from "node:child_process";
+// `go tool pprof -top <kube-apiserver binary> <file>`), and BENCH_APISERVER_METRICS=<dir> for the
+// apiserver's /metrics at the end of each round (requests and watch events by resource).
+import { execFile, execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AppInstance, type AppTemplate, orgOfNamespace } from "@atrium/crds";
-import { KubeClient, type KubeObject, R } from "@atrium/kube";
+import { Informer, KubeClient, type KubeObject, R, type ResourceType } from "@atrium/kube";
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { desiredDeployment, desiredService, resolveSettings } from "../../operator/src/appinstance/desired.ts";
 import { managedLabels } from "../../operator/src/labels.ts";
@@ -42,6 +43,8 @@ const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
 /** A directory for the apiserver's CPU profiles, one per round, and how many seconds each covers. */
 const APISERVER_PROF_DIR = process.env.BENCH_APISERVER_PROF;
 const APISERVER_PROF_S = Number(process.env.BENCH_APISERVER_PROF_S ?? 30);
+/** A directory for the apiserver's /metrics text at the end of each round. */
+const APISERVER_METRICS_DIR = process.env.BENCH_APISERVER_METRICS;
 /**
  * The direct client's apps at once: each app's Service and Deployment together, so at most
  * MAX_WRITES_IN_FLIGHT writes in flight, the operator's own cap (operator.ts) on its writes.
@@ -121,6 +124,30 @@ function profileApiserver(cp: { binDir: string; kubeconfig: string }, round: str
   );
 }
 
+let metricDumps = 0;
+/**
+ * Writes the apiserver's /metrics (apiserver_request_total by verb and resource,
+ * apiserver_watch_events_total by kind, …) when BENCH_APISERVER_METRICS names a directory:
+ * what the round asked of the apiserver, to compare the two rounds request by request.
+ */
+function dumpApiserverMetrics(cp: { binDir: string; kubeconfig: string }, round: string) {
+  if (!APISERVER_METRICS_DIR) return;
+  const file = join(APISERVER_METRICS_DIR, `apiserver-metrics-${++metricDumps}-${round}.txt`);
+  try {
+    const text = execFileSync(
+      join(cp.binDir, "kubectl"),
+      [`--kubeconfig=${cp.kubeconfig}`, "get", "--raw", "/metrics"],
+      {
+        encoding: "utf8",
+        maxBuffer: 256 * 2 ** 20,
+      },
+    );
+    writeFileSync(file, text);
+  } catch (error) {
+    log(`apiserver metrics (${round}) failed: ${(error as Error).message}`);
+  }
+}
+
 const orgNames = () => Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
 const appNames = () => Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`);
 
@@ -137,6 +164,22 @@ async function freshCluster() {
   await objects.create(echoTemplate("bench-echo", 80) as never);
   return { cp, kc, objects };
 }
+
+/**
+ * How a round sees its objects become ready. `watch` (the default): an informer (the
+ * operator's own list-and-watch cache, @atrium/kube), started by the same rule in both rounds:
+ * once the round's own writes are sent (the direct round's applies; the operator round's
+ * creates), it lists what is there and then follows the changes. The clock stops at the
+ * change that made the last one ready. The direct round's watch starts when nearly every
+ * Deployment is already ready (a list and a few events), the operator round's some 10 s into
+ * its minute (a list, then about two events per app), so what observing costs still falls
+ * more on the operator's round. `poll`: the earlier method, a full list every 0.5 s; the
+ * direct round began to poll only once its applies were done (2 lists in all) while the
+ * operator round polled from its first create (about 80 lists of 1,000 AppInstances with
+ * their status), so the operator round paid the apiserver for an observer the direct round
+ * hardly had (kept to compare with older figures).
+ */
+const OBSERVE = process.env.BENCH_OBSERVE === "poll" ? "poll" : "watch";
 
 /** Polls `count` every 0.5 s until it reaches the total; seconds since `started`. */
 async function readyAfter(
@@ -161,6 +204,48 @@ async function readyAfter(
   log(`${what}: all ${total} ready after ${s.toFixed(1)} s`);
   return s;
 }
+
+/**
+ * From now on, watches `type` (a list, then its changes) and counts the objects `isReady`
+ * accepts; resolves with the seconds from `started` to the change that made the last one
+ * ready (an object ready when listed counts as ready at the list), checking every 0.5 s (a
+ * progress line every 5 s).
+ */
+async function watchedReadyAfter(
+  client: KubeClient,
+  type: ResourceType,
+  isReady: (o: KubeObject) => boolean,
+  started: number,
+  what: string,
+  progress?: () => Promise<string>,
+) {
+  const informer = new Informer(client, type);
+  const ready = new Set<string>();
+  let lastReadyAt = 0;
+  informer.on((ch) => {
+    if (ch.type !== "deleted" && isReady(ch.object)) {
+      if (!ready.has(ch.key)) lastReadyAt = Date.now();
+      ready.add(ch.key);
+    } else ready.delete(ch.key);
+  });
+  informer.start();
+  try {
+    await readyAfter(started, what, async () => ready.size, progress);
+    const s = (lastReadyAt - started) / 1000;
+    log(`${what}: the last one became ready at ${s.toFixed(1)} s (watched)`);
+    return s;
+  } finally {
+    informer.stop();
+  }
+}
+
+const deploymentReady = (d: KubeObject) =>
+  orgOfNamespace(d.metadata.namespace) !== undefined &&
+  ((d.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0) >= 1;
+const appReady = (a: KubeObject) =>
+  (a.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions?.some(
+    (c) => c.type === "Ready" && c.status === "True",
+  ) ?? false;
 
 /**
  * The baseline: each org's namespace, then every app's Service and Deployment as the operator
@@ -209,11 +294,16 @@ async function directRound(): Promise<number> {
       ]);
     });
     log(`direct: applied ${apps.length} Services and Deployments in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const s = await readyAfter(started, "direct", async () => {
-      const { items } = await client.list<KubeObject & { status?: { readyReplicas?: number } }>(R.deployment);
-      return items.filter((d) => orgOfNamespace(d.metadata.namespace) && (d.status?.readyReplicas ?? 0) >= 1).length;
-    });
+    const s =
+      OBSERVE === "watch"
+        ? await watchedReadyAfter(client, R.deployment, deploymentReady, started, "direct")
+        : await readyAfter(
+            started,
+            "direct",
+            async () => (await client.list(R.deployment)).items.filter(deploymentReady).length,
+          );
     log(`direct: CPU seconds until all were ready: ${cpu()}`);
+    dumpApiserverMetrics(cp, "direct");
     return s;
   } finally {
     await cp.stop();
@@ -263,18 +353,20 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
       );
     });
     log(`operator: created ${ORGS} orgs and ${total} apps in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const s = await readyAfter(
-      started,
-      "operator",
-      async () => {
-        const list = (await client.list(R.appInstance)).items as any[];
-        return list.filter((a) => a.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"))
-          .length;
-      },
-      async () => `; queued ${JSON.stringify((await op.status()).queues)}`,
-    );
+    const queued = async () => `; queued ${JSON.stringify((await op.status()).queues)}`;
+    const s =
+      OBSERVE === "watch"
+        ? await watchedReadyAfter(client, R.appInstance, appReady, started, "operator", queued)
+        : await readyAfter(
+            started,
+            "operator",
+            async () => (await client.list(R.appInstance)).items.filter(appReady).length,
+            queued,
+          );
     log(`operator: CPU seconds until all were Ready: ${cpu()}`);
+    dumpApiserverMetrics(cp, "operator");
     log(`operator writes per app until all were Ready: ${await writesPerApp(op)}`);
+    log(`operator passes per app until all were Ready: ${((await op.reconciles("AppInstance")) / total).toFixed(1)}`);
     if (!measureSteadyState) {
       await op.kill();
       return { s };
@@ -289,6 +381,9 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
     const rss = peakRssMb(op.pid);
     const heapMb = (await op.metric("atrium_operator_nodejs_heap_size_used_bytes")) / 2 ** 20;
     log(`operator heap in use after the run: ${heapMb.toFixed(0)} MB`);
+    // Events trail the burst (one at a time): by now every one told should have been written.
+    const events = await op.metric("atrium_operator_api_writes_total", (l) => l.includes('resource="events"'));
+    log(`events written in all by the end of steady state: ${events} (${(events / total).toFixed(2)} per app)`);
     log(
       `steady state: ${steadyWrites} object writes, ${leaseWrites} lease renewals in ${STEADY_MS / 1000} s; peak RSS ${rss.toFixed(0)} MB`,
     );
@@ -339,9 +434,12 @@ export async function run() {
       "(etcd, kube-apiserver, controller-manager, scheduler, 1 KWOK node), a fresh one per round; " +
       `${ROUNDS} rounds alternating direct, operator. Operator: Organizations and AppInstances created at once (with the same client as the direct round), clock from the first create to every AppInstance Ready=True. ` +
       `Direct: the same namespaces, Services and Deployments (the operator's desired-state functions) server-side applied with the operator's client at the operator's cap on writes in flight (${MAX_WRITES_IN_FLIGHT}: ${APP_CONCURRENCY} apps, each app's Service and Deployment at once, as the operator applies them), clock from the first apply to every Deployment readyReplicas=1. ` +
-      "Both polled every 0.5 s; medians of the rounds " +
+      (OBSERVE === "watch"
+        ? "Both observed alike: a watch (the operator's informer code) on the Deployments, or the AppInstances, started once the round's own writes were sent (the applies; the creates); the clock stops at the change that made the last one ready. "
+        : "Both polled every 0.5 s (the direct round only after its applies; BENCH_OBSERVE=poll, the earlier method). ") +
+      "Medians of the rounds " +
       `(direct ${direct.map((s) => s.toFixed(1)).join(", ")} s; operator ${operator.map((o) => o.s.toFixed(1)).join(", ")} s). ` +
-      "The operator writes its Events in the background (after its other waiting writes), so under this burst some come after the clock stops (the writes-per-app log counts those written before it). " +
+      "The operator writes its Events one at a time per recorder and after its other waiting writes, so under this burst most come after the clock stops (the writes-per-app log counts those written before it). " +
       `Last operator round: peak RSS = VmHWM of the operator process; steady-state writes = its writes to anything but its leader Lease (and Events) ` +
       `during ${STEADY_MS / 1000} s after the queues drained (lease renewals in that window: ${last.leaseWrites}). Operator flags: ${OPERATOR_NODE_FLAGS.join(" ")}.`,
     metrics: {

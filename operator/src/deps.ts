@@ -4,7 +4,7 @@ import { type Informer, type KubeClient, type KubeObject, keyOf, type Logger, ty
 import type { OperatorConfig } from "./config.ts";
 import { foreignController, OwnedByAnother, ownerExists } from "./ownership.ts";
 import type { DataPlaneChecks } from "./routing/stop-checks.ts";
-import { withAppliedDigest } from "./runtime/applied.ts";
+import { appliedDigestMemo } from "./runtime/applied.ts";
 import { isSubset, jsonEqual } from "./runtime/conditions.ts";
 import type { Recorder } from "./runtime/events.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
@@ -46,6 +46,9 @@ export type Deps = {
   dataPlaneChecks?: DataPlaneChecks;
 };
 
+/** Stamped desired objects, remembered for the next pass (an app's few objects, for every app). */
+const stampDesired = appliedDigestMemo(8192);
+
 /**
  * Server-side applies `desired` unless the cached live object already has every field we
  * declare AND was applied from this same desired object (the digest annotation, see
@@ -53,7 +56,7 @@ export type Deps = {
  * applied away, and a field someone else changed is put back.
  */
 export async function ensure(deps: Deps, type: ResourceType, desired: KubeObject, cache: Informer): Promise<boolean> {
-  const stamped = withAppliedDigest(desired);
+  const stamped = stampDesired(`${type.plural}/${keyOf(desired)}`, desired);
   const live = cache.get(keyOf(desired));
   // Another owner's object of the same name is never adopted (ownership.ts).
   const foreign = foreignController(desired, live);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { APPLIED_ANNOTATION, canonicalJson, liveValuesOf, withAppliedDigest } from "./applied.ts";
+import { APPLIED_ANNOTATION, appliedDigestMemo, canonicalJson, liveValuesOf, withAppliedDigest } from "./applied.ts";
 import { isSubset } from "./conditions.ts";
 
 const quota = (hard: Record<string, string>, annotations?: Record<string, string>) => ({
@@ -49,5 +49,39 @@ describe("liveValuesOf", () => {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: "1Gi" } },
     });
+  });
+});
+
+describe("appliedDigestMemo", () => {
+  const digest = (o: { metadata: { annotations?: Record<string, string> } }) =>
+    o.metadata.annotations?.[APPLIED_ANNOTATION];
+
+  it("gives an equal desired object the stamped copy it gave before, and a changed one a new digest", () => {
+    const stamp = appliedDigestMemo(10);
+    const first = stamp("resourcequotas/org-a/atrium-quota", quota({ "requests.cpu": "2", "requests.memory": "4Gi" }));
+    const again = stamp("resourcequotas/org-a/atrium-quota", quota({ "requests.memory": "4Gi", "requests.cpu": "2" }));
+    expect(again).toBe(first);
+    const dropped = stamp("resourcequotas/org-a/atrium-quota", quota({ "requests.cpu": "2" }));
+    expect(digest(dropped)).not.toBe(digest(first));
+    expect(dropped).toEqual(withAppliedDigest(quota({ "requests.cpu": "2" })));
+    // And back: compared with the last one asked for, not the first.
+    const restored = stamp(
+      "resourcequotas/org-a/atrium-quota",
+      quota({ "requests.cpu": "2", "requests.memory": "4Gi" }),
+    );
+    expect(digest(restored)).toBe(digest(first));
+    expect(restored).not.toBe(first);
+  });
+
+  it("keeps objects apart by id and remembers at most `limit`, the least recently asked for going first", () => {
+    const stamp = appliedDigestMemo(2);
+    const a = stamp("a", quota({ "requests.cpu": "1" }));
+    const b = stamp("b", quota({ "requests.cpu": "1" }));
+    expect(stamp("a", quota({ "requests.cpu": "1" }))).toBe(a); // a is now the most recent
+    stamp("c", quota({ "requests.cpu": "1" })); // b goes
+    expect(stamp("a", quota({ "requests.cpu": "1" }))).toBe(a);
+    const bAgain = stamp("b", quota({ "requests.cpu": "1" }));
+    expect(bAgain).not.toBe(b);
+    expect(bAgain).toEqual(b);
   });
 });
