@@ -197,6 +197,22 @@ export async function run() {
       headers: { Host: `vault.bench.${DOMAIN}` },
     });
     if (!refused.non2xx) throw new Error("vault answered 2xx without a login: its SecurityPolicy is not in force");
+    // The Public app's credential filter (Lua, operator/src/routing/credential-filter.ts) in
+    // force, so atrium_mode pays for it as every Public app does.
+    await until("warm's credential filter accepted by Envoy Gateway", async () => {
+      const filter = (await objects
+        .read({
+          apiVersion: "gateway.envoyproxy.io/v1alpha1",
+          kind: "EnvoyExtensionPolicy",
+          metadata: { name: "warm-credentials", namespace: "org-bench" },
+        })
+        .catch(() => undefined)) as { status?: { ancestors?: { conditions?: { type: string; status: string }[] }[] } };
+      return filter?.status?.ancestors?.some((a) =>
+        a.conditions?.some((c) => c.type === "Accepted" && c.status === "True"),
+      )
+        ? true
+        : undefined;
+    });
     const pids: Record<string, number | undefined> = {
       envoy: dp.pids.envoy || undefined,
       atrium_mode: dp.pids.envoy || undefined,
@@ -234,6 +250,7 @@ export async function run() {
         "namespace (reached over a veth pair, which nginx and the gateway on loopback do not pay), (envoy) with a plain " +
         "hand-written HTTPRoute to a selector-less Service's EndpointSlice and no Atrium, (atrium_mode) with Atrium's " +
         "operator in Gateway API mode writing a Public app's route, route Service and EndpointSlice to the same backend " +
+        "(with its credential filter, an EnvoyExtensionPolicy whose inline Lua takes Atrium's cookies and keys off each request) " +
         "and Atrium's gateway (the activator) reading Envoy's /stats every 10 s, (extauth) a Members-only app with " +
         "Envoy Gateway's SecurityPolicy extAuth asking the real API's forward-auth (in the benchmark's process, SQLite, " +
         "through a loopback forwarder) about every request with a member's session cookie (its own backend process, " +

@@ -296,7 +296,7 @@ export const values = Obj(
             }),
             externalAuthorization: Enum(["envoy-gateway", "none"], {
               description:
-                "Who checks access to apps that are not Public, now that their traffic no longer passes Atrium's gateway. envoy-gateway: an Envoy Gateway SecurityPolicy per app whose external authorization asks the API's forward-auth endpoint about every request (ATRIUM_EXT_AUTH_SERVICE is this release's API Service; docs/adr/0023); the operator's stop probe passes it with the keys Secret's probe-token, given to the operator and the API (ATRIUM_PROBE_TOKEN; docs/adr/0024). none: a Gateway API implementation without it; then apps that are not Public get no route at all (fail closed).",
+                "Who checks access to apps that are not Public, now that their traffic no longer passes Atrium's gateway. envoy-gateway: an Envoy Gateway SecurityPolicy per app whose external authorization asks the API's forward-auth endpoint about every request (ATRIUM_EXT_AUTH_SERVICE is this release's API Service; docs/adr/0023); the operator's stop probe passes it with the keys Secret's probe-token, given to the operator and the API (ATRIUM_PROBE_TOKEN; docs/adr/0024). Public apps get an EnvoyExtensionPolicy instead, a Lua filter that keeps Atrium's session and CSRF cookies and API keys from the app: the Envoy Gateway must allow Lua (extensionApis.enableLua in its EnvoyGateway config). none: a Gateway API implementation without it; then apps that are not Public get no route at all (fail closed).",
               default: "envoy-gateway",
             }),
             statsUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {

@@ -63,6 +63,14 @@ export const R = {
     kind: "SecurityPolicy",
     namespaced: true,
   },
+  /** Gateway API mode with Envoy Gateway: Public apps' credential filter (operator/src/routing/credential-filter.ts). */
+  envoyExtensionPolicy: {
+    group: "gateway.envoyproxy.io",
+    version: "v1alpha1",
+    plural: "envoyextensionpolicies",
+    kind: "EnvoyExtensionPolicy",
+    namespaced: true,
+  },
   referenceGrant: {
     group: "gateway.networking.k8s.io",
     version: "v1beta1",

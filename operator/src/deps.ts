@@ -32,6 +32,8 @@ export type Caches = {
   /** Gateway API mode with external authorization (routing/ext-auth.ts): apps' SecurityPolicies, org namespaces' grants. */
   securityPolicies?: Informer;
   referenceGrants?: Informer;
+  /** The same mode: Public apps' EnvoyExtensionPolicies (routing/credential-filter.ts). */
+  extensionPolicies?: Informer;
 };
 
 export type Deps = {

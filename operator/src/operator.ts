@@ -121,7 +121,11 @@ export function createOperator(options: OperatorOptions) {
           routeSlices: new Informer(client, R.endpointSlice, informerOptions(ROUTE_SLICE_SELECTOR)),
           // With external authorization only: Envoy Gateway's CRDs need not exist otherwise.
           ...(config.routing.extAuth
-            ? { securityPolicies: managed(R.securityPolicy), referenceGrants: managed(R.referenceGrant) }
+            ? {
+                securityPolicies: managed(R.securityPolicy),
+                referenceGrants: managed(R.referenceGrant),
+                extensionPolicies: managed(R.envoyExtensionPolicy),
+              }
             : {}),
         }
       : {}),
@@ -211,7 +215,8 @@ export function createOperator(options: OperatorOptions) {
   });
   for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
     c.on((ch) => toApp(appOf(ch)));
-  for (const c of [caches.httpRoutes, caches.routeSlices, caches.securityPolicies]) c?.on((ch) => toApp(appOf(ch)));
+  for (const c of [caches.httpRoutes, caches.routeSlices, caches.securityPolicies, caches.extensionPolicies])
+    c?.on((ch) => toApp(appOf(ch)));
 
   const informers = Object.values(caches) as Informer[];
   const leaseDurationMs = options.leaseDurationMs ?? 15_000;

@@ -144,6 +144,9 @@ export function envoyGatewayConfig(paths: { config: string; data: string; state:
         },
       },
     },
+    // Lua EnvoyExtensionPolicies are off by default: the operator's credential filter for Public
+    // apps is one (operator/src/routing/credential-filter.ts).
+    extensionApis: { enableLua: true },
     telemetry: { metrics: { prometheus: { disable: true } } },
     logging: { level: { default: "info" } },
   };

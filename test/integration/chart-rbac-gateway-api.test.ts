@@ -229,6 +229,10 @@ describe("the chart's roles in Gateway API mode, used by the real components", (
       const list = (await objects.list("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy", NS)).items;
       return list.length ? list : undefined;
     });
+    // Public: the credential filter (an EnvoyExtensionPolicy) instead.
+    await until("pub's EnvoyExtensionPolicy", () =>
+      read("gateway.envoyproxy.io/v1alpha1", "EnvoyExtensionPolicy", "pub-credentials", NS),
+    );
     await until("the API's ReferenceGrant", async () => {
       const list = (await objects.list("gateway.networking.k8s.io/v1beta1", "ReferenceGrant", NAMESPACE)).items;
       return list.length ? list : undefined;
@@ -284,6 +288,7 @@ describe("the chart's roles in Gateway API mode, used by the real components", (
     expect(wrote(/\/services\/pub-route/)).toBe(true);
     expect(wrote(/\/securitypolicies\//)).toBe(true);
     expect(wrote(/\/referencegrants\//)).toBe(true);
+    expect(wrote(/\/envoyextensionpolicies\/pub-credentials/)).toBe(true);
     expect(
       proxies.operator.answers.some(
         (a) => a.method === "DELETE" && a.status < 300 && /\/securitypolicies\//.test(a.url),
@@ -320,6 +325,7 @@ describe("the chart's roles in Gateway API mode, used by the real components", (
     expect(can("operator", "patch", "httproutes.gateway.networking.k8s.io", NS)).toBe(false);
     expect(can("operator", "create", "endpointslices.discovery.k8s.io", NS)).toBe(false);
     expect(can("operator", "list", "securitypolicies.gateway.envoyproxy.io", NS)).toBe(false);
+    expect(can("operator", "create", "envoyextensionpolicies.gateway.envoyproxy.io", NS)).toBe(false);
     expect(can("operator", "create", "referencegrants.gateway.networking.k8s.io", NAMESPACE)).toBe(false);
     expect(can("gateway", "watch", "pods", DATA_PLANE)).toBe(false);
     for (const c of COMPONENTS) expect(rights(c), c).toBe(readFileSync(join(GOLDEN, `${c}.txt`), "utf8"));

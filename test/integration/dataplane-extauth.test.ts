@@ -99,6 +99,13 @@ function viaEnvoy(app: string, headers: Record<string, string> = {}, method = "G
 const read = async (kind: string, apiVersion: string, name: string, namespace = NS) =>
   (await objects.read({ apiVersion, kind, metadata: { name, namespace } }).catch(() => undefined)) as any;
 const policyOf = (app: string) => read("SecurityPolicy", "gateway.envoyproxy.io/v1alpha1", `${app}-access`);
+/** A Public app's credential filter (operator/src/routing/credential-filter.ts). */
+const filterOf = (app: string) => read("EnvoyExtensionPolicy", "gateway.envoyproxy.io/v1alpha1", `${app}-credentials`);
+/** Whether Envoy Gateway accepted the app's credential filter (so Envoy has it, or is about to). */
+const filterAccepted = async (app: string) =>
+  (await filterOf(app))?.status?.ancestors?.some((a: any) =>
+    a.conditions?.some((c: any) => c.type === "Accepted" && c.status === "True"),
+  ) === true;
 
 /** The echo app: which app, and the credentials and identity it was handed. */
 const echoHeaders = (app: string) => (_ip: string, _path: string, h: import("node:http").IncomingHttpHeaders) =>
@@ -302,15 +309,48 @@ describe("access control in the data plane (Envoy ext_authz → the API's forwar
     expect(await policyOf("vault")).toBeDefined();
   });
 
+  it("never hands a Public app Atrium's session or CSRF cookie, nor an Atrium key; its own cookies and Authorization pass", async () => {
+    await until("lobby's credential filter accepted", async () => ((await filterAccepted("lobby")) ? true : undefined));
+    expect(await filterOf("vault")).toBeUndefined();
+    // A browser's real session and CSRF cookies, between the app's own.
+    const res = await viaEnvoy("lobby", {
+      cookie: `app=1; ${people.member.cookie}`,
+      authorization: "Bearer atr_sk_0123456789abcdefghijklmnopqrstuv",
+      "x-atrium-user": people.member.email,
+    });
+    expect(res.status).toBe(200);
+    expect(res.seen).toMatchObject({ app: "lobby", cookie: "app=1", authorization: null, user: null });
+    expect(people.member.cookie).toMatch(/atrium_session=.*atrium_csrf=|atrium_csrf=.*atrium_session=/);
+    // Atrium's cookies first, in any case of the scheme and the other key kind: gone all the same.
+    const first = await viaEnvoy("lobby", {
+      cookie: `atrium_csrf=x;atrium_session=y; theme=dark;lang=fr`,
+      authorization: "bearer ATR_AI_0123456789",
+    });
+    expect(first.seen).toMatchObject({ cookie: "theme=dark;lang=fr", authorization: null });
+    // Only Atrium's: no Cookie at all. The app's own Authorization, and a Bearer that is no Atrium key, pass.
+    const own = await viaEnvoy("lobby", {
+      cookie: sessionOf(people.member.cookie),
+      authorization: "Basic dXNlcjpwdw==",
+    });
+    expect(own.seen).toMatchObject({ cookie: null, authorization: "Basic dXNlcjpwdw==" });
+    const bearer = await viaEnvoy("lobby", { cookie: "xatrium_session=1", authorization: "Bearer atr_xx_1" });
+    expect(bearer.seen).toMatchObject({ cookie: "xatrium_session=1", authorization: "Bearer atr_xx_1" });
+  });
+
   it("follows the app's access policy: Members adds the policy, Public deletes it again", async () => {
     await setPolicy("lobby", "Members");
     await until("lobby refused to nobody", async () => ((await viaEnvoy("lobby")).status === 401 ? true : undefined));
     expect((await viaEnvoy("lobby", { cookie: people.member.cookie })).status).toBe(200);
     expect(await policyOf("lobby")).toBeDefined();
+    // The credential filter gives way to the policy (whose answer strips Atrium's credentials).
+    await until("lobby's credential filter deleted", async () => ((await filterOf("lobby")) ? undefined : true));
 
     await setPolicy("lobby", "Public");
     await until("lobby's policy deleted", async () => ((await policyOf("lobby")) ? undefined : true));
     await until("lobby open again", async () => ((await viaEnvoy("lobby")).status === 200 ? true : undefined));
+    await until("lobby's credential filter back", async () => ((await filterAccepted("lobby")) ? true : undefined));
+    const res = await viaEnvoy("lobby", { cookie: `app=1; ${people.member.cookie}` });
+    expect(res.seen).toMatchObject({ cookie: "app=1" });
   });
 });
 

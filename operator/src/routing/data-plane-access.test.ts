@@ -1,6 +1,7 @@
 // Access control in Gateway API mode, through the AppInstance reconcile against in-memory
 // caches and a recording client: a SecurityPolicy (and its namespace's ReferenceGrant) for a
-// Members app, written before its route; none for a Public app, and a stale one deleted; no
+// Members app, written before its route; for a Public app its credential filter instead (an
+// EnvoyExtensionPolicy, also before its route), a switch replacing one with the other; no
 // route at all for an app that needs a login when no external authorization is configured.
 import { type KubeObject, keyOf, type ResourceType } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
@@ -32,7 +33,7 @@ function harness(access: { policy: "Public" | "Members" }, env: Record<string, s
   const routed = [
     "httpRoutes",
     "routeSlices",
-    ...(env.ATRIUM_EXT_AUTH_SERVICE ? ["securityPolicies", "referenceGrants"] : []),
+    ...(env.ATRIUM_EXT_AUTH_SERVICE ? ["securityPolicies", "referenceGrants", "extensionPolicies"] : []),
   ];
   const caches = Object.fromEntries([...names, ...routed].map((k) => [k, new FakeCache()])) as Record<
     string,
@@ -94,25 +95,44 @@ describe("access control in the data plane, in the AppInstance reconcile", () =>
     expect(grant?.metadata.ownerReferences?.[0]).toMatchObject({ kind: "Organization", name: "acme", uid: "org-uid" });
   });
 
-  it("writes no policy for a Public app, and deletes the one it had when it turns Public", async () => {
+  it("gives a Public app its credential filter instead of a policy, and a switch replaces one with the other", async () => {
     const h = harness({ policy: "Public" }, EXT_AUTH);
     const first = await h.pass();
     expect(first.filter((w) => w.resource === "securitypolicies" || w.resource === "referencegrants")).toEqual([]);
-    expect(order(first)).toContain("apply httproutes/docs");
+    const written = order(first);
+    const filter = written.indexOf("apply envoyextensionpolicies/docs-credentials");
+    expect(filter).toBeGreaterThanOrEqual(0);
+    expect(filter).toBeLessThan(written.indexOf("apply httproutes/docs"));
+    for (const w of first) if (w.object) h.caches[cacheOf(w.resource)]?.put(w.object);
 
     h.put("Members");
     const members = await h.pass();
     for (const w of members) if (w.object) h.caches[cacheOf(w.resource)]?.put(w.object);
-    expect(order(members)).toContain("apply securitypolicies/docs-access");
+    // The policy first, then the filter goes: the route is never without either.
+    const policy = order(members).indexOf("apply securitypolicies/docs-access");
+    expect(policy).toBeGreaterThanOrEqual(0);
+    const dropFilter = members.findIndex((w) => w.verb === "delete" && w.resource === "envoyextensionpolicies");
+    expect(members[dropFilter]).toEqual({
+      verb: "delete",
+      resource: "envoyextensionpolicies",
+      name: "docs-credentials",
+      namespace: "org-acme",
+    });
+    expect(policy).toBeLessThan(dropFilter);
+    h.caches.extensionPolicies?.store.clear();
 
     h.put("Public");
     const back = await h.pass();
+    expect(order(back)).toContain("apply envoyextensionpolicies/docs-credentials");
     expect(back).toContainEqual({
       verb: "delete",
       resource: "securitypolicies",
       name: "docs-access",
       namespace: "org-acme",
     });
+    expect(order(back).indexOf("apply envoyextensionpolicies/docs-credentials")).toBeLessThan(
+      back.findIndex((w) => w.verb === "delete"),
+    );
   });
 
   it("fails closed: without external authorization a Members app gets no route (and loses one it had), with a Warning", async () => {
@@ -141,5 +161,11 @@ describe("access control in the data plane, in the AppInstance reconcile", () =>
 });
 
 const cacheOf = (resource: string) =>
-  ({ securitypolicies: "securityPolicies", referencegrants: "referenceGrants", httproutes: "httpRoutes" })[resource] ??
-  resource;
+  (
+    ({
+      securitypolicies: "securityPolicies",
+      referencegrants: "referenceGrants",
+      envoyextensionpolicies: "extensionPolicies",
+      httproutes: "httpRoutes",
+    }) as Record<string, string>
+  )[resource] ?? resource;

@@ -6,6 +6,7 @@ import { apiVersionOf, errorMessage, type KubeClient, type KubeObject, R, type R
 import type { IdleState } from "../appinstance/idle.ts";
 import { type Deps, ensure, type Obj } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
+import { credentialFilterName, desiredCredentialFilter, needsCredentialFilter } from "./credential-filter.ts";
 import {
   desiredReferenceGrant,
   desiredSecurityPolicy,
@@ -35,9 +36,12 @@ export type DataPlanePass = {
   idle: IdleState;
   /** The route Service, the HTTPRoute and the EndpointSlice, to ensure. */
   objects: KubeObject[];
-  /** Access control (ext-auth.ts): the app's SecurityPolicy and its namespace's ReferenceGrant, to ensure first. */
+  /**
+   * Access control, to ensure first: the app's SecurityPolicy and its namespace's ReferenceGrant
+   * (ext-auth.ts), or for a Public app its credential filter (credential-filter.ts).
+   */
   access: KubeObject[];
-  /** Live objects to delete: a policy whose app turned Public, a route that may not be served openly. */
+  /** Live objects to delete: the policy of the other kind after a switch, a route that may not be served openly. */
   remove: { type: ResourceType; name: string; namespace: string }[];
   /** Why the app has no route (its access cannot be enforced), for its event and the log. */
   unenforceable?: string;
@@ -121,8 +125,9 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
 
   /**
    * The app's access control in the data plane: a SecurityPolicy (and its namespace's grant to
-   * reach the API) unless the app is Public, whose stale policy goes. Fail closed: an app that
-   * needs a login while no external authorization is configured loses its route.
+   * reach the API) unless the app is Public; a Public app gets the credential filter instead.
+   * A switch between the two replaces one policy with the other (the stale one goes). Fail
+   * closed: an app that needs a login while no external authorization is configured loses its route.
    */
   const accessPlan = (app: Obj<AppInstance>): Pick<DataPlanePass, "access" | "remove" | "unenforceable"> => {
     const namespace = app.metadata.namespace as string;
@@ -139,27 +144,40 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
     if (!needsExtAuth(app)) {
       const policy = securityPolicyName(name);
       const live = caches.securityPolicies.get(`${namespace}/${policy}`);
-      return { access: [], remove: live ? [{ type: R.securityPolicy, name: policy, namespace }] : [] };
+      return {
+        access: caches.extensionPolicies && needsCredentialFilter(app) ? [desiredCredentialFilter(app)] : [],
+        remove: live ? [{ type: R.securityPolicy, name: policy, namespace }] : [],
+      };
     }
     const org = caches.organizations.get(orgOfNamespace(namespace) ?? "");
+    const filter = credentialFilterName(name);
     return {
       access: [
         desiredSecurityPolicy(app, backend),
         ...(org ? [desiredReferenceGrant(namespace, backend, { ...org, kind: "Organization" })] : []),
       ],
-      remove: [],
+      remove: caches.extensionPolicies?.get(`${namespace}/${filter}`)
+        ? [{ type: R.envoyExtensionPolicy, name: filter, namespace }]
+        : [],
     };
+  };
+
+  /** Ensures one access object with its kind's cache (absent when that kind is not watched). */
+  const ensureAccess = (object: KubeObject) => {
+    const [type, cache] =
+      object.kind === "SecurityPolicy"
+        ? [R.securityPolicy, caches.securityPolicies]
+        : object.kind === "ReferenceGrant"
+          ? [R.referenceGrant, caches.referenceGrants]
+          : [R.envoyExtensionPolicy, caches.extensionPolicies];
+    return cache && ensure(deps, type, object, cache);
   };
 
   /** Ensures the route, its Service and endpoints (before the Deployment: endpoints move first). */
   const apply = async (pass: DataPlanePass): Promise<void> => {
     const [service, route, slice] = pass.objects as [KubeObject, KubeObject, KubeObject];
     // The policy before the route: Envoy Gateway never sees a new app's route without it.
-    const [policy, grant] = pass.access;
-    await Promise.all([
-      policy && caches.securityPolicies && ensure(deps, R.securityPolicy, policy, caches.securityPolicies),
-      grant && caches.referenceGrants && ensure(deps, R.referenceGrant, grant, caches.referenceGrants),
-    ]);
+    await Promise.all(pass.access.map(ensureAccess));
     for (const r of pass.remove) await deps.client.delete(r.type, r.name, r.namespace);
     const refused = pass.unenforceable;
     const key = `${route.metadata.namespace}/${route.metadata.name}`;
@@ -204,12 +222,12 @@ export async function requireGatewayApi(client: KubeClient, routing?: GatewayApi
     );
   }
   if (!routing?.extAuth) return;
-  for (const type of [R.securityPolicy, R.referenceGrant])
+  for (const type of [R.securityPolicy, R.referenceGrant, R.envoyExtensionPolicy])
     try {
       await client.list(type, { labelSelector: "atrium.dev/probe=none" });
     } catch (error) {
       throw new Error(
-        `ATRIUM_EXT_AUTH_SERVICE needs Envoy Gateway's SecurityPolicy and the Gateway API's ReferenceGrant (${type.kind} ${apiVersionOf(type)}) in the cluster: ${errorMessage(error)}`,
+        `ATRIUM_EXT_AUTH_SERVICE needs Envoy Gateway's SecurityPolicy and EnvoyExtensionPolicy and the Gateway API's ReferenceGrant (${type.kind} ${apiVersionOf(type)}) in the cluster: ${errorMessage(error)}`,
       );
     }
 }
