@@ -21,10 +21,10 @@ import { startWorld, type World } from "./api/world.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const SEED = Number(process.env.ATRIUM_FUZZ_SEED ?? 20240601);
-/** Per operation and phase: each run takes 10 to 20 s here, the whole test about 40 s. */
+/** Per operation and phase: the key's run takes about 70 s here (80 operations), the session's 20 s; twice that under CI's load. */
 const MAX_EXAMPLES = Number(process.env.ATRIUM_FUZZ_EXAMPLES ?? 100);
 /** A run still going after this is killed (and fails): a hang, not a slow machine. */
-const RUN_LIMIT_MS = 150_000;
+const RUN_LIMIT_MS = 300_000;
 const CHECKS = [
   "not_a_server_error",
   "status_code_conformance",
@@ -272,4 +272,4 @@ it("survives schemathesis: no 5xx, only documented statuses, headers and bodies"
   expect(w.api.directory.role(org, "fuzz-doomed")).toBeUndefined();
   const keys = await w.call(admin, "GET", `/api/orgs/${org}/apikeys`);
   expect(keys.body.items.find((k: { id: string }) => k.id === keyToRevoke.key.id)?.status).toBe("revoked");
-}, 420_000);
+}, 700_000);

@@ -197,10 +197,20 @@ it("counts nothing when a rollout replaces every pod, and new requests on the ne
         ]),
       );
   };
+  // A gone pod's Envoy is gone with it: its statistics stop answering. (This fake maps addresses
+  // to pods by polling, so without this a new pod at a reused address could for a moment be
+  // served the gone pod's counters, which no real Envoy does.)
+  const forgetGone = (pods: V1Pod[]) => {
+    const here = new Set(pods.map(uidOf));
+    for (const uid of old) if (!here.has(uid)) counters.delete(uid);
+  };
   const seeding = setInterval(
     () =>
       void listPods().then(
-        (pods) => pods.forEach(seed),
+        (pods) => {
+          forgetGone(pods);
+          pods.forEach(seed);
+        },
         () => {},
       ),
     20,

@@ -1,6 +1,6 @@
 // The AppInstance reconcile in Gateway API mode against in-memory caches and a recording
 // client: what it writes, in which order, through a stop's grace and a cancelled stop.
-import { type KubeObject, keyOf, type ResourceType } from "@atrium/kube";
+import { KubeError, type KubeObject, keyOf, type ResourceType } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
 import { app, template } from "../appinstance/fixtures.ts";
 import { reconcileAppInstance } from "../appinstance/reconcile.ts";
@@ -372,12 +372,32 @@ describe("starting in Gateway API mode", () => {
     await expect(
       requireGatewayApi(
         client(async () => {
-          throw new Error("404 the server could not find the requested resource");
+          throw new KubeError(404, "NotFound", "the server could not find the requested resource");
         }),
       ),
     ).rejects.toThrow(
       /ATRIUM_ROUTING=gateway-api needs the Gateway API CRDs \(HTTPRoute gateway.networking.k8s.io\/v1\)/,
     );
     expect(asked).toEqual(["gateway.networking.k8s.io/httproutes", "gateway.networking.k8s.io/httproutes"]);
+  });
+
+  it("waits out an apiserver still setting up a new CRD's storage, then goes on", async () => {
+    const { requireGatewayApi } = await import("./data-plane.ts");
+    let calls = 0;
+    const client = {
+      list: async () => {
+        calls++;
+        if (calls < 3) throw new KubeError(503, "ServiceUnavailable", "storage is (re)initializing");
+        return { items: [] };
+      },
+    } as never;
+    await expect(requireGatewayApi(client, undefined, 5000)).resolves.toBeUndefined();
+    expect(calls).toBe(3);
+    const never = {
+      list: async () => {
+        throw new KubeError(503, "ServiceUnavailable", "storage is (re)initializing");
+      },
+    } as never;
+    await expect(requireGatewayApi(never, undefined, 600)).rejects.toThrow(/storage is \(re\)initializing/);
   });
 });

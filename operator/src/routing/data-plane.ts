@@ -2,7 +2,15 @@
 // this pass, whether its replicas may go to zero yet (the stop sequence, gateway-api.ts), and
 // the route, Service and EndpointSlice to ensure before the Deployment is scaled.
 import { type AppInstance, type AppTemplate, orgOfNamespace } from "@atrium/crds";
-import { apiVersionOf, errorMessage, type KubeClient, type KubeObject, R, type ResourceType } from "@atrium/kube";
+import {
+  apiVersionOf,
+  errorMessage,
+  type KubeClient,
+  KubeError,
+  type KubeObject,
+  R,
+  type ResourceType,
+} from "@atrium/kube";
 import type { IdleState } from "../appinstance/idle.ts";
 import { type Deps, ensure, type Obj } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
@@ -213,21 +221,56 @@ export type DataPlaneRouting = ReturnType<typeof dataPlaneRouting>;
  * rather than waiting forever for an HTTPRoute cache that cannot fill. (A selector that
  * matches nothing: the answer is empty, or 404 when the resource type does not exist.)
  */
-export async function requireGatewayApi(client: KubeClient, routing?: GatewayApiRouting): Promise<void> {
-  try {
-    await client.list(R.httpRoute, { labelSelector: "atrium.dev/probe=none" });
-  } catch (error) {
-    throw new Error(
-      `ATRIUM_ROUTING=gateway-api needs the Gateway API CRDs (HTTPRoute ${apiVersionOf(R.httpRoute)}) in the cluster: ${errorMessage(error)}`,
-    );
-  }
+export async function requireGatewayApi(
+  client: KubeClient,
+  routing?: GatewayApiRouting,
+  patienceMs = KINDS_PATIENCE_MS,
+): Promise<void> {
+  await listedOrExplained(
+    client,
+    R.httpRoute,
+    patienceMs,
+    (error) =>
+      new Error(
+        `ATRIUM_ROUTING=gateway-api needs the Gateway API CRDs (HTTPRoute ${apiVersionOf(R.httpRoute)}) in the cluster: ${errorMessage(error)}`,
+      ),
+  );
   if (!routing?.extAuth) return;
   for (const type of [R.securityPolicy, R.referenceGrant, R.envoyExtensionPolicy])
+    await listedOrExplained(
+      client,
+      type,
+      patienceMs,
+      (error) =>
+        new Error(
+          `ATRIUM_EXT_AUTH_SERVICE needs Envoy Gateway's SecurityPolicy and EnvoyExtensionPolicy and the Gateway API's ReferenceGrant (${type.kind} ${apiVersionOf(type)}) in the cluster: ${errorMessage(error)}`,
+        ),
+    );
+}
+
+/** How long the start-up check waits out an apiserver that is still setting a new CRD's storage up. */
+const KINDS_PATIENCE_MS = 30_000;
+
+/**
+ * Lists nothing of `type`: a 404 or a refusal (4xx) is final and explained at once; a
+ * transient answer (a CRD just made: "storage is (re)initializing", 5xx, 429, no connection)
+ * is tried again for a while first, so the operator does not exit on a cluster still starting.
+ */
+async function listedOrExplained(
+  client: KubeClient,
+  type: ResourceType,
+  patienceMs: number,
+  explain: (error: unknown) => Error,
+): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
     try {
       await client.list(type, { labelSelector: "atrium.dev/probe=none" });
+      return;
     } catch (error) {
-      throw new Error(
-        `ATRIUM_EXT_AUTH_SERVICE needs Envoy Gateway's SecurityPolicy and EnvoyExtensionPolicy and the Gateway API's ReferenceGrant (${type.kind} ${apiVersionOf(type)}) in the cluster: ${errorMessage(error)}`,
-      );
+      const final = error instanceof KubeError && error.code >= 400 && error.code < 500 && error.code !== 429;
+      if (final || Date.now() >= deadline) throw explain(error);
+      await new Promise((r) => setTimeout(r, 500));
     }
+  }
 }
