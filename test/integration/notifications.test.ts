@@ -6,7 +6,7 @@
 import { namespaceFor } from "@atrium/crds";
 import { R, resourcePath } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMailer } from "../../api/src/mail/mailer.ts";
+import { createMailer, type Mailer } from "../../api/src/mail/mailer.ts";
 import { type Notice, Notifications, type Recipients } from "../../api/src/notifications/notifications.ts";
 import { type ApiStack, type Caller, call, startApi } from "../cluster/api-stack.ts";
 import { echoTemplate } from "../cluster/fake-pods.ts";
@@ -351,16 +351,19 @@ describe.each(["sqlite", "postgresql"] as const)("notifications on %s", (provide
     // The real service with a mail server that is down (nothing listens on the discard port).
     const deadMailer = createMailer({ url: "smtp://127.0.0.1:9", from: w.api.config.mailFrom });
     const s = w.api.services;
-    const dead = new Notifications({
-      db: s.db,
-      mailer: deadMailer,
-      directory: s.directory,
-      log: () => {},
-      now: Date.now,
-      publicUrl: s.config.publicUrl,
-      consoleUrl: s.config.consoleUrl,
-      peppers: s.config.peppers,
-    });
+    /** Another replica of the real service on the same database, with its own way to send. */
+    const replica = (send: Mailer["send"], db = s.db) =>
+      new Notifications({
+        db,
+        mailer: { kind: "smtp", send, close: async () => {} },
+        directory: s.directory,
+        log: () => {},
+        now: Date.now,
+        publicUrl: s.config.publicUrl,
+        consoleUrl: s.config.consoleUrl,
+        peppers: s.config.peppers,
+      });
+    const dead = replica((m) => deadMailer.send(m));
     try {
       const n = notice("app.failed", w.orgA);
       await dead.publish(n, { emails: [who.email] });
@@ -374,7 +377,37 @@ describe.each(["sqlite", "postgresql"] as const)("notifications on %s", (provide
         where: { id: row.id },
         data: { emailedAt: new Date(Date.now() - 120_000) },
       });
-      await Promise.all([a().retryEmails(), b.services.notifications.retryEmails()]);
+      // The race two replicas can run into: "late" lists the row as due, then reads it only after
+      // "slow" claimed it (and while slow's mail server takes its time). Late must leave a claim
+      // just taken (emailClaimable), or the mail goes out twice.
+      const claimed = async () => {
+        const r = await w.api.db.prisma.notification.findUniqueOrThrow({ where: { id: row.id } });
+        return (r.emailedAt?.getTime() ?? 0) > Date.now() - 60_000;
+      };
+      let lateListed = false;
+      const lateReads = new Proxy(s.db.prisma.notification, {
+        get: (target, prop, receiver) =>
+          prop === "findUnique"
+            ? async (args: Parameters<typeof target.findUnique>[0]) => {
+                lateListed = true;
+                await until("slow's claim", claimed);
+                return target.findUnique(args);
+              }
+            : Reflect.get(target, prop, receiver),
+      });
+      const late = replica((m) => s.mailer.send(m), {
+        ...s.db,
+        prisma: new Proxy(s.db.prisma, {
+          get: (target, prop, receiver) => (prop === "notification" ? lateReads : Reflect.get(target, prop, receiver)),
+        }),
+      });
+      const slow = replica(async (m) => {
+        await new Promise((r) => setTimeout(r, 1_000));
+        await s.mailer.send(m);
+      });
+      const lateDone = late.retryEmails();
+      await until("late listed the row", async () => lateListed);
+      await Promise.all([slow.retryEmails(), lateDone, a().retryEmails(), b.services.notifications.retryEmails()]);
       await exactlyOneMail(who.email, n.title);
       expect((await w.api.db.prisma.notification.findUniqueOrThrow({ where: { id: row.id } })).emailState).toBe("sent");
     } finally {

@@ -4,6 +4,7 @@ import { parsePeppers } from "../auth/keyformat.ts";
 import { appTransitionNotice, restatesTransition } from "./apps.ts";
 import { digestNotice, digestPeriod, isoWeek } from "./digest.ts";
 import { consoleLink, noticeEmail } from "./email.ts";
+import { EMAIL_RETRY_MS, emailClaimable } from "./notifications.ts";
 import { outboxNotice } from "./outbox.ts";
 import { CODE_DEFAULTS, channelsFor, NOTICE_EVENTS, type PreferenceRow, resolvePreference } from "./preferences.ts";
 import { signUnsubscribe, verifyUnsubscribe } from "./token.ts";
@@ -217,6 +218,21 @@ describe("restatesTransition", () => {
     expect(restatesTransition(k("woken", t), k("stopped", "2026-12-01T11:59:01Z"), 60_000)).toBe(false);
     expect(restatesTransition(k("stopped", t, "u-2"), k("stopped", t), 60_000)).toBe(false);
     expect(restatesTransition(undefined, k("stopped", t), 60_000)).toBe(false);
+  });
+});
+
+describe("emailClaimable", () => {
+  const now = Date.parse("2026-12-01T12:00:00Z");
+  const ago = (ms: number) => new Date(now - ms);
+  it("takes a new email, a lost claim and an old failure; leaves a claim just taken, a recent failure and a sent one", () => {
+    expect(emailClaimable({ emailState: "pending", emailedAt: null }, now)).toBe(true);
+    expect(emailClaimable({ emailState: "pending", emailedAt: ago(10 * 60_000) }, now)).toBe(true);
+    expect(emailClaimable({ emailState: "failed", emailedAt: ago(EMAIL_RETRY_MS) }, now)).toBe(true);
+    // Another replica's claim, read before it wrote "sent": sending again would be a second email.
+    expect(emailClaimable({ emailState: "pending", emailedAt: ago(10) }, now)).toBe(false);
+    expect(emailClaimable({ emailState: "failed", emailedAt: ago(10) }, now)).toBe(false);
+    expect(emailClaimable({ emailState: "sent", emailedAt: ago(EMAIL_RETRY_MS * 10) }, now)).toBe(false);
+    expect(emailClaimable({ emailState: "none", emailedAt: null }, now)).toBe(false);
   });
 });
 

@@ -63,6 +63,18 @@ export const EMAIL_RETRY_MS = 60_000;
 export const EMAIL_GIVE_UP_MS = 24 * 3_600_000;
 /** A claim (emailedAt) older than this without "sent" or "failed" was lost with its replica. */
 const EMAIL_CLAIM_MS = 5 * 60_000;
+
+/**
+ * Whether a notice's email may be claimed now: never tried, a claim lost with its replica, or a
+ * failure old enough to try again. A claim just taken (emailedAt recent, not yet "sent") is none
+ * of these, so a replica that reads the row between another's claim and its "sent" leaves it.
+ */
+export function emailClaimable(row: { emailState: string; emailedAt: Date | null }, now: number): boolean {
+  const age = row.emailedAt ? now - row.emailedAt.getTime() : Number.POSITIVE_INFINITY;
+  if (row.emailState === "pending") return row.emailedAt === null || age >= EMAIL_CLAIM_MS;
+  if (row.emailState === "failed") return age >= EMAIL_RETRY_MS;
+  return false;
+}
 /** App transitions older than this when first seen are history, not news (an API restart). */
 const APP_NEWS_MS = 10 * 60_000;
 /** Two times of the same transition kind this close are one transition written twice. */
@@ -168,14 +180,14 @@ export class Notifications {
   }
 
   /**
-   * Sends one notice's email if this replica wins its claim (emailedAt set where it was unset, or
-   * a failed attempt's time is old enough): two replicas never both send it. "sent" after the
-   * mailer accepted it; "failed" otherwise, tried again by runDue after EMAIL_RETRY_MS.
+   * Sends one notice's email if it is claimable (emailClaimable) and this replica wins its claim
+   * (emailedAt set where it still holds the value read): two replicas never both send it. "sent"
+   * after the mailer accepted it; "failed" otherwise, tried again by runDue after EMAIL_RETRY_MS.
    */
   private async sendEmail(id: string): Promise<boolean> {
     const now = new Date(this.o.now());
     const row = await this.prisma.notification.findUnique({ where: { id } });
-    if (!row || (row.emailState !== "pending" && row.emailState !== "failed")) return false;
+    if (!row || !emailClaimable(row, now.getTime())) return false;
     const claimed = await this.prisma.notification.updateMany({
       where: { id, emailState: row.emailState, emailedAt: row.emailedAt },
       data: { emailedAt: now },
