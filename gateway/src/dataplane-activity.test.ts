@@ -4,12 +4,12 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   activeApps,
-  appRuleClusters,
   DataplaneActivity,
   dataplaneStatsFor,
   parseDataplaneStatsConfig,
   parseRouteClusters,
   STATS_FILTER,
+  trafficClusters,
 } from "./dataplane-activity.ts";
 import { defaultGatewayConfig } from "./gateway.ts";
 
@@ -65,7 +65,7 @@ describe("parseRouteClusters", () => {
 });
 
 describe("activeApps", () => {
-  const read = (text: string) => appRuleClusters(parseRouteClusters(text));
+  const read = (text: string) => trafficClusters(parseRouteClusters(text));
   const baseline = (text: string) => new Map([...read(text)].map(([c, { counters }]) => [c, counters]));
 
   it("counts an app active when its app rule got requests since the last reading, not otherwise", () => {
@@ -89,12 +89,28 @@ describe("activeApps", () => {
   });
 
   it("ignores the health-checks rule: requests there neither count nor hide the app rule", () => {
-    // With exclusions the operator writes health-checks as rule 0 and app as rule 1.
+    // The operator writes health-checks as rule 0 and app as rule 1.
     const before = baseline(stat("org-a", "web", 0, 100) + stat("org-a", "web", 1, 7));
     expect(activeApps(before, read(stat("org-a", "web", 0, 180, 2) + stat("org-a", "web", 1, 7)))).toEqual(new Set());
     expect(activeApps(before, read(stat("org-a", "web", 0, 100) + stat("org-a", "web", 1, 8)))).toEqual(
       new Set(["org-a/web"]),
     );
+  });
+
+  it("counts the requests of a Public app's credentials rule (rule 2) as activity too", () => {
+    const before = baseline(stat("org-a", "lobby", 0, 5) + stat("org-a", "lobby", 1, 7) + stat("org-a", "lobby", 2, 3));
+    expect(
+      activeApps(
+        before,
+        read(stat("org-a", "lobby", 0, 5) + stat("org-a", "lobby", 1, 7) + stat("org-a", "lobby", 2, 4)),
+      ),
+    ).toEqual(new Set(["org-a/lobby"]));
+    expect(
+      activeApps(
+        before,
+        read(stat("org-a", "lobby", 0, 9) + stat("org-a", "lobby", 1, 7) + stat("org-a", "lobby", 2, 3)),
+      ),
+    ).toEqual(new Set());
   });
 
   it("takes the first reading as the baseline, and counts a cluster new since then in full", () => {

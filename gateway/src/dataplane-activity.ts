@@ -4,28 +4,28 @@
 // cluster, `httproute/<namespace>/<route>/rule/<index>`, and Envoy counts per cluster the
 // requests sent (upstream_rq_total, a counter) and the ones under way (upstream_rq_active, a
 // gauge that also holds open WebSockets and streams). Every interval each Envoy's admin /stats
-// is read; an app whose `app` rule cluster has a request under way, or more requests than at the
-// last reading, was active now, and the ActivityTracker writes that at its bounded rate.
+// is read; an app whose traffic rules (every rule of its route but the health checks') have a
+// request under way, or more requests than at the last reading, was active now, and the ActivityTracker writes that at its bounded rate.
 
 import {
-  appRuleClusters,
   type ClusterCounters,
   envList,
   errorMessage,
   filteredStatsUrl,
   type Logger,
   parseRouteClusters,
+  trafficClusters,
 } from "@atrium/kube";
 import { type DataplanePodsConfig, parseDataplanePods, type StatsTarget } from "./dataplane-pods.ts";
 
 // The parser is shared with the operator (its re-check before a stop): @atrium/kube's envoy-stats.ts.
 export {
-  appRuleClusters,
   type ClusterCounters,
   parseRouteClusters,
   type RouteClusters,
   STATS_FILTER,
   statsUrl,
+  trafficClusters,
 } from "@atrium/kube";
 
 /**
@@ -41,7 +41,7 @@ export function increase(previous: number | undefined, current: number, firstRea
   return current - previous;
 }
 
-/** Apps ("<namespace>/<app>") whose app rule was in use or got requests since the last reading. */
+/** Apps ("<namespace>/<app>") whose traffic rules were in use or got requests since the last reading. */
 export function activeApps(
   previous: Map<string, ClusterCounters> | undefined,
   current: Map<string, { app: string; counters: ClusterCounters }>,
@@ -117,7 +117,7 @@ export type DataplaneActivityOptions = Omit<DataplaneStatsConfig, "pods"> & {
  * it served before, so neither a rollout nor a scale-up makes every app look active.
  */
 export class DataplaneActivity {
-  /** The app rule counters of each source at its last successful reading, by the source's key. */
+  /** The traffic rule counters of each source at its last successful reading, by the source's key. */
   private readonly last = new Map<string, Map<string, ClusterCounters>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<Set<string>> | undefined;
@@ -176,7 +176,7 @@ export class DataplaneActivity {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
       });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const current = appRuleClusters(parseRouteClusters(await response.text()));
+      const current = trafficClusters(parseRouteClusters(await response.text()));
       const apps = activeApps(this.last.get(key), current);
       this.last.set(key, new Map([...current].map(([cluster, { counters }]) => [cluster, counters])));
       return apps;

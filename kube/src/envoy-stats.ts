@@ -55,30 +55,35 @@ export function parseRouteClusters(text: string): RouteClusters {
 }
 
 /**
- * Each route's `app` rule cluster, keyed "<namespace>/<route>/rule/<index>". The operator
- * writes the `app` rule (PathPrefix "/") last, after the `health-checks` rule when the route has
- * one (operator/src/routing/gateway-api.ts), and Envoy Gateway names clusters by rule index: so
- * the app rule is the highest index of the route, and every lower one is health checks (and the
- * operator's stop probes), never activity. This holds whatever the operator's exclusion
- * settings are, which a reader of the statistics need not know.
+ * The rules whose requests are the app's activity: every rule of the route but the first. The
+ * operator writes the `health-checks` rule (health checks and its stop probes, never activity)
+ * first, then the `app` rule and, for a Public app, the rule of requests carrying Atrium's
+ * credentials (operator/src/routing/gateway-api.ts); Envoy Gateway names clusters by rule
+ * index. A route with a single rule (none written by this operator) is all activity. This holds
+ * whatever the operator's exclusion settings are, which a reader of the statistics need not know.
  */
-export function appRuleClusters(routes: RouteClusters): Map<string, { app: string; counters: ClusterCounters }> {
+function trafficRules(rules: Map<number, ClusterCounters>): number[] {
+  const indexes = [...rules.keys()].sort((a, b) => a - b);
+  return indexes.length > 1 ? indexes.slice(1) : indexes;
+}
+
+/** Each route's traffic rule clusters, keyed "<namespace>/<route>/rule/<index>". */
+export function trafficClusters(routes: RouteClusters): Map<string, { app: string; counters: ClusterCounters }> {
   const clusters = new Map<string, { app: string; counters: ClusterCounters }>();
-  for (const [app, rules] of routes) {
-    const index = Math.max(...rules.keys());
-    clusters.set(`${app}/rule/${index}`, { app, counters: rules.get(index) as ClusterCounters });
-  }
+  for (const [app, rules] of routes)
+    for (const index of trafficRules(rules))
+      clusters.set(`${app}/rule/${index}`, { app, counters: rules.get(index) as ClusterCounters });
   return clusters;
 }
 
 /**
- * The requests under way on one route's `app` rule in one reading (undefined: the reading has
+ * The requests under way on one route's traffic rules in one reading (undefined: the reading has
  * no cluster of that route, e.g. Envoy has not been given the route yet).
  */
-export function appRuleActive(routes: RouteClusters, namespace: string, route: string): number | undefined {
+export function trafficActive(routes: RouteClusters, namespace: string, route: string): number | undefined {
   const rules = routes.get(`${namespace}/${route}`);
   if (!rules?.size) return undefined;
-  return rules.get(Math.max(...rules.keys()))?.active ?? 0;
+  return trafficRules(rules).reduce((sum, index) => sum + (rules.get(index)?.active ?? 0), 0);
 }
 
 /** Where one Envoy's statistics are read: its admin's /stats, or the Prometheus URL given. */

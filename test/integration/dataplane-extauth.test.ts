@@ -62,13 +62,18 @@ type Seen = {
 type Answer = { status: number; body: string; seen?: Seen; mark?: string };
 
 /** A request to Envoy's listener for `<app>.<org>.<domain>`; the echo apps answer with what they received. */
-function viaEnvoy(app: string, headers: Record<string, string> = {}, method = "GET"): Promise<Answer> {
+function viaEnvoy(
+  app: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  path = headers["x-atrium-probe"] ? "/" : "/page",
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: dataplane.host,
         port: dataplane.port,
-        path: headers["x-atrium-probe"] ? "/" : "/page",
+        path,
         method,
         headers: { host: `${app}.${ORG}.${DOMAIN}`, ...headers },
         agent: false,
@@ -335,6 +340,57 @@ describe("access control in the data plane (Envoy ext_authz → the API's forwar
     expect(own.seen).toMatchObject({ cookie: null, authorization: "Basic dXNlcjpwdw==" });
     const bearer = await viaEnvoy("lobby", { cookie: "xatrium_session=1", authorization: "Bearer atr_xx_1" });
     expect(bearer.seen).toMatchObject({ cookie: "xatrium_session=1", authorization: "Bearer atr_xx_1" });
+    // NBSP (a Latin-1 byte, invalid alone in UTF-8) before the cookie still meets the rule's regex and the filter.
+    const nbsp = await viaEnvoy("lobby", { cookie: `theme=dark;\u00a0${sessionOf(people.member.cookie)}` });
+    expect(nbsp.seen).toMatchObject({ cookie: "theme=dark" });
+  });
+
+  it("runs the filter only on the rules whose requests can carry Atrium's credentials, and counts those as the app's traffic", async () => {
+    // In Envoy itself: the Lua filter is on for the route's health-checks (0) and
+    // atrium-credentials (2) rules, off for the app rule (1) that takes every other request.
+    await until("lobby's credential filter accepted", async () => ((await filterAccepted("lobby")) ? true : undefined));
+    let routes: any[] = [];
+    await until("lobby's filter in Envoy", async () => {
+      const dump = JSON.parse(
+        await (await fetch(`${dataplane.adminUrl}/config_dump?resource=dynamic_route_configs`)).text(),
+      ) as { configs: { route_config: { virtual_hosts?: { routes: any[] }[] } }[] };
+      routes = dump.configs
+        .flatMap((c) => c.route_config.virtual_hosts ?? [])
+        .flatMap((vh) => vh.routes)
+        .filter((r) => String(r.name).startsWith(`httproute/${NS}/lobby/`));
+      return routes.some((r) => r.typed_per_filter_config) ? true : undefined;
+    });
+    const lua = (rule: number) =>
+      routes
+        .filter((r) => String(r.name).startsWith(`httproute/${NS}/lobby/rule/${rule}/`))
+        .map((r) => Object.keys(r.typed_per_filter_config ?? {}).some((k) => k.startsWith("envoy.filters.http.lua/")));
+    expect(lua(0).length).toBeGreaterThan(0);
+    expect(lua(0).every(Boolean)).toBe(true);
+    expect(lua(2)).toEqual([true, true]);
+    expect(lua(1)).toEqual([false]);
+
+    // Requests with Atrium's credentials count as traffic (rules 1 and 2; once the filter took
+    // them off, Envoy picks the route again and sends the request on the app rule), never as
+    // health checks.
+    const counts = async () =>
+      Promise.all([0, 1, 2].map(async (rule) => (await dataplane.routeStats(NS, "lobby", rule)).upstream_rq_total));
+    const [health0, app0, creds0] = await counts();
+    const plain = await viaEnvoy("lobby", { cookie: "theme=dark", authorization: "Basic dXNlcjpwdw==" });
+    expect(plain.seen).toMatchObject({ cookie: "theme=dark", authorization: "Basic dXNlcjpwdw==" });
+    expect((await viaEnvoy("lobby", { cookie: people.member.cookie })).seen).toMatchObject({ cookie: null });
+    expect((await viaEnvoy("lobby", { authorization: "Bearer atr_ai_0123456789" })).seen).toMatchObject({
+      authorization: null,
+    });
+    const [health1, app1, creds1] = await counts();
+    expect(health1).toBe(health0);
+    expect((app1 as number) + (creds1 as number) - (app0 as number) - (creds0 as number)).toBe(3);
+
+    // A health check's path outranks the credentials rule: the filter runs there too.
+    const route = await read("HTTPRoute", "gateway.networking.k8s.io/v1", "lobby");
+    const health = route.spec.rules[0].matches.find((m: any) => m.path.type === "Exact")?.path.value as string;
+    expect(health).toMatch(/^\//);
+    const checked = await viaEnvoy("lobby", { cookie: `app=1; ${people.member.cookie}` }, "GET", health);
+    expect(checked.seen).toMatchObject({ cookie: "app=1" });
   });
 
   it("follows the app's access policy: Members adds the policy, Public deletes it again", async () => {

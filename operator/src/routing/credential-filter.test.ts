@@ -10,7 +10,7 @@ import {
 // What the script does to requests is tested through a real Envoy
 // (test/integration/dataplane-extauth.test.ts); here, the policy that carries it.
 describe("the Public app's credential filter (an EnvoyExtensionPolicy with inline Lua)", () => {
-  it("puts the Lua filter on the app's HTTPRoute, owned by the app", () => {
+  it("puts the Lua filter on the app route's health-checks and credentials rules only, owned by the app", () => {
     const policy = desiredCredentialFilter(app({ access: { policy: "Public" } }));
     expect(policy).toMatchObject({
       apiVersion: "gateway.envoyproxy.io/v1alpha1",
@@ -23,7 +23,10 @@ describe("the Public app's credential filter (an EnvoyExtensionPolicy with inlin
     });
     expect(policy.metadata.ownerReferences?.[0]).toMatchObject({ kind: "AppInstance", name: "docs", uid: "app-uid" });
     expect(policy.spec).toEqual({
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "docs" }],
+      targetRefs: [
+        { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "docs", sectionName: "health-checks" },
+        { group: "gateway.networking.k8s.io", kind: "HTTPRoute", name: "docs", sectionName: "atrium-credentials" },
+      ],
       lua: [{ type: "Inline", inline: CREDENTIAL_FILTER_LUA }],
     });
     expect(credentialFilterName("docs")).toBe("docs-credentials");

@@ -5,12 +5,17 @@
 // cookies (the API's ATRIUM_COOKIE_DOMAIN makes them reach app hosts) and a script may send an
 // Atrium API key: any Public app (a marketplace app) could use them. So each Public app's
 // HTTPRoute gets an Envoy Gateway EnvoyExtensionPolicy with a small inline Lua filter that
-// removes them in Envoy itself: no call out per request, so warm traffic keeps its speed. The
-// Envoy Gateway must allow Lua (its EnvoyGateway config's extensionApis.enableLua). Pure
-// builders; data-plane.ts applies.
+// removes them in Envoy itself: no call out per request. It runs only on the route's rules that
+// can see them: the rule of requests carrying them (CREDENTIALS_RULE, chosen by a header match
+// in Envoy's router) and the health-checks rule (whose paths outrank it). The rest of the app's
+// traffic skips the filter, so warm traffic keeps Envoy's speed (running Lua on every request
+// cost 24 µs of CPU each). The Envoy Gateway must allow Lua (its EnvoyGateway config's
+// extensionApis.enableLua). Pure builders; data-plane.ts applies.
 import { type AppInstance, orgOfNamespace } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
 import { LABEL_INSTANCE, managedLabels, ownerRef } from "../labels.ts";
+import { needsExtAuth } from "./ext-auth.ts";
+import { CREDENTIALS_RULE, HEALTH_RULE } from "./gateway-api.ts";
 
 type App = AppInstance & KubeObject;
 
@@ -72,9 +77,9 @@ end
 `;
 
 /** Whether the app's route gets the filter: Public apps only (the others' external authorization strips). */
-export const needsCredentialFilter = (app: Pick<AppInstance, "spec">) => app.spec.access?.policy === "Public";
+export const needsCredentialFilter = (app: Pick<AppInstance, "spec">) => !needsExtAuth(app);
 
-/** The app's EnvoyExtensionPolicy: the Lua filter on its HTTPRoute (both named after the app), owned by the app. */
+/** The app's EnvoyExtensionPolicy: the Lua filter on two rules of its HTTPRoute (named after the app), owned by the app. */
 export function desiredCredentialFilter(app: App): KubeObject {
   const org = orgOfNamespace(app.metadata.namespace) ?? "";
   const name = app.metadata.name;
@@ -88,7 +93,12 @@ export function desiredCredentialFilter(app: App): KubeObject {
       ownerReferences: [ownerRef(app)],
     },
     spec: {
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name }],
+      targetRefs: [HEALTH_RULE, CREDENTIALS_RULE].map((sectionName) => ({
+        group: "gateway.networking.k8s.io",
+        kind: "HTTPRoute",
+        name,
+        sectionName,
+      })),
       lua: [{ type: "Inline", inline: CREDENTIAL_FILTER_LUA }],
     },
   };

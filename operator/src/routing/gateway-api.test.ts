@@ -93,6 +93,29 @@ describe("the app's HTTPRoute", () => {
       expect(modifiers(policy)).toEqual([["x-atrium-probe-token"], ["x-atrium-probe-token"]]);
   });
 
+  it("gives a Public app a third rule for requests carrying Atrium's credentials, the only ones its filter runs on", () => {
+    const extAuth = { namespace: "atrium", name: "atrium-api", port: 8080 };
+    const rules = (policy: "Public" | "Members", r: GatewayApiRouting = { ...routing, extAuth }) =>
+      (desiredHttpRoute(app({ access: { policy } }), template(), r, "apps.example").spec as any).rules;
+    expect(rules("Members").map((r: any) => r.name)).toEqual(["health-checks", "app"]);
+    // No external authorization configured (not Envoy Gateway): no filter, so no rule for it.
+    expect(rules("Public", routing).map((r: any) => r.name)).toEqual(["health-checks", "app"]);
+    const pub = rules("Public");
+    expect(pub.map((r: any) => r.name)).toEqual(["health-checks", "app", "atrium-credentials"]);
+    expect(pub[2].backendRefs).toEqual(pub[1].backendRefs);
+    expect(pub[2].filters).toEqual(pub[1].filters);
+    expect(pub[2].matches).toEqual([
+      {
+        path: { type: "PathPrefix", value: "/" },
+        headers: [{ type: "RegularExpression", name: "Cookie", value: ".*atrium_(?:session|csrf)=.*" }],
+      },
+      {
+        path: { type: "PathPrefix", value: "/" },
+        headers: [{ type: "RegularExpression", name: "Authorization", value: "(?i).*atr_(?:sk|ai)_.*" }],
+      },
+    ]);
+  });
+
   it("names a listener when configured, and keeps the probe's rule (before the app's) when nothing is excluded", () => {
     const route = desiredHttpRoute(
       app(),

@@ -71,6 +71,23 @@ export const LABEL_ENDPOINTS = "atrium.dev/endpoints";
 export const ANNOTATION_PROXY_SINCE = "atrium.dev/proxy-since";
 export const HEALTH_RULE = "health-checks";
 export const APP_RULE = "app";
+/** A Public app's requests that carry Atrium's credentials: the only ones its credential filter runs on. */
+export const CREDENTIALS_RULE = "atrium-credentials";
+
+/**
+ * What sends a Public app's request to its credentials rule: any Cookie naming an Atrium cookie,
+ * any Authorization holding something shaped like an Atrium key. Envoy matches a header regex
+ * against the whole value (RE2), hence the `.*` on both sides. Looser than what the filter takes
+ * off (its Lua decides exactly, credential-filter.ts): a request this lets by carries nothing
+ * to take off, so it skips the filter's cost; one it catches too eagerly only pays that cost.
+ */
+export const CREDENTIAL_MATCHES = [
+  { name: "Cookie", value: ".*atrium_(?:session|csrf)=.*" },
+  { name: "Authorization", value: "(?i).*atr_(?:sk|ai)_.*" },
+].map((header) => ({
+  path: { type: "PathPrefix" as const, value: "/" },
+  headers: [{ type: "RegularExpression", ...header }],
+}));
 
 export type EndpointsMode = "serve" | "proxy";
 
@@ -121,10 +138,20 @@ const validPath = (p: string) =>
   !p.endsWith("/.");
 
 /**
+ * Whether the app's route has the credentials rule: a Public app where the credential filter is
+ * written (with external authorization configured, that is Envoy Gateway: credential-filter.ts).
+ */
+export const credentialRule = (app: Pick<AppInstance, "spec">, routing: Pick<GatewayApiRouting, "extAuth">) =>
+  routing.extAuth !== undefined && !needsExtAuth(app);
+
+/**
  * The app's route: host `<app>.<org>.<baseDomain>` on the configured Gateway, every request
- * marked with the app's identity, health checks and the operator's stop probes on their own rule
- * (so the data plane's statistics of the `app` rule, always the last, are the app's activity). Its content depends only on the app's
- * name, template port, exclusions and whether it is Public: a stop or a wake never changes it.
+ * marked with the app's identity, health checks and the operator's stop probes on their own
+ * rule, always the first (so the data plane's statistics of every other rule are the app's
+ * activity: kube/src/envoy-stats.ts). A Public app with the credential filter has a third rule
+ * for requests carrying Atrium's credentials, the only ones that filter runs on (ADR 0023): the
+ * rest of its traffic pays nothing for it. Its content depends only on the app's name,
+ * template port, exclusions and whether it is Public: a stop or a wake never changes it.
  */
 export function desiredHttpRoute(
   app: App,
@@ -174,6 +201,11 @@ export function desiredHttpRoute(
       rules: [
         { name: HEALTH_RULE, matches: health, filters, backendRefs },
         { name: APP_RULE, matches: [{ path: { type: "PathPrefix", value: "/" } }], filters, backendRefs },
+        // A header match outranks the app rule's bare "/" (the health rule's paths and probe
+        // still outrank it: the filter runs there too).
+        ...(credentialRule(app, routing)
+          ? [{ name: CREDENTIALS_RULE, matches: CREDENTIAL_MATCHES, filters, backendRefs }]
+          : []),
       ],
     },
   };

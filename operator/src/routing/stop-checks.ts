@@ -5,7 +5,7 @@
 //                must come back from the activator, naming the app; only then has the data plane
 //                taken the new endpoints, and the grace begins (Knative's activator probe);
 //   the re-check when the grace is over, the requests still under way on the app's route in every
-//                Envoy (`upstream_rq_active` of its `app` rule cluster, ATRIUM_DATAPLANE_STATS_URLS):
+//                Envoy (`upstream_rq_active` of its traffic rules' clusters, ATRIUM_DATAPLANE_STATS_URLS):
 //                zero replicas only with none.
 // Passes come every CHECK_AGAIN_MS while a check is pending, so the checks need no queue of
 // their own: a pass starts what is due, a later pass reads the answer. What a check learned
@@ -21,7 +21,7 @@ import {
   orgOfNamespace,
   PROBE_TOKEN_HEADER,
 } from "@atrium/crds";
-import { appRuleActive, errorMessage, filteredStatsUrl, parseRouteClusters } from "@atrium/kube";
+import { errorMessage, filteredStatsUrl, parseRouteClusters, trafficActive } from "@atrium/kube";
 import type { Deps, Obj } from "../deps.ts";
 import { needsExtAuth } from "./ext-auth.ts";
 import type { GatewayApiRouting, StopStep } from "./gateway-api.ts";
@@ -34,7 +34,7 @@ export type DataPlaneChecks = {
    * the data plane's external authorization (PROBE_TOKEN_HEADER); never sent to the others.
    */
   probe(url: string, host: string, app: string, token?: string): Promise<void>;
-  /** The requests under way on a route's `app` rule in one Envoy's statistics (0: it has no cluster of that route). */
+  /** The requests under way on a route's traffic rules (all but health checks) in one Envoy's statistics (0: it has no cluster of that route). */
   activeRequests(statsUrl: string, namespace: string, route: string): Promise<number>;
 };
 
@@ -83,7 +83,7 @@ export function httpChecks(timeoutMs = 2000): DataPlaneChecks {
     activeRequests: async (url, namespace, route) => {
       const response = await fetch(filteredStatsUrl(url), { signal: AbortSignal.timeout(timeoutMs) });
       if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-      return appRuleActive(parseRouteClusters(await response.text()), namespace, route) ?? 0;
+      return trafficActive(parseRouteClusters(await response.text()), namespace, route) ?? 0;
     },
   };
 }
