@@ -177,6 +177,9 @@ export async function run() {
       direct: { url: `http://${ip}:8080/` },
       envoy: { url: `${dp.url}/`, headers: { Host: PLAIN_HOST } },
       atrium_mode: { url: `${dp.url}/`, headers: { Host: `warm.bench.${DOMAIN}` } },
+      // The same Public app visited by a signed-in member: the session cookie sends each request
+      // on the credentials rule, where the filter runs (what a visitor without it never pays).
+      atrium_mode_signed_in: { url: `${dp.url}/`, headers: { Host: `warm.bench.${DOMAIN}`, Cookie: session } },
       extauth: { url: `${dp.url}/`, headers: { Host: `vault.bench.${DOMAIN}`, Cookie: session } },
       nginx: { url: nginx.url },
       gateway: { url: `${embedded.url}/apps/bench/warm/` },
@@ -216,6 +219,7 @@ export async function run() {
     const pids: Record<string, number | undefined> = {
       envoy: dp.pids.envoy || undefined,
       atrium_mode: dp.pids.envoy || undefined,
+      atrium_mode_signed_in: dp.pids.envoy || undefined,
       extauth: dp.pids.envoy || undefined,
       nginx: pidIn(nginx.pidFile),
       gateway: embedded.pid,
@@ -250,7 +254,9 @@ export async function run() {
         "namespace (reached over a veth pair, which nginx and the gateway on loopback do not pay), (envoy) with a plain " +
         "hand-written HTTPRoute to a selector-less Service's EndpointSlice and no Atrium, (atrium_mode) with Atrium's " +
         "operator in Gateway API mode writing a Public app's route, route Service and EndpointSlice to the same backend " +
-        "(with its credential filter, an EnvoyExtensionPolicy whose inline Lua takes Atrium's cookies and keys off each request) " +
+        "(with its credential filter, an EnvoyExtensionPolicy whose inline Lua takes Atrium's cookies and keys off requests, " +
+        "on the route's rule for requests that carry them only; these carry none), (atrium_mode_signed_in) the same app " +
+        "with a member's session cookie on each request, so the filter runs on each, " +
         "and Atrium's gateway (the activator) reading Envoy's /stats every 10 s, (extauth) a Members-only app with " +
         "Envoy Gateway's SecurityPolicy extAuth asking the real API's forward-auth (in the benchmark's process, SQLite, " +
         "through a loopback forwarder) about every request with a member's session cookie (its own backend process, " +
@@ -258,7 +264,7 @@ export async function run() {
         "(forward_auth) the API's data-plane check itself, asked directly with the same cookie. " +
         `${ROUNDS} alternating rounds; rps at 50 connections, p99 at 1 connection; medians of the rounds, ratios the ` +
         "median of per-round ratios; CPU per request (user + system) of each proxy's processes from /proc (Envoy's " +
-        "for the three Envoy rows; the API's share of extauth is not in it). All on the same 2 cores, shared with other work.",
+        "for the four Envoy rows; the API's share of extauth is not in it). All on the same 2 cores, shared with other work.",
       metrics: {
         direct_rps: rps("direct"),
         envoy_rps: rps("envoy"),
@@ -267,10 +273,13 @@ export async function run() {
         nginx_rps: rps("nginx"),
         gateway_rps: rps("gateway"),
         ratio_atrium_mode_vs_envoy_rps: paired("atrium_mode", "envoy"),
+        atrium_mode_signed_in_rps: rps("atrium_mode_signed_in"),
+        ratio_atrium_mode_signed_in_vs_envoy_rps: paired("atrium_mode_signed_in", "envoy"),
         ratio_extauth_vs_envoy_rps: paired("extauth", "envoy"),
         ratio_envoy_vs_nginx_rps: paired("envoy", "nginx"),
         envoy_cpu_us_per_req: cpuMicros("envoy"),
         atrium_mode_cpu_us_per_req: cpuMicros("atrium_mode"),
+        atrium_mode_signed_in_cpu_us_per_req: cpuMicros("atrium_mode_signed_in"),
         extauth_envoy_cpu_us_per_req: cpuMicros("extauth"),
         nginx_cpu_us_per_req: cpuMicros("nginx"),
         gateway_cpu_us_per_req: cpuMicros("gateway"),
