@@ -4,6 +4,7 @@ import {
   CREDENTIAL_FILTER_LUA,
   credentialFilterName,
   desiredCredentialFilter,
+  filterRefusal,
   needsCredentialFilter,
 } from "./credential-filter.ts";
 
@@ -47,5 +48,18 @@ describe("the Public app's credential filter (an EnvoyExtensionPolicy with inlin
     expect(CREDENTIAL_FILTER_LUA).toMatch(/^function envoy_on_request\(request_handle\)$/m);
     // NBSP as a byte escape Lua reads: JavaScript's \s covers it in a Latin-1 header.
     expect(CREDENTIAL_FILTER_LUA).toContain('local WS = "[%s\\160]"');
+  });
+
+  it("reads Envoy Gateway's refusal from the policy's status: any ancestor not Accepted", () => {
+    const status = (...conditions: { type: string; status: string; message?: string }[]) => ({
+      status: { ancestors: [{ conditions: [{ type: "Accepted", status: "True" }] }, { conditions }] },
+    });
+    expect(filterRefusal(undefined)).toBeUndefined();
+    expect(filterRefusal({})).toBeUndefined();
+    expect(filterRefusal(status({ type: "Accepted", status: "True" }))).toBeUndefined();
+    expect(filterRefusal(status({ type: "Accepted", status: "False", message: "Lua is not enabled" }))).toBe(
+      "Lua is not enabled",
+    );
+    expect(filterRefusal(status({ type: "Accepted", status: "False" }))).toBe("not accepted");
   });
 });

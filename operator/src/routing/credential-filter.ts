@@ -103,3 +103,20 @@ export function desiredCredentialFilter(app: App): KubeObject {
     },
   };
 }
+
+type PolicyStatus = {
+  status?: { ancestors?: { conditions?: { type: string; status: string; message?: string }[] }[] };
+};
+
+/**
+ * Why Envoy Gateway refused the app's filter, if it did (an ancestor's Accepted is False: say
+ * Lua is not enabled, or the script failed its validation): the Public app then receives
+ * Atrium's credentials, which its admins must hear about. Undefined while it is accepted or not
+ * yet looked at.
+ */
+export function filterRefusal(policy: PolicyStatus | undefined): string | undefined {
+  for (const ancestor of policy?.status?.ancestors ?? [])
+    for (const c of ancestor.conditions ?? [])
+      if (c.type === "Accepted" && c.status === "False") return c.message || "not accepted";
+  return undefined;
+}

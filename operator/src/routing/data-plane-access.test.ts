@@ -135,6 +135,30 @@ describe("access control in the data plane, in the AppInstance reconcile", () =>
     );
   });
 
+  it("warns once when Envoy Gateway refuses a Public app's credential filter (Lua off): the app receives Atrium's credentials", async () => {
+    const h = harness({ policy: "Public" }, EXT_AUTH);
+    const first = await h.pass();
+    const filter = first.find((w) => w.resource === "envoyextensionpolicies")?.object as KubeObject;
+    const withStatus = (accepted: "True" | "False", message: string) =>
+      h.caches.extensionPolicies?.put({
+        ...filter,
+        status: { ancestors: [{ conditions: [{ type: "Accepted", status: accepted, message }] }] },
+      } as KubeObject);
+    withStatus("True", "Policy has been accepted.");
+    await h.pass();
+    expect(h.events).toEqual([]);
+    withStatus("False", "Lua extensions are not enabled");
+    await h.pass();
+    await h.pass();
+    expect(h.events).toEqual(["Warning CredentialsNotFiltered"]); // told once
+    // Accepted again, then refused again: told again.
+    withStatus("True", "Policy has been accepted.");
+    await h.pass();
+    withStatus("False", "Lua extensions are not enabled");
+    await h.pass();
+    expect(h.events).toEqual(["Warning CredentialsNotFiltered", "Warning CredentialsNotFiltered"]);
+  });
+
   it("fails closed: without external authorization a Members app gets no route (and loses one it had), with a Warning", async () => {
     const h = harness({ policy: "Members" }, {});
     const written = await h.pass();

@@ -14,7 +14,12 @@ import {
 import type { IdleState } from "../appinstance/idle.ts";
 import { type Deps, ensure, type Obj } from "../deps.ts";
 import { LABEL_INSTANCE } from "../labels.ts";
-import { credentialFilterName, desiredCredentialFilter, needsCredentialFilter } from "./credential-filter.ts";
+import {
+  credentialFilterName,
+  desiredCredentialFilter,
+  filterRefusal,
+  needsCredentialFilter,
+} from "./credential-filter.ts";
 import {
   desiredReferenceGrant,
   desiredSecurityPolicy,
@@ -64,6 +69,8 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
   const checks = stopChecks(deps, routing, deps.dataPlaneChecks);
   /** Apps already told (an event, a log line) that they have no route for want of external authorization. */
   const unenforced = new Set<string>();
+  /** Public apps already told that Envoy Gateway refused their credential filter. */
+  const unfiltered = new Set<string>();
   const { caches } = deps;
 
   /** The stop sequence's step for this pass: the idle state to report and act on, and the objects to ensure. */
@@ -194,6 +201,7 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
       deps.log("App not routed: its access policy cannot be enforced by the data plane", { app: key }, "error");
       deps.record(pass.app, "Warning", "AccessNotEnforced", refused);
     } else if (!refused) unenforced.delete(key);
+    warnUnfiltered(pass.app, key);
     await Promise.all([
       ensure(deps, R.service, service, caches.services),
       caches.httpRoutes && !pass.unenforceable && ensure(deps, R.httpRoute, route, caches.httpRoutes),
@@ -203,6 +211,35 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
     checks.run(pass.app);
   };
 
+  /**
+   * Once per refusal: a Public app whose credential filter Envoy Gateway refused (Lua not
+   * enabled, say) is still served, as Public apps are, but receives Atrium's cookies and keys.
+   */
+  const warnUnfiltered = (app: Obj<AppInstance>, key: string) => {
+    const filter = credentialFilterName(app.metadata.name);
+    const live = needsCredentialFilter(app)
+      ? caches.extensionPolicies?.get(`${app.metadata.namespace}/${filter}`)
+      : undefined;
+    const refusal = filterRefusal(live as Parameters<typeof filterRefusal>[0]);
+    if (!refusal) {
+      unfiltered.delete(key);
+      return;
+    }
+    if (unfiltered.has(key)) return;
+    unfiltered.add(key);
+    deps.log(
+      "Credential filter refused by Envoy Gateway: a Public app receives Atrium's credentials",
+      { app: key, refusal },
+      "error",
+    );
+    deps.record(
+      app,
+      "Warning",
+      "CredentialsNotFiltered",
+      `Envoy Gateway refused the EnvoyExtensionPolicy ${filter} (${refusal}): this Public app receives Atrium's session cookies and API keys. Enable Lua in Envoy Gateway (extensionApis.enableLua: true), or make the app Members-only`,
+    );
+  };
+
   return {
     plan,
     apply,
@@ -210,6 +247,7 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
       switched.delete(key);
       checks.forget(key);
       unenforced.delete(key);
+      unfiltered.delete(key);
     },
   };
 }
