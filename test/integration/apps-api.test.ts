@@ -132,6 +132,16 @@ describe("apps API", () => {
       { template: ECHO, name: "r6", env: { API_TOKEN: SECRET }, idle: { policy: "Auto", timeout: "0s" } },
       [["/body/idle/timeout", "must be a duration such as 90s, 30m or 12h, between 1s and 720h"]],
     ]);
+    // The CRD's rule on the name itself (the route Service's suffix): at the body's own name.
+    refusals.push([
+      { template: ECHO, name: "r7-route", env: { API_TOKEN: SECRET } },
+      [
+        [
+          "/body/name",
+          "must not end in '-route': in Gateway API mode the app <name> has a Service <name>-route, which an app named so would share (its own Service has its name)",
+        ],
+      ],
+    ]);
     for (const [body, fields] of refusals) {
       const r = await api(admin, "POST", "/apps", body);
       expect(r.status, JSON.stringify(r.body)).toBe(422);

@@ -93,6 +93,10 @@ const WatchQuery = Type.Object({
   timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 600, default: 300, description: "Seconds at most" })),
 });
 
+/** Where an AppInstance field is in the install body: spec's fields at the top, the object's name as `name`. */
+export const bodyPointer = (field: string) =>
+  `/body/${(field === "metadata.name" ? "name" : field.replace(/^spec\./, "")).replaceAll(".", "/")}`;
+
 /**
  * The apiserver's own validation (CEL bounds such as the idle timeout's) refused the object:
  * its causes become field errors at the body's places ("spec.idle.timeout" → /body/idle/timeout).
@@ -101,7 +105,7 @@ function refusedByCluster(e: unknown): unknown {
   if (!(e instanceof KubeError) || e.code !== 422) return e;
   const causes = (e.details as { causes?: Array<{ field?: string; message?: string }> } | undefined)?.causes ?? [];
   const fields = causes.map((c) => ({
-    path: `/body/${(c.field ?? "").replace(/^spec\./, "").replaceAll(".", "/")}`,
+    path: bodyPointer(c.field ?? ""),
     // "Invalid value: \"string\": must be …": the rule's own message is what the person can act on.
     message: (c.message ?? e.message).replace(/^Invalid value: (?:"[^"]*"|\S+): /, ""),
   }));
