@@ -37,7 +37,7 @@ import { ForwardAuth } from "./forward-auth.ts";
 import { clientOrigin, parseTrustedProxies, requestHead, trustedPeers } from "./headers.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { errorPage, startingPage } from "./pages.ts";
-import { closingAnswer } from "./refusal.ts";
+import { closingAnswer, statusOfAnswer } from "./refusal.ts";
 import { type Exclusions, isExcluded, type Route, routeOf, wantsHtml } from "./routes.ts";
 import { HttpServer, type Request, type Response, type ServerOptions, throttled } from "./server.ts";
 import { addressOf, type Endpoint, UpstreamError, UpstreamPool } from "./upstream.ts";
@@ -591,10 +591,14 @@ export function createGateway(options: {
     });
   };
   // WebSockets: after the upgrade the gateway only copies bytes; the open socket is activity.
+  // Each upgrade is a request in the metrics and usage, counted with the status its client got:
+  // the refusal's, a 502 when the app takes no connection, else the app's own answer (101, or a
+  // refusal of the app's), read off the first bytes the app sends.
   server.onUpgrade = async (req: Request, socket: Socket, head: Buffer) => {
     socket.on("error", () => socket.destroy());
+    const requested = routeFor(req);
     try {
-      const resolved = await resolve(req, routeFor(req), false);
+      const resolved = await resolve(req, requested, false);
       if ("starting" in resolved) throw new HttpError(503, "App is starting", "retry shortly");
       const { target, route } = resolved;
       let connected = false;
@@ -612,6 +616,7 @@ export function createGateway(options: {
           }),
         );
         if (head.length) upstreamSocket.write(head);
+        upstreamSocket.once("data", (chunk: Buffer) => countRequest(route, statusOfAnswer(chunk)));
         upstreamSocket.pipe(socket);
         socket.pipe(upstreamSocket);
       });
@@ -627,14 +632,18 @@ export function createGateway(options: {
         if (counted) activity.closed(counted);
         upstreamSocket.destroy();
         // The app could not be reached: the client is told so, as a plain request would be.
-        if (!connected) refuseUpgrade(socket, new HttpError(502, "Bad gateway", `${route.app} did not answer`));
-        else socket.destroy();
+        if (!connected) {
+          countRequest(route, 502);
+          refuseUpgrade(socket, new HttpError(502, "Bad gateway", `${route.app} did not answer`));
+        } else socket.destroy();
       };
       // HTTP server sockets allow half-open connections; a WebSocket never uses them, so
       // either side ending (or failing) ends both, and the activity count with them.
       for (const side of [socket, upstreamSocket]) for (const event of ["end", "close", "error"]) side.on(event, close);
     } catch (error) {
-      refuseUpgrade(socket, asHttpError(error));
+      const refusal = asHttpError(error);
+      countRequest(known(requested), refusal.status);
+      refuseUpgrade(socket, refusal);
     }
   };
 

@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { closingAnswer } from "./refusal.ts";
+import { closingAnswer, statusOfAnswer } from "./refusal.ts";
 
 const AT = new Date("2026-12-01T20:00:00Z");
 
@@ -45,5 +45,15 @@ describe("closingAnswer", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("statusOfAnswer", () => {
+  it("reads an app's answer to an upgrade off its first bytes; anything else is a 502", () => {
+    expect(statusOfAnswer(Buffer.from("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"))).toBe(101);
+    expect(statusOfAnswer(Buffer.from("HTTP/1.0 403 Forbidden\r\n"))).toBe(403);
+    expect(statusOfAnswer(Buffer.from("HTTP/1.1 426\r\n"))).toBe(426);
+    expect(statusOfAnswer(Buffer.from("SSH-2.0-OpenSSH\r\n"))).toBe(502);
+    expect(statusOfAnswer(Buffer.from("HTTP/1.1 9999 x"))).toBe(502);
   });
 });

@@ -31,3 +31,12 @@ export function closingAnswer(
   const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n${fields.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`;
   return Buffer.concat([Buffer.from(head, "latin1"), text]);
 }
+
+/**
+ * The status an app answered an upgrade with, from the first bytes it sent ("HTTP/1.1 101 …");
+ * 502 when they are no HTTP answer (what the client got is then not the app's to name).
+ */
+export function statusOfAnswer(first: Buffer): number {
+  const m = /^HTTP\/1\.[01] ([1-5]\d\d)[ \r]/.exec(first.subarray(0, 16).toString("latin1"));
+  return m ? Number(m[1]) : 502;
+}

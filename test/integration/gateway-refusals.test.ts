@@ -193,8 +193,13 @@ describe("the 402 of an unpaid app", () => {
 
 describe("refused WebSocket upgrades", () => {
   it("answers an unpaid app's upgrade with a whole 402: the JSON a plain request gets, framed, then closes", async () => {
+    const refused = () =>
+      gateway.metric("atrium_gateway_requests_total", (l) => l.includes(`app="unpaid"`) && l.includes(`code="402"`));
+    const before = await refused();
     const answer = await upgrade(`/apps/${ORG}/unpaid/socket`);
     expectWellFormed(answer, 402);
+    // Counted as the app's request, as a plain request's refusal is.
+    expect((await refused()) - before).toBe(1);
     expect(answer.statusLine).toBe("HTTP/1.1 402 Payment Required");
     expect(answer.headers.get("content-type")).toEqual(["application/json"]);
     expect(answer.headers.get("cache-control")).toEqual(["no-store"]);

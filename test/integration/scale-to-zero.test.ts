@@ -192,6 +192,10 @@ describe("scale to zero", () => {
     );
     const first = await new Promise<string>((r) => socket.once("data", (d) => r(String(d))));
     expect(first).toContain("101 Switching Protocols");
+    // The upgrade is a request of the app's in the metrics, with the app's own answer.
+    expect(
+      await gateway.metric("atrium_gateway_requests_total", (l) => l.includes(`app="ws"`) && l.includes(`code="101"`)),
+    ).toBe(1);
     await new Promise((r) => setTimeout(r, 7000)); // more than twice the idle timeout
     expect((await waits.app("ws")).status.phase).toBe("Running");
     socket.write("ping");
