@@ -39,7 +39,7 @@ import { orgRoutes } from "./orgs/routes.ts";
 import { apiKeyRoutes } from "./routes/apikeys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { authRoutes } from "./routes/auth.ts";
-import { ATRIUM_KEY, forwardAuthRoutes } from "./routes/forward-auth.ts";
+import { ATRIUM_KEY, dataPlaneCheckPath, forwardAuthRoutes } from "./routes/forward-auth.ts";
 import { invitationRoutes } from "./routes/invitations.ts";
 import { meRoutes } from "./routes/me.ts";
 import { memberRoutes } from "./routes/members.ts";
@@ -174,6 +174,8 @@ export function createApi(deps: ApiDeps) {
   app.get("/healthz", health.live);
   app.get("/readyz", health.ready);
   app.get("/api/openapi.json", (_req, res) => void res.json(document));
+  // The data plane's check carries the app request's path and query after its own: not the check's.
+  app.use(dataPlaneCheckPath);
   app.use("/api", jsonBody("256kb"));
   app.use("/api", s.usage.middleware());
   app.use("/api", authenticate(s));
@@ -256,7 +258,7 @@ const TOKEN_PATHS = new Set(["/unsubscribe", "/usage/batches"]);
  * Authorization: only an Atrium key there is the caller's to Atrium (the app's own is not, as
  * the embedded gateway never forwards it), and the check writes nothing (no CSRF token).
  */
-const DATA_PLANE_CHECK = /^\/forward-auth\/[^/]+\/[^/]+\/data-plane$/;
+const DATA_PLANE_CHECK = /^\/forward-auth\/[^/]+\/[^/]+\/data-plane(?:\/.*)?$/;
 
 async function resolve(s: Services, req: Request, res: Response): Promise<Principal | undefined> {
   if (TOKEN_PATHS.has(req.path)) return undefined;

@@ -23,8 +23,8 @@ const digest = (text: string) => createHash("sha256").update(text).digest();
 /**
  * Whether a data-plane check is the operator's probe: a GET with the probe header and the
  * token. Compared in constant time (digests of equal length), so timing says nothing of the
- * token. The probe's path is not checked: with pathOverride Envoy sends the API the check path
- * only, and the route's probe rule matches the header on every path anyway.
+ * token. The probe's path is not checked (Envoy appends it to the check path, and the route's
+ * probe rule matches the header on every path anyway).
  */
 export function isOperatorProbe(
   token: string | undefined,

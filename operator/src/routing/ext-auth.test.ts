@@ -30,12 +30,14 @@ describe("the app's SecurityPolicy (external authorization in the data plane)", 
       extAuth: {
         http: {
           backendRefs: [{ group: "", kind: "Service", name: "atrium-api", namespace: "atrium-system", port: 8080 }],
-          // pathOverride, not path: Envoy would append the app's own path to a path prefix.
-          pathOverride: "/api/forward-auth/acme/docs/data-plane",
+          // path, not pathOverride: a prefix to which Envoy appends the app's own path and query
+          // (the API sends a browser without a login back there after the login).
+          path: "/api/forward-auth/acme/docs/data-plane",
           headersToBackend: ["x-atrium-user", "cookie"],
         },
         // The operator's stop probe (header and token) too: the API lets it through (ADR 0024).
-        headersToExtAuth: ["cookie", "x-atrium-probe", "x-atrium-probe-token"],
+        // Accept and the scheme: a browser's page request without a login is sent to log in.
+        headersToExtAuth: ["cookie", "x-atrium-probe", "x-atrium-probe-token", "accept", "x-forwarded-proto"],
         timeout: "5s",
         failOpen: false,
       },

@@ -20,9 +20,17 @@ export type ExtAuthBackend = { namespace: string; name: string; port: number };
  * Only Atrium's credentials go to the API: the session cookie, and the operator's stop probe
  * (its header and token, the probe's only credential: ADR 0024). (Envoy always sends the Authorization header
  * too, with Host, method and path; the API reads it only when it holds an Atrium key, as the
- * embedded gateway forwards only those.)
+ * embedded gateway forwards only those.) Accept and X-Forwarded-Proto (which Envoy sets to the
+ * scheme the client used) let the API send a browser without a login to the login page and
+ * back to the app URL it asked for, as the embedded gateway does.
  */
-export const HEADERS_TO_EXT_AUTH = ["cookie", ACTIVATOR_PROBE_HEADER, PROBE_TOKEN_HEADER] as const;
+export const HEADERS_TO_EXT_AUTH = [
+  "cookie",
+  ACTIVATOR_PROBE_HEADER,
+  PROBE_TOKEN_HEADER,
+  "accept",
+  "x-forwarded-proto",
+] as const;
 /**
  * What the API's "yes" sets on the request before the app gets it: the caller's email, and the
  * Cookie without Atrium's session cookies (the API also lists, in Envoy's
@@ -36,7 +44,10 @@ export const securityPolicyName = (app: string) => `${app}-access`;
 /** The grant's name in the API's namespace: one per org namespace. */
 export const referenceGrantName = (namespace: string) => `atrium-ext-auth-${namespace}`;
 
-/** The data plane's check path for one app (Envoy's pathOverride: the app's own path is not appended). */
+/**
+ * The data plane's check path for one app, a prefix: Envoy appends the app request's own path
+ * and query (`path`, not `pathOverride`), which the API needs for the login's way back.
+ */
 export const forwardAuthPath = (org: string, app: string) => `/api/forward-auth/${org}/${app}/data-plane`;
 
 /** Whether the app's traffic must be checked: every policy but Public (Members is the default). */
@@ -62,7 +73,7 @@ export function desiredSecurityPolicy(app: App, backend: ExtAuthBackend): KubeOb
           backendRefs: [
             { group: "", kind: "Service", name: backend.name, namespace: backend.namespace, port: backend.port },
           ],
-          pathOverride: forwardAuthPath(org, name),
+          path: forwardAuthPath(org, name),
           headersToBackend: [...HEADERS_TO_BACKEND],
         },
         headersToExtAuth: [...HEADERS_TO_EXT_AUTH],
