@@ -279,7 +279,7 @@ export const values = Obj(
             }),
             probeUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {
               description:
-                "The data plane's listeners, one per replica (http(s)://<address>:<port>), through which the operator probes that a stopping app's requests reach the activator before the grace counts (ATRIUM_DATA_PLANE_URLS; ADR 0024). Required in gateway-api mode, with statsUrls, unless stopUnconfirmed.",
+                "The data plane's listeners, one per replica (http(s)://<address>:<port>), through which the operator probes that a stopping app's requests reach the activator before the grace counts (ATRIUM_DATA_PLANE_URLS; ADR 0024). A fixed list goes stale at a rollout, and a Service address confirms only the replica that answered: proxies that run as pods are better probed through dataPlane.listenerPort. Gateway API mode needs one of the two unless stopUnconfirmed.",
               default: [],
               maxItems: 64,
             }),
@@ -291,7 +291,7 @@ export const values = Obj(
             }),
             stopUnconfirmed: Type.Boolean({
               description:
-                "Stop apps without the checks probeUrls and statsUrls allow when either is empty (ATRIUM_STOP_UNCONFIRMED); otherwise gateway-api mode needs both, and the chart refuses to render without them.",
+                "Stop apps without the check that has no address (ATRIUM_STOP_UNCONFIRMED): the probe's are probeUrls or dataPlane with its listenerPort, the re-check's statsUrls or dataPlane. Otherwise gateway-api mode needs both, and the chart refuses to render without them.",
               default: false,
             }),
             externalAuthorization: Enum(["envoy-gateway", "none"], {
@@ -301,7 +301,7 @@ export const values = Obj(
             }),
             statsUrls: Type.Array(Type.String({ pattern: HTTP_URL, maxLength: 2048 }), {
               description:
-                "Fixed admin stats addresses of the data plane's proxies (Envoy: http://<host>:19001/stats/prometheus), read every 10 s by Atrium's gateway for running apps' activity, since their requests no longer pass it, and by the operator for the requests still under way before a stop (ATRIUM_DATAPLANE_STATS_URLS; the operator reads only this list). Proxies that run as pods are better named by dataPlane, which follows them as they are scaled and rolled; with neither, a running app looks idle and stops at its idle timeout.",
+                "Fixed admin stats addresses of the data plane's proxies (Envoy: http://<host>:19001/stats/prometheus), read every 10 s by Atrium's gateway for running apps' activity, since their requests no longer pass it, and by the operator for the requests still under way before a stop (ATRIUM_DATAPLANE_STATS_URLS). Proxies that run as pods are better named by dataPlane, which both follow as they are scaled and rolled; with neither, a running app looks idle and stops at its idle timeout.",
               default: [],
               maxItems: 64,
             }),
@@ -309,7 +309,7 @@ export const values = Obj(
               {
                 namespace: Type.String({
                   description:
-                    "Namespace of the data plane's pods (Envoy Gateway: envoy-gateway-system), admitted to app pods by every organization's NetworkPolicy, and whose ready pods' statistics Atrium's gateway reads for running apps' activity (a Role there lets it watch pods; ATRIUM_DATA_PLANE_NAMESPACE); empty: only Atrium's gateway is admitted, and a cluster enforcing NetworkPolicies blocks warm traffic.",
+                    "Namespace of the data plane's pods (Envoy Gateway: envoy-gateway-system), admitted to app pods by every organization's NetworkPolicy, and whose ready pods' statistics Atrium's gateway reads for running apps' activity and the operator re-checks before a stop, and whose listeners the operator probes with listenerPort (a Role there lets the gateway watch pods; the operator reads pods everywhere anyway; ATRIUM_DATA_PLANE_NAMESPACE); empty: only Atrium's gateway is admitted, and a cluster enforcing NetworkPolicies blocks warm traffic.",
                   default: "",
                   pattern: `^$|^${DNS_LABEL}$`,
                 }),
@@ -323,6 +323,13 @@ export const values = Obj(
                     "The port each of those pods serves /stats/prometheus on (Envoy Gateway's proxies: 19001; ATRIUM_DATAPLANE_STATS_PORT).",
                   default: 19001,
                   minimum: 1,
+                  maximum: 65535,
+                }),
+                listenerPort: Type.Integer({
+                  description:
+                    "The container port of the Gateway's HTTP listener on each of those pods, plain HTTP: the operator probes every ready pod there before a stop's grace counts (ATRIUM_DATA_PLANE_LISTENER_PORT; ADR 0024). Envoy Gateway maps a listener port below 1024 to port + 10000, so a Gateway listening on 80 is 10080 on its pods. 0: not probed through the pods (probeUrls, then).",
+                  default: 0,
+                  minimum: 0,
                   maximum: 65535,
                 }),
               },

@@ -1,5 +1,6 @@
 export * from "./backoff.ts";
 export * from "./client.ts";
+export * from "./dataplane-pods.ts";
 export * from "./env.ts";
 export * from "./envoy-stats.ts";
 export * from "./informer.ts";

@@ -1,6 +1,14 @@
 // What every reconciler works with: the API client, the informer caches, an event recorder.
 import type { AppInstance, AppTemplate, Member, Organization, OrgRole } from "@atrium/crds";
-import { type Informer, type KubeClient, type KubeObject, keyOf, type Logger, type ResourceType } from "@atrium/kube";
+import {
+  type Informer,
+  type KubeClient,
+  type KubeObject,
+  keyOf,
+  type Logger,
+  type ReadyDataPlanePod,
+  type ResourceType,
+} from "@atrium/kube";
 import type { OperatorConfig } from "./config.ts";
 import { foreignController, OwnedByAnother, ownerExists } from "./ownership.ts";
 import type { DataPlaneChecks } from "./routing/stop-checks.ts";
@@ -46,6 +54,8 @@ export type Deps = {
   now: () => Date;
   /** Gateway API mode: how a stop's checks reach the data plane (routing/stop-checks.ts); unset: over HTTP. */
   dataPlaneChecks?: DataPlaneChecks;
+  /** The same, following the data plane's pods (routing.stopChecks.pods): those ready now. */
+  dataPlanePods?: () => ReadyDataPlanePod[];
 };
 
 /** Stamped desired objects, remembered for the next pass (an app's few objects, for every app). */

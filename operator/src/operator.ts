@@ -10,7 +10,17 @@ import {
   orgOfNamespace,
   ROUTE_SLICE_MANAGER,
 } from "@atrium/crds";
-import { type Change, Informer, KubeClient, type KubeObject, keyOf, LeaderElector, type Logger, R } from "@atrium/kube";
+import {
+  type Change,
+  Informer,
+  KubeClient,
+  type KubeObject,
+  keyOf,
+  LeaderElector,
+  type Logger,
+  R,
+  watchDataPlanePods,
+} from "@atrium/kube";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { reconcileAppInstance } from "./appinstance/reconcile.ts";
 import { reconcileAppTemplate } from "./apptemplate/reconcile.ts";
@@ -130,6 +140,13 @@ export function createOperator(options: OperatorOptions) {
         }
       : {}),
   } as unknown as Caches;
+  // The data plane's pods, when the stop's checks follow them (routing/stop-checks.ts). Not a
+  // cache the start waits for: a watch that cannot list them (say, no right to) leaves the
+  // operator reconciling, and no stop confirmed until the pods are listed (fail closed).
+  const dataPlanePods =
+    config.routing.mode === "gateway-api" && config.routing.stopChecks.pods && config.routing.dataPlane
+      ? watchDataPlanePods(client, config.routing.dataPlane, log)
+      : undefined;
 
   const deps: Deps = {
     client,
@@ -139,6 +156,7 @@ export function createOperator(options: OperatorOptions) {
     log,
     record: eventRecorder(client, FIELD_MANAGER, log),
     now: () => new Date(),
+    ...(dataPlanePods ? { dataPlanePods: dataPlanePods.ready } : {}),
   };
   const appDeps: Deps = { ...deps, client: appClient, record: eventRecorder(appClient, FIELD_MANAGER, log) };
   const controller = (
@@ -274,6 +292,7 @@ export function createOperator(options: OperatorOptions) {
       await ensureNamespace(leaseClient, options.leaseNamespace);
       if (config.routing.mode === "gateway-api") await requireGatewayApi(leaseClient, config.routing);
       for (const i of informers) i.start();
+      dataPlanePods?.start();
       await Promise.all(informers.map((i) => i.synced));
       log("Caches synced", { informers: informers.length });
       while (await elector.acquire()) {
@@ -286,6 +305,7 @@ export function createOperator(options: OperatorOptions) {
       stopLeading("shutting down");
       for (const c of Object.values(controllers)) c.queue.shutdown();
       for (const i of informers) i.stop();
+      dataPlanePods?.stop();
       await elector.release();
       metrics.leader.set(0);
     },

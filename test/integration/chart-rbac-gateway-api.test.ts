@@ -275,6 +275,19 @@ describe("the chart's roles in Gateway API mode, used by the real components", (
     ).toBe(true);
   });
 
+  it("let the operator follow the data plane's pods for a stop's checks, with its cluster-wide read of pods", async () => {
+    // With the pods named, the chart gives it their namespace, labels and stats port: it watches
+    // them (stop-checks.ts) and re-checked pub's stop at the pod's statistics.
+    expect(chartEnv("operator")).toMatchObject({
+      ATRIUM_DATA_PLANE_NAMESPACE: DATA_PLANE,
+      ATRIUM_DATAPLANE_STATS_PORT: "19001",
+    });
+    const watched = (a: { status: number; url: string }) =>
+      a.status === 200 && a.url.startsWith(`/api/v1/namespaces/${DATA_PLANE}/pods`);
+    await until("the operator's watch of the data plane's pods", async () => proxies.operator.answers.some(watched));
+    expect(can("operator", "watch", "pods", DATA_PLANE)).toBe(true);
+  });
+
   it("gave neither component a single RBAC denial, and the writes this mode needs went through", () => {
     for (const c of COMPONENTS) {
       expect(proxies[c].answers.length, `${c} made requests`).toBeGreaterThan(0);

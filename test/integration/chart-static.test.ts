@@ -179,6 +179,8 @@ describe("the settings the chart gives each program", () => {
                 unconfirmed: false,
                 // Past the data plane's access check: the token the API checks (below).
                 probeToken: "the-operators-stop-probe-token-0123456789",
+                // And every ready pod of the data plane: its statistics, its listener (ADR 0024).
+                pods: { statsPort: 19001, listenerPort: 10080 },
               },
               excludePaths: ["/healthz", "/readyz", "/livez", "/ping"],
               // Admitted to the apps by every organization's NetworkPolicy.

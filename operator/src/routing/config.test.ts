@@ -89,6 +89,52 @@ describe("routing configuration", () => {
     expect(() => routingConfig({ ...bare, ATRIUM_STOP_UNCONFIRMED: "yes" })).toThrow(/ATRIUM_STOP_UNCONFIRMED must be/);
   });
 
+  it("follows the data plane's pods for the checks: the re-check at the stats port, the probe with a listener port", () => {
+    const { ATRIUM_DATA_PLANE_URLS, ATRIUM_DATAPLANE_STATS_URLS, ...bare } = gatewayApi;
+    const pods = { ATRIUM_DATA_PLANE_NAMESPACE: "envoy-gateway-system", ATRIUM_DATA_PLANE_POD_LABELS: "gw=public" };
+    // The pods and their listener port replace both lists.
+    expect(routingConfig({ ...bare, ...pods, ATRIUM_DATA_PLANE_LISTENER_PORT: "10080" })).toMatchObject({
+      stopChecks: { probeUrls: [], statsUrls: [], unconfirmed: false, pods: { statsPort: 19001, listenerPort: 10080 } },
+    });
+    expect(
+      routingConfig({
+        ...bare,
+        ...pods,
+        ATRIUM_DATA_PLANE_LISTENER_PORT: "10080",
+        ATRIUM_DATAPLANE_STATS_PORT: "19000",
+      }),
+    ).toMatchObject({ stopChecks: { pods: { statsPort: 19000 } } });
+    // Without a listener port the pods serve the re-check only: the probe needs its list.
+    expect(routingConfig({ ...bare, ...pods, ATRIUM_DATA_PLANE_URLS })).toMatchObject({
+      stopChecks: { probeUrls: ["http://10.96.0.80:80"], statsUrls: [], pods: { statsPort: 19001 } },
+    });
+    expect(routingConfig({ ...bare, ...pods, ATRIUM_DATA_PLANE_URLS })).not.toHaveProperty(
+      "stopChecks.pods.listenerPort",
+    );
+    expect(() => routingConfig({ ...bare, ...pods })).toThrow(/no address for its probe:.*LISTENER_PORT/);
+    // Both lists and the pods: all of them.
+    expect(routingConfig({ ...gatewayApi, ...pods, ATRIUM_DATA_PLANE_LISTENER_PORT: "10080" })).toMatchObject({
+      stopChecks: { probeUrls: ["http://10.96.0.80:80"], pods: { listenerPort: 10080 } },
+    });
+    // Without the pods, no pod is followed.
+    expect(routingConfig(gatewayApi)).not.toHaveProperty("stopChecks.pods");
+  });
+
+  it("refuses a listener port without the pods, or a bad port, naming the variable", () => {
+    const pods = { ATRIUM_DATA_PLANE_NAMESPACE: "envoy-gateway-system", ATRIUM_DATA_PLANE_POD_LABELS: "gw=public" };
+    expect(() => routingConfig({ ...gatewayApi, ATRIUM_DATA_PLANE_LISTENER_PORT: "10080" })).toThrow(
+      /ATRIUM_DATA_PLANE_LISTENER_PORT is the port of the data plane's pods' listener: set ATRIUM_DATA_PLANE_NAMESPACE/,
+    );
+    for (const port of ["0", "70000", "80.5", "http"]) {
+      expect(() => routingConfig({ ...gatewayApi, ...pods, ATRIUM_DATA_PLANE_LISTENER_PORT: port })).toThrow(
+        /ATRIUM_DATA_PLANE_LISTENER_PORT must be a port number/,
+      );
+      expect(() => routingConfig({ ...gatewayApi, ...pods, ATRIUM_DATAPLANE_STATS_PORT: port })).toThrow(
+        /ATRIUM_DATAPLANE_STATS_PORT must be a port number/,
+      );
+    }
+  });
+
   it("refuses to start without the probe token when the probe passes the data plane's access check", () => {
     const extAuth = { ...gatewayApi, ATRIUM_EXT_AUTH_SERVICE: "atrium/atrium-api:8080" };
     // Fail closed: without it, no idle stop of an app that is not Public would be confirmed.
@@ -101,6 +147,12 @@ describe("routing configuration", () => {
     expect(() => routingConfig({ ...gatewayApi, ATRIUM_PROBE_TOKEN: "short" })).toThrow(/at least 32/);
     // Not needed without the access check, or without a probe through the data plane.
     expect(routingConfig(gatewayApi)).not.toHaveProperty("stopChecks.probeToken");
+    // A probe through the pods' listeners passes the same check.
+    const { ATRIUM_DATA_PLANE_URLS: _urls, ...viaPods } = extAuth;
+    const pods = { ATRIUM_DATA_PLANE_NAMESPACE: "eg", ATRIUM_DATA_PLANE_POD_LABELS: "gw=public" };
+    expect(() => routingConfig({ ...viaPods, ...pods, ATRIUM_DATA_PLANE_LISTENER_PORT: "10080" })).toThrow(
+      /ATRIUM_PROBE_TOKEN is required/,
+    );
     const { ATRIUM_DATA_PLANE_URLS: _, ...noProbe } = extAuth;
     expect(routingConfig({ ...noProbe, ATRIUM_STOP_UNCONFIRMED: "true" })).toMatchObject({
       extAuth: { name: "atrium-api" },

@@ -15,14 +15,19 @@
 //   ATRIUM_DATAPLANE_STATS_URLS the data plane's Envoy admins (as the gateway's setting): requests
 //                               under way on a stopping app's route are re-checked there
 //   ATRIUM_STOP_DRAIN_TIMEOUT   requests under way hold a stop this long past the grace (default 1m)
-//   ATRIUM_STOP_UNCONFIRMED     true: either list may be empty, its check then skipped (otherwise
-//                               gateway-api mode refuses to start without both)
+//   ATRIUM_DATA_PLANE_LISTENER_PORT  with the data plane's pods: the container port of the Gateway's
+//                               HTTP listener on each pod (Envoy Gateway maps a port below 1024 to
+//                               port + 10000: 80 → 10080); the probe then goes to every ready pod, plain HTTP
+//   ATRIUM_DATAPLANE_STATS_PORT with the data plane's pods: where each serves /stats/prometheus (default
+//                               19001, as the gateway's); the re-check then reads every ready pod
+//   ATRIUM_STOP_UNCONFIRMED     true: a check with no address (neither its list nor the pods) is
+//                               skipped (otherwise gateway-api mode refuses to start without one)
 //   ATRIUM_PROBE_TOKEN          the secret shared with the API (≥ 32 characters) that lets the stop's
 //                               probe past the external authorization of apps that are not Public;
 //                               required with ATRIUM_EXT_AUTH_SERVICE and ATRIUM_DATA_PLANE_URLS
 import { isIPv4 } from "node:net";
 import { DEFAULT_HEALTH_CHECK_PATHS, PROBE_TOKEN_MIN_LENGTH } from "@atrium/crds";
-import { envDataPlanePods, envList } from "@atrium/kube";
+import { type DataPlanePods, DEFAULT_STATS_PORT, envDataPlanePods, envList, envPort } from "@atrium/kube";
 import { parseDuration } from "../appinstance/idle.ts";
 import { parseExtAuthService } from "./ext-auth.ts";
 import type { GatewayApiRouting } from "./gateway-api.ts";
@@ -58,7 +63,7 @@ export function routingConfig(env: NodeJS.ProcessEnv): Routing {
   }
   const dataPlane = envDataPlanePods(env);
   const extAuth = parseExtAuthService(env.ATRIUM_EXT_AUTH_SERVICE);
-  const stopChecks = stopChecksConfig(env, extAuth !== undefined);
+  const stopChecks = stopChecksConfig(env, extAuth !== undefined, dataPlane);
   return {
     mode,
     parent: { namespace, name, ...(sectionName ? { sectionName } : {}) },
@@ -85,21 +90,29 @@ function urlList(env: NodeJS.ProcessEnv, name: string): string[] {
 }
 
 /**
- * The stop's checks (ADR 0024). Fail closed: without the data plane's listeners to probe and
- * its statistics to re-check, an idle stop could scale an app to zero while the data plane
- * still sends it requests, so the operator does not start, unless ATRIUM_STOP_UNCONFIRMED=true
- * says to skip the checks it has no address for.
+ * The stop's checks (ADR 0024). Each check has its addresses from a fixed list, from the data
+ * plane's pods (every ready one, followed as they come and go), or both. Fail closed: without
+ * an address to probe and one to re-check, an idle stop could scale an app to zero while the
+ * data plane still sends it requests, so the operator does not start, unless
+ * ATRIUM_STOP_UNCONFIRMED=true says to skip the checks it has no address for.
  */
-function stopChecksConfig(env: NodeJS.ProcessEnv, extAuth: boolean): GatewayApiRouting["stopChecks"] {
+function stopChecksConfig(
+  env: NodeJS.ProcessEnv,
+  extAuth: boolean,
+  dataPlane: DataPlanePods | undefined,
+): GatewayApiRouting["stopChecks"] {
   const probeUrls = urlList(env, "ATRIUM_DATA_PLANE_URLS");
   const statsUrls = urlList(env, "ATRIUM_DATAPLANE_STATS_URLS");
+  const pods = stopPodsConfig(env, dataPlane);
   const flag = env.ATRIUM_STOP_UNCONFIRMED ?? "";
   if (!["", "true", "false"].includes(flag))
     throw new Error(`ATRIUM_STOP_UNCONFIRMED must be true or false, got "${flag}"`);
   const unconfirmed = flag === "true";
-  if (!unconfirmed && (!probeUrls.length || !statsUrls.length))
+  const probes = probeUrls.length > 0 || pods?.listenerPort !== undefined;
+  const rechecks = statsUrls.length > 0 || pods !== undefined;
+  if (!unconfirmed && (!probes || !rechecks))
     throw new Error(
-      "Gateway API mode confirms every stop through the data plane: set ATRIUM_DATA_PLANE_URLS (its listeners) and ATRIUM_DATAPLANE_STATS_URLS (its Envoy admins), or ATRIUM_STOP_UNCONFIRMED=true to stop without the checks they allow",
+      `Gateway API mode confirms every stop through the data plane, and has no address for its ${probes ? "re-check" : rechecks ? "probe" : "probe or re-check"}: set ATRIUM_DATA_PLANE_URLS (its listeners) and ATRIUM_DATAPLANE_STATS_URLS (its Envoy admins), or follow its pods with ATRIUM_DATA_PLANE_NAMESPACE, ATRIUM_DATA_PLANE_POD_LABELS and ATRIUM_DATA_PLANE_LISTENER_PORT, or ATRIUM_STOP_UNCONFIRMED=true to stop without the checks they allow`,
     );
   let drainMs: number;
   try {
@@ -109,8 +122,37 @@ function stopChecksConfig(env: NodeJS.ProcessEnv, extAuth: boolean): GatewayApiR
       `ATRIUM_STOP_DRAIN_TIMEOUT must be a duration such as 30s or 1m, got "${env.ATRIUM_STOP_DRAIN_TIMEOUT}"`,
     );
   }
-  const probeToken = probeTokenConfig(env, extAuth && probeUrls.length > 0);
-  return { probeUrls, statsUrls, drainMs, unconfirmed, ...(probeToken ? { probeToken } : {}) };
+  const probeToken = probeTokenConfig(env, extAuth && probes);
+  return {
+    probeUrls,
+    statsUrls,
+    drainMs,
+    unconfirmed,
+    ...(pods ? { pods } : {}),
+    ...(probeToken ? { probeToken } : {}),
+  };
+}
+
+/**
+ * How the stop's checks reach the data plane's pods (ATRIUM_DATA_PLANE_NAMESPACE and _POD_LABELS
+ * given): each ready pod's statistics at ATRIUM_DATAPLANE_STATS_PORT (19001, as the gateway reads
+ * them) for the re-check, and with ATRIUM_DATA_PLANE_LISTENER_PORT its listener for the probe.
+ * A listener port without the pods has no pod to go to: refused, as is a bad port.
+ */
+export function stopPodsConfig(
+  env: NodeJS.ProcessEnv,
+  dataPlane: DataPlanePods | undefined,
+): GatewayApiRouting["stopChecks"]["pods"] {
+  const listenerPort = envPort(env, "ATRIUM_DATA_PLANE_LISTENER_PORT");
+  const statsPort = envPort(env, "ATRIUM_DATAPLANE_STATS_PORT", DEFAULT_STATS_PORT) as number;
+  if (!dataPlane) {
+    if (listenerPort !== undefined)
+      throw new Error(
+        "ATRIUM_DATA_PLANE_LISTENER_PORT is the port of the data plane's pods' listener: set ATRIUM_DATA_PLANE_NAMESPACE and ATRIUM_DATA_PLANE_POD_LABELS to those pods too, or list the listeners in ATRIUM_DATA_PLANE_URLS instead",
+      );
+    return undefined;
+  }
+  return { statsPort, ...(listenerPort !== undefined ? { listenerPort } : {}) };
 }
 
 /**

@@ -66,7 +66,7 @@ export function dataPlaneRouting(deps: Deps, routing: GatewayApiRouting) {
   // write, and a pass reading the older slice would restart the grace.
   const switched = new Map<string, number>();
   // The probe and the re-check through the data plane (stop-checks.ts), per stop sequence.
-  const checks = stopChecks(deps, routing, deps.dataPlaneChecks);
+  const checks = stopChecks(deps, routing, deps.dataPlaneChecks, deps.dataPlanePods);
   /** Apps already told (an event, a log line) that they have no route for want of external authorization. */
   const unenforced = new Set<string>();
   /** Public apps already told that Envoy Gateway refused their credential filter. */

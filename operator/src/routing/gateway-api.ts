@@ -47,6 +47,11 @@ export type GatewayApiRouting = {
     unconfirmed: boolean;
     /** Sent with the probe of apps behind the external authorization (PROBE_TOKEN_HEADER): the API lets it through. */
     probeToken?: string;
+    /**
+     * With the data plane's pods (`dataPlane`): every ready one is re-checked at its statistics
+     * port and, with a listener port, probed there too (stop-checks.ts), beside the lists.
+     */
+    pods?: { statsPort: number; listenerPort?: number };
   };
   /** Health-check paths of every app (as ATRIUM_GATEWAY_EXCLUDE_PATHS): their own route rule. */
   excludePaths: string[];

@@ -1,12 +1,17 @@
 // The stop sequence's two checks through the data plane (issue 17 item 3, ADR 0024), run in the
 // background and read by the next reconcile pass (gateway-api.ts stopStep takes their answers):
 //   the probe    after the endpoints point at the activator, a request with the app's Host and
-//                the probe header through every data-plane listener (ATRIUM_DATA_PLANE_URLS)
-//                must come back from the activator, naming the app; only then has the data plane
-//                taken the new endpoints, and the grace begins (Knative's activator probe);
+//                the probe header through every data-plane listener (ATRIUM_DATA_PLANE_URLS, and
+//                every ready data-plane pod's at ATRIUM_DATA_PLANE_LISTENER_PORT) must come back
+//                from the activator, naming the app; only then has the data plane taken the new
+//                endpoints, and the grace begins (Knative's activator probe);
 //   the re-check when the grace is over, the requests still under way on the app's route in every
-//                Envoy (`upstream_rq_active` of its traffic rules' clusters, ATRIUM_DATAPLANE_STATS_URLS):
-//                zero replicas only with none.
+//                Envoy (`upstream_rq_active` of its traffic rules' clusters, ATRIUM_DATAPLANE_STATS_URLS
+//                and every ready data-plane pod's statistics): zero replicas only with none.
+// Following the data plane's pods (kube/src/dataplane-pods.ts), a check uses the pods ready when
+// it runs; with none ready it fails (fail closed: nothing has confirmed anything). A pod that
+// becomes ready after the confirmation is not probed (ADR 0024, "Following the data plane's
+// pods"), but is re-checked like the others.
 // Passes come every CHECK_AGAIN_MS while a check is pending, so the checks need no queue of
 // their own: a pass starts what is due, a later pass reads the answer. What a check learned
 // lives in memory for one stop sequence (its proxy-since): after an operator restart the probe
@@ -21,7 +26,15 @@ import {
   orgOfNamespace,
   PROBE_TOKEN_HEADER,
 } from "@atrium/crds";
-import { errorMessage, filteredStatsUrl, parseRouteClusters, trafficActive } from "@atrium/kube";
+import {
+  errorMessage,
+  filteredStatsUrl,
+  parseRouteClusters,
+  podListenerUrl,
+  podStatsUrl,
+  type ReadyDataPlanePod,
+  trafficActive,
+} from "@atrium/kube";
 import type { Deps, Obj } from "../deps.ts";
 import { needsExtAuth } from "./ext-auth.ts";
 import type { GatewayApiRouting, StopStep } from "./gateway-api.ts";
@@ -97,10 +110,60 @@ export function probeTokenFor(app: Pick<AppInstance, "spec">, routing: GatewayAp
   return routing.extAuth && needsExtAuth(app) ? routing.stopChecks.probeToken : undefined;
 }
 
+/** One address a check goes to: a listed URL, or a ready pod's, under the pod's identity. */
+export type CheckTarget = { key: string; url: string; pod: boolean };
+
+type ChecksConfig = GatewayApiRouting["stopChecks"];
+
+/** Where the probe goes now: every listed listener, and every ready pod's (with a listener port). */
+export function probeTargets(config: ChecksConfig, ready: ReadyDataPlanePod[]): CheckTarget[] {
+  const port = config.pods?.listenerPort;
+  return [
+    ...config.probeUrls.map((url) => ({ key: url, url, pod: false })),
+    ...(port === undefined ? [] : ready.map((p) => ({ key: p.key, url: podListenerUrl(p, port), pod: true }))),
+  ];
+}
+
+/** Where the re-check reads now: every listed Envoy admin, and every ready pod's statistics. */
+export function statsTargets(config: ChecksConfig, ready: ReadyDataPlanePod[]): CheckTarget[] {
+  const port = config.pods?.statsPort;
+  return [
+    ...config.statsUrls.map((url) => ({ key: url, url, pod: false })),
+    ...(port === undefined ? [] : ready.map((p) => ({ key: p.key, url: podStatsUrl(p, port), pod: true }))),
+  ];
+}
+
+/** Whether the probe has addresses at all (a list or the pods' listener port); without, it is skipped. */
+const probes = (config: ChecksConfig) => config.probeUrls.length > 0 || config.pods?.listenerPort !== undefined;
+/** Whether the re-check has addresses at all (a list or the pods). */
+const rechecks = (config: ChecksConfig) => config.statsUrls.length > 0 || config.pods !== undefined;
+
+/**
+ * What stops a check from counting now, or undefined: following the data plane's pods, at
+ * least one must be ready (none: nothing confirmed anything, or could hold a request).
+ */
+export function missingPods(config: ChecksConfig, targets: CheckTarget[], check: "probe" | "re-check") {
+  const follows = check === "probe" ? config.pods?.listenerPort !== undefined : config.pods !== undefined;
+  return follows && !targets.some((t) => t.pod) ? "no pod of the data plane is ready" : undefined;
+}
+
+/**
+ * Whether the data plane is seen sending the app's requests to the activator: every address of
+ * the probe there is now has answered from the activator, a pod that became ready while others
+ * were probed included (a pod that answered and went no longer counts), and, following pods,
+ * at least one is ready.
+ */
+export function probeConfirmed(config: ChecksConfig, targets: CheckTarget[], answered: ReadonlySet<string>): boolean {
+  if (!targets.length || missingPods(config, targets, "probe")) return false;
+  return targets.every((t) => answered.has(t.key));
+}
+
 type Sequence = {
   /** The stop sequence: when its endpoints went to the activator. */
   since: number;
   confirmedAt?: number;
+  /** The probe's addresses (CheckTarget.key) that answered from the activator in this sequence. */
+  answered: Set<string>;
   probing: boolean;
   nextProbeAt: number;
   backoffMs: number;
@@ -113,9 +176,18 @@ type Sequence = {
   readingNow: boolean;
 };
 
-export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataPlaneChecks = httpChecks()) {
+/**
+ * `readyPods`: the data plane's pods that serve traffic now (kube/src/dataplane-pods.ts), when
+ * the checks follow them (routing.stopChecks.pods); until their watch lists, none.
+ */
+export function stopChecks(
+  deps: Deps,
+  routing: GatewayApiRouting,
+  checks: DataPlaneChecks = httpChecks(),
+  readyPods: () => ReadyDataPlanePod[] = () => [],
+) {
   const sequences = new Map<string, Sequence>();
-  const { probeUrls, statsUrls } = routing.stopChecks;
+  const config = routing.stopChecks;
   const now = () => deps.now().getTime();
 
   /**
@@ -126,8 +198,8 @@ export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataP
     if (proxySince === undefined) return { confirmedAt: undefined, activeRequests: undefined };
     if (!routed) return { confirmedAt: proxySince, activeRequests: 0 };
     const current = sequences.get(key)?.since === proxySince ? sequences.get(key) : undefined;
-    const confirmedAt = probeUrls.length ? current?.confirmedAt : proxySince;
-    if (!statsUrls.length) return { confirmedAt, activeRequests: 0 };
+    const confirmedAt = probes(config) ? current?.confirmedAt : proxySince;
+    if (!rechecks(config)) return { confirmedAt, activeRequests: 0 };
     // Only a reading begun after the grace ended says whether requests are still under way.
     const ends = confirmedAt === undefined ? Number.POSITIVE_INFINITY : confirmedAt + routing.stopGraceMs;
     const reading = current?.reading;
@@ -144,6 +216,7 @@ export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataP
     if (seq?.since !== step.proxySince) {
       seq = {
         since: step.proxySince,
+        answered: new Set(),
         probing: false,
         nextProbeAt: 0,
         backoffMs: 0,
@@ -154,8 +227,8 @@ export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataP
       };
       sequences.set(key, seq);
     }
-    seq.wantProbe = Boolean(step.probe) && probeUrls.length > 0;
-    seq.wantReading = Boolean(step.recheck) && statsUrls.length > 0;
+    seq.wantProbe = Boolean(step.probe) && probes(config);
+    seq.wantReading = Boolean(step.recheck) && rechecks(config);
   };
 
   /** Starts the checks due for the app's sequence, once its endpoints are written (apply). */
@@ -170,40 +243,50 @@ export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataP
       seq.probing = true;
       const host = `${name}.${org}.${deps.config.baseDomain}`;
       const token = probeTokenFor(app, routing);
-      Promise.all(probeUrls.map((url) => checks.probe(url, host, `${org}/${name}`, token)))
-        .then(
-          () => {
+      // Only the addresses that have not answered yet: one that did keeps the new endpoints.
+      const pending = probeTargets(config, readyPods()).filter((t) => !seq.answered.has(t.key));
+      Promise.allSettled(
+        pending.map((t) => checks.probe(t.url, host, `${org}/${name}`, token).then(() => seq.answered.add(t.key))),
+      )
+        .then((results) => {
+          // The addresses there are now: a pod that became ready meanwhile must answer too.
+          const targets = probeTargets(config, readyPods());
+          if (probeConfirmed(config, targets, seq.answered)) {
             seq.confirmedAt = now();
             deps.log("The data plane sends the app's requests to the activator: the stop's grace begins", {
               app: key,
               probes: seq.backoffMs ? "after retries" : "first",
+              addresses: targets.length,
             });
-          },
-          (error) => {
-            seq.failure = errorMessage(error);
-            seq.backoffMs = Math.min(seq.backoffMs ? seq.backoffMs * 2 : PROBE_BACKOFF_MS[0], PROBE_BACKOFF_MS[1]);
-            seq.nextProbeAt = now() + seq.backoffMs;
-            const waited = now() - seq.since;
-            if (!seq.warned && waited >= Math.max(routing.stopGraceMs, PROBE_WARN_AFTER_MS)) {
-              seq.warned = true;
-              deps.log(
-                "The stop is not confirmed: the data plane does not send the app's requests to the activator yet",
-                {
-                  app: key,
-                  waitedMs: waited,
-                  error: seq.failure,
-                },
-                "warn",
-              );
-              deps.record(
-                app,
-                "Warning",
-                "StopNotConfirmed",
-                `The data plane has not been seen sending ${name}'s requests to the activator for ${Math.round(waited / 1000)} s; the app keeps running until it is (${seq.failure})`,
-              );
-            }
-          },
-        )
+            return;
+          }
+          const failed = results.flatMap((r) => (r.status === "rejected" ? [errorMessage(r.reason)] : []));
+          const missing = missingPods(config, targets, "probe");
+          // Every address probed answered, but a pod became ready meanwhile: probe it at the next pass.
+          if (!failed.length && !missing) return;
+          seq.failure = missing ?? `${failed[0]}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}`;
+          seq.backoffMs = Math.min(seq.backoffMs ? seq.backoffMs * 2 : PROBE_BACKOFF_MS[0], PROBE_BACKOFF_MS[1]);
+          seq.nextProbeAt = now() + seq.backoffMs;
+          const waited = now() - seq.since;
+          if (!seq.warned && waited >= Math.max(routing.stopGraceMs, PROBE_WARN_AFTER_MS)) {
+            seq.warned = true;
+            deps.log(
+              "The stop is not confirmed: the data plane does not send the app's requests to the activator yet",
+              {
+                app: key,
+                waitedMs: waited,
+                error: seq.failure,
+              },
+              "warn",
+            );
+            deps.record(
+              app,
+              "Warning",
+              "StopNotConfirmed",
+              `The data plane has not been seen sending ${name}'s requests to the activator for ${Math.round(waited / 1000)} s; the app keeps running until it is (${seq.failure})`,
+            );
+          }
+        })
         .finally(() => {
           seq.probing = false;
         });
@@ -211,7 +294,12 @@ export function stopChecks(deps: Deps, routing: GatewayApiRouting, checks: DataP
     if (seq.wantReading && !seq.readingNow) {
       seq.readingNow = true;
       const at = now();
-      Promise.all(statsUrls.map((url) => checks.activeRequests(url, namespace, name)))
+      const targets = statsTargets(config, readyPods());
+      const missing = missingPods(config, targets, "re-check");
+      (missing
+        ? Promise.reject(new Error(missing))
+        : Promise.all(targets.map((t) => checks.activeRequests(t.url, namespace, name)))
+      )
         .then(
           (counts) => {
             seq.reading = { at, active: counts.reduce((a, b) => a + b, 0) };
