@@ -7,8 +7,11 @@
 // alternate (direct, operator, direct, operator …), each on a fresh control plane; the ratio
 // of the medians is the figure. The last operator round also measures the operator's peak
 // RSS (VmHWM of its process) and its writes during 60 s of steady state afterwards. Each
-// operator round logs its writes per app by resource. To iterate: BENCH_ORGS=10 (a variant
-// prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS,
+// operator round logs its writes per app by resource; every round logs the apiserver's requests
+// (apiserver_request_total, before and after: writes by verb and resource, everyone's), the
+// CPU seconds of each process, and a timeline from the objects' own times (children created,
+// Deployments Available, apps Ready: is a gap in creating or in reporting?). To iterate:
+// BENCH_ORGS=10 (a variant prints its figures and leaves the results file alone), BENCH_ROUNDS, BENCH_STEADY_MS,
 // BENCH_CPU_PROF=<dir> for the operator's CPU profiles, and BENCH_APISERVER_PROF=<dir> for the
 // apiserver's (pprof, the first BENCH_APISERVER_PROF_S seconds of each round; read them with
 // `go tool pprof -top <kube-apiserver binary> <file>`), and BENCH_APISERVER_METRICS=<dir> for the
@@ -148,6 +151,106 @@ function dumpApiserverMetrics(cp: { binDir: string; kubeconfig: string }, round:
   }
 }
 
+/** The apiserver's request counters (apiserver_request_total) by "VERB resource", summed over codes and scopes. */
+function apiserverRequests(cp: { binDir: string; kubeconfig: string }): Map<string, number> {
+  const counts = new Map<string, number>();
+  try {
+    const text = execFileSync(
+      join(cp.binDir, "kubectl"),
+      [`--kubeconfig=${cp.kubeconfig}`, "get", "--raw", "/metrics"],
+      {
+        encoding: "utf8",
+        maxBuffer: 256 * 2 ** 20,
+      },
+    );
+    for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+      const labels = m[1] as string;
+      const verb = /verb="([^"]+)"/.exec(labels)?.[1] ?? "?";
+      const resource = /resource="([^"]*)"/.exec(labels)?.[1] ?? "?";
+      const sub = /subresource="([^"]+)"/.exec(labels)?.[1];
+      const key = `${verb} ${resource}${sub ? `/${sub}` : ""}`;
+      counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
+    }
+  } catch (error) {
+    log(`apiserver requests: ${(error as Error).message}`);
+  }
+  return counts;
+}
+
+/**
+ * What a round asked of the apiserver, from its counters before and after: writes by verb and
+ * resource (everyone's: the bench's, the operator's, the controllers' and KWOK's), and the
+ * total of reads. To compare the two rounds request by request.
+ */
+function requestsMeter(cp: { binDir: string; kubeconfig: string }) {
+  const before = apiserverRequests(cp);
+  return () => {
+    const after = apiserverRequests(cp);
+    const delta = [...after]
+      .map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .sort(([, a], [, b]) => b - a);
+    const isWrite = (k: string) => /^(POST|PUT|PATCH|DELETE|APPLY|CREATE|UPDATE)/.test(k);
+    const writes = delta.filter(([k]) => isWrite(k));
+    const sum = (xs: readonly (readonly [string, number])[]) => xs.reduce((a, [, n]) => a + n, 0);
+    return (
+      `${sum(writes)} writes (${writes.map(([k, n]) => `${k} ${n}`).join(", ")}); ` +
+      `${sum(delta) - sum(writes)} other requests (${delta
+        .filter(([k]) => !isWrite(k))
+        .slice(0, 8)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(", ")})`
+    );
+  };
+}
+
+/** Seconds from `started` of the p50, p90 and last of some moments (ISO times, 1 s resolution). */
+function spread(started: number, isoTimes: (string | undefined)[]) {
+  const s = isoTimes
+    .filter((t): t is string => !!t)
+    .map((t) => (Date.parse(t) - started) / 1000)
+    .sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]?.toFixed(0) ?? "-";
+  return `p50 ${at(0.5)}, p90 ${at(0.9)}, last ${at(1)} s (${s.length})`;
+}
+
+type Cond = { type: string; status: string; lastTransitionTime?: string };
+const conditionAt = (o: KubeObject, type: string) =>
+  ((o.status as { conditions?: Cond[] } | undefined)?.conditions ?? []).find(
+    (c) => c.type === type && c.status === "True",
+  )?.lastTransitionTime;
+
+/**
+ * A round's timeline, read after its clock stopped from the objects' own times: when the
+ * Services and Deployments were created, when the Deployments became Available, and (operator
+ * round) when the AppInstances were created and became Ready. Says whether a round's time went
+ * into creating the children or into what follows.
+ */
+async function timeline(client: KubeClient, started: number, apps: boolean) {
+  const managed = (o: KubeObject) => orgOfNamespace(o.metadata.namespace) !== undefined;
+  const created = (xs: KubeObject[]) => xs.filter(managed).map((o) => o.metadata.creationTimestamp);
+  const deployments = (await client.list(R.deployment)).items.filter(managed);
+  const lines = [
+    `services created ${spread(started, created((await client.list(R.service)).items))}`,
+    `deployments created ${spread(started, created(deployments))}`,
+    `deployments available ${spread(
+      started,
+      deployments.map((d) => conditionAt(d, "Available")),
+    )}`,
+  ];
+  if (apps) {
+    const instances = (await client.list(R.appInstance)).items;
+    lines.unshift(`apps created ${spread(started, created(instances))}`);
+    lines.push(
+      `apps ready ${spread(
+        started,
+        instances.map((a) => conditionAt(a, "Ready")),
+      )}`,
+    );
+  }
+  return lines.join("; ");
+}
+
 const orgNames = () => Array.from({ length: ORGS }, (_, i) => `bench-${i}`);
 const appNames = () => Array.from({ length: APPS_PER_ORG }, (_, i) => `app-${i}`);
 
@@ -267,6 +370,7 @@ async function directRound(): Promise<number> {
       const { ownerReferences: _none, ...metadata } = o.metadata;
       return { ...o, metadata };
     };
+    const requests = requestsMeter(cp);
     const cpu = cpuMeter(cp.pids);
     profileApiserver(cp, "direct");
     const started = Date.now();
@@ -303,6 +407,8 @@ async function directRound(): Promise<number> {
             async () => (await client.list(R.deployment)).items.filter(deploymentReady).length,
           );
     log(`direct: CPU seconds until all were ready: ${cpu()}`);
+    log(`direct: apiserver requests until all were ready: ${requests()}`);
+    log(`direct: timeline: ${await timeline(client, started, false)}`);
     dumpApiserverMetrics(cp, "direct");
     return s;
   } finally {
@@ -327,6 +433,7 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
     });
     await op.waitUntil("leadership", async () => (await op.status()).leader);
     const total = ORGS * APPS_PER_ORG;
+    const requests = requestsMeter(cp);
     const cpu = cpuMeter({ ...cp.pids, operator: op.pid });
     profileApiserver(cp, "operator");
     const started = Date.now();
@@ -364,9 +471,11 @@ async function operatorRound(measureSteadyState: boolean): Promise<OperatorRound
             queued,
           );
     log(`operator: CPU seconds until all were Ready: ${cpu()}`);
+    log(`operator: apiserver requests until all were Ready: ${requests()}`);
     dumpApiserverMetrics(cp, "operator");
     log(`operator writes per app until all were Ready: ${await writesPerApp(op)}`);
     log(`operator passes per app until all were Ready: ${((await op.reconciles("AppInstance")) / total).toFixed(1)}`);
+    log(`operator: timeline: ${await timeline(client, started, true)}`);
     if (!measureSteadyState) {
       await op.kill();
       return { s };

@@ -35,7 +35,7 @@ import { requireGatewayApi } from "./routing/data-plane.ts";
 import { Controller } from "./runtime/controller.ts";
 import { eventRecorder } from "./runtime/events.ts";
 import type { OperatorMetrics } from "./runtime/metrics.ts";
-import type { Outcome } from "./runtime/queue.ts";
+import type { Line, Outcome } from "./runtime/queue.ts";
 
 /** The EndpointSlices the operator writes (Gateway API mode), not the ones the controller copies our labels to. */
 const ROUTE_SLICE_SELECTOR = `${MANAGED_SELECTOR},${LABEL_SLICE_MANAGER}=${ROUTE_SLICE_MANAGER}`;
@@ -175,9 +175,11 @@ export function createOperator(options: OperatorOptions) {
 
   // Until this replica leads, changes only warm the caches.
   let leading = false;
-  const to = (c: Controller) => (key: string | undefined) => {
-    if (leading && key) c.enqueue(key);
-  };
+  const to =
+    (c: Controller) =>
+    (key: string | undefined, line: Line = "now") => {
+      if (leading && key) c.enqueue(key, line);
+    };
   const toOrg = to(controllers.organization);
   // An org's counts and AdminPresent follow its apps and members: a burst of their changes
   // (20 apps starting) is folded into one pass once they pause for ORG_FOLLOW_MS (one per
@@ -228,7 +230,7 @@ export function createOperator(options: OperatorOptions) {
     for (const app of caches.appInstances.list((a) => a.spec.template === ch.key)) toApp(keyOf(app));
   });
   caches.appInstances.on((ch) => {
-    toApp(ch.key);
+    toApp(ch.key, appPassLine(ch));
     if (ch.type !== "updated" || ch.old?.status?.phase !== ch.object.status?.phase) followOrg(orgOf(ch));
   });
   for (const c of [caches.deployments, caches.services, caches.pvcs, caches.secrets, caches.pods])
@@ -263,7 +265,12 @@ export function createOperator(options: OperatorOptions) {
       [caches.appTemplates, controllers.appTemplate],
       [caches.appInstances, controllers.appInstance],
     ];
-    for (const [cache, controller] of everything) for (const o of cache.list()) to(controller)(keyOf(o));
+    for (const [cache, controller] of everything)
+      for (const o of cache.list())
+        to(controller)(
+          keyOf(o),
+          controller === controllers.appInstance ? appPassLine({ type: "added", object: o }) : "now",
+        );
   };
   /** Ends the term: writes in flight are cut off, queued work dropped, handlers stop enqueueing. */
   const stopLeading = (reason: string) => {
@@ -351,6 +358,18 @@ async function ensureNamespace(client: KubeClient, name: string) {
     // Another replica made it first.
   }
 }
+
+/**
+ * The line an AppInstance's change queues its pass in. A new app (added, and never reported
+ * on: no phase) waits for its first pass, which creates its children, in the `later` line:
+ * behind every other pass, such as an app reporting what its Deployment now shows (Ready), a
+ * wake, or an edit. Under a burst of a thousand new apps those passes would otherwise wait
+ * behind every creation still to do (a minute at reconcile-1000), so that apps long running
+ * showed no status and a woken app waited. A share of the turns still goes to new apps
+ * (LATER_SHARE in runtime/queue.ts).
+ */
+export const appPassLine = (change: Pick<Change<KubeObject>, "type" | "object">): Line =>
+  change.type === "added" && !(change.object.status as { phase?: string } | undefined)?.phase ? "later" : "now";
 
 /** What of a member decides whether it is an active Admin. */
 const adminFacts = (m: Member | undefined) => `${m?.spec.role}/${m?.spec.active}/${Boolean(m?.status?.joinedAt)}`;

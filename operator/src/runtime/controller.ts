@@ -3,7 +3,7 @@
 
 import { errorMessage, isFenced, type Logger } from "@atrium/kube";
 import type { OperatorMetrics } from "./metrics.ts";
-import { type Outcome, WorkQueue } from "./queue.ts";
+import { type Line, type Outcome, WorkQueue } from "./queue.ts";
 
 /** An error retrying cannot fix (bad input): logged, shown in a condition, not retried. */
 export class TerminalError extends Error {
@@ -62,7 +62,7 @@ export class Controller {
     );
   }
 
-  enqueue = (key: string) => {
-    this.queue.add(key);
+  enqueue = (key: string, line: Line = "now") => {
+    this.queue.add(key, line);
   };
 }

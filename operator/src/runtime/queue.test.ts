@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_TIMER_MS, WorkQueue } from "./queue.ts";
+import { LATER_SHARE, MAX_TIMER_MS, WorkQueue } from "./queue.ts";
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -228,5 +228,75 @@ describe("WorkQueue", () => {
     await q.idle();
     expect(seen).toEqual(["org"]);
     q.shutdown();
+  });
+
+  describe("the later line (a new object's first pass)", () => {
+    /** A queue running one key at a time, with the first key held until `release`. */
+    const held = () => {
+      const seen: string[] = [];
+      let release = () => {};
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const q = new WorkQueue(
+        async (k) => {
+          if (seen.length === 0) await gate;
+          seen.push(k);
+          return undefined;
+        },
+        { concurrency: 1 },
+      );
+      return { q, seen, release };
+    };
+
+    it("runs keys added later behind the ordinary line, whichever came first", async () => {
+      const { q, seen, release } = held();
+      q.add("busy");
+      q.add("new-1", "later");
+      q.add("new-2", "later");
+      q.add("running-1");
+      q.add("running-2");
+      release();
+      await q.idle();
+      expect(seen).toEqual(["busy", "running-1", "running-2", "new-1", "new-2"]);
+    });
+
+    it("gives the later line one turn in LATER_SHARE while both wait, so creations go on", async () => {
+      const { q, seen, release } = held();
+      q.add("busy");
+      for (let i = 0; i < 3; i++) q.add(`new-${i}`, "later");
+      for (let i = 0; i < 2 * LATER_SHARE; i++) q.add(`now-${i}`);
+      release();
+      await q.idle();
+      const turns = seen.slice(1).map((k) => (k.startsWith("new") ? "L" : "n"));
+      const round = `${"n".repeat(LATER_SHARE - 1)}L`;
+      expect(turns.join("")).toBe(`${round}${round}nnL`);
+    });
+
+    it("moves a key waiting later to the ordinary line when it is added again for now", async () => {
+      const { q, seen, release } = held();
+      q.add("busy");
+      q.add("new-1", "later");
+      q.add("app", "later");
+      q.add("other");
+      q.add("app"); // a change that needs the app now (a wake)
+      q.add("other", "later"); // already waiting now: stays
+      release();
+      await q.idle();
+      expect(seen).toEqual(["busy", "other", "app", "new-1"]);
+    });
+
+    it("drops the later line with clear(), and counts it in depth", async () => {
+      const { q, seen, release } = held();
+      q.add("busy");
+      q.add("new-1", "later");
+      q.add("now-1");
+      expect(q.depth).toBe(2);
+      q.clear();
+      expect(q.depth).toBe(0);
+      release();
+      await q.idle();
+      expect(seen).toEqual(["busy"]);
+    });
   });
 });

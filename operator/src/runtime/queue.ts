@@ -1,11 +1,23 @@
 // A work queue of object keys, after client-go's: a key waiting is queued once however many
 // events arrive (dedupe); a key being processed is never processed twice at once (if it
 // changes meanwhile it is marked dirty and runs again after); failures retry with capped
-// exponential backoff; a reconcile may ask to run again later (requeueAfter).
+// exponential backoff; a reconcile may ask to run again later (requeueAfter). Keys wait in
+// one of two lines: `later` (an object's first pass: a new app's children to create) waits
+// behind the ordinary line, so under a burst of new objects the passes that report on
+// objects already under way are not queued behind every creation still to do.
 import { backoffDelay } from "@atrium/kube";
 
 /** The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When both lines wait, one turn in this many goes to the `later` line: strict priority with
+ * a share, so creations go on however busy the ordinary line stays.
+ */
+export const LATER_SHARE = 4;
+
+/** Which line a key waits in: `later` waits behind `now` (see the head of this file). */
+export type Line = "now" | "later";
 
 export type Outcome = { requeueAfterMs?: number } | undefined;
 export type Processor = (key: string) => Promise<Outcome>;
@@ -20,6 +32,10 @@ export type QueueOptions = {
 
 export class WorkQueue {
   private readonly order: string[] = [];
+  /** Keys waiting in the `later` line, in arrival order (each also in `waiting`). */
+  private readonly laterOrder: string[] = [];
+  /** Turns given to the ordinary line in a row while the `later` line waited. */
+  private nowStreak = 0;
   private readonly waiting = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -37,15 +53,28 @@ export class WorkQueue {
     this.options = { baseDelayMs: 100, maxDelayMs: 60_000, onError: () => false, ...options };
   }
 
-  add(key: string): void {
+  /**
+   * Queues the key (once, however often it is added while it waits). A key added to the
+   * `later` line that is added again for `now` moves to the ordinary line; a key already
+   * waiting `now` stays there. A key being processed is marked dirty and runs again after,
+   * in the ordinary line.
+   */
+  add(key: string, line: Line = "now"): void {
     if (this.stopped) return;
     if (this.processing.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.waiting.has(key)) return;
+    if (this.waiting.has(key)) {
+      const at = line === "now" ? this.laterOrder.indexOf(key) : -1;
+      if (at >= 0) {
+        this.laterOrder.splice(at, 1);
+        this.order.push(key);
+      }
+      return;
+    }
     this.waiting.add(key);
-    this.order.push(key);
+    (line === "later" ? this.laterOrder : this.order).push(key);
     this.pump();
   }
 
@@ -111,7 +140,7 @@ export class WorkQueue {
   }
 
   get depth(): number {
-    return this.order.length;
+    return this.order.length + this.laterOrder.length;
   }
 
   /** Keys whose delay ends within `ms`, and keys waiting for quiet: work that is about to be queued. */
@@ -124,7 +153,7 @@ export class WorkQueue {
 
   /** Resolves when nothing is queued or running (tests and benchmarks use it). */
   idle(): Promise<void> {
-    if (this.order.length === 0 && this.active === 0) return Promise.resolve();
+    if (this.depth === 0 && this.active === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -133,6 +162,7 @@ export class WorkQueue {
     for (const { timer } of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.order.length = 0;
+    this.laterOrder.length = 0;
     this.waiting.clear();
     this.dirty.clear();
     this.failures.clear();
@@ -143,15 +173,26 @@ export class WorkQueue {
     this.clear();
   }
 
+  /** The next key to run: the ordinary line first, the `later` line when it is empty or its share is due. */
+  private next(): string | undefined {
+    const later = this.laterOrder.length > 0 && (this.order.length === 0 || this.nowStreak >= LATER_SHARE - 1);
+    if (later) {
+      this.nowStreak = 0;
+      return this.laterOrder.shift();
+    }
+    if (this.laterOrder.length > 0) this.nowStreak++;
+    return this.order.shift();
+  }
+
   private pump(): void {
-    while (!this.stopped && this.active < this.options.concurrency && this.order.length > 0) {
-      const key = this.order.shift() as string;
+    while (!this.stopped && this.active < this.options.concurrency && this.depth > 0) {
+      const key = this.next() as string;
       this.waiting.delete(key);
       this.processing.add(key);
       this.active++;
       void this.run(key);
     }
-    if (this.order.length === 0 && this.active === 0) {
+    if (this.depth === 0 && this.active === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
