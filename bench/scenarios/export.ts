@@ -1,8 +1,9 @@
 // export: the GDPR export of an organization with 10,000 members and 1,000,000 audit entries,
 // through the real API as its own process (api/src/main.ts, on SQLite) over a real control plane.
-// Side by side, alternating: `sqlite3 .dump` of the same tables (the baseline), the export
-// (request to succeeded, the job's own timestamps), GET /api/me under wrk with and without an
-// export running, and the API process's RSS sampled from /proc during each export.
+// Side by side, alternating: `sqlite3 .dump` of the same tables (the baseline) and the export
+// (request to succeeded, the job's own timestamps), each alone; then GET /api/me under wrk
+// without and with another export running; the API process's RSS sampled from /proc during each
+// export.
 //
 // Members are Member resources: the export reads them from the API's watch cache, so the fixture
 // is 10,000 Member objects in the apiserver (created 32 at a time; no operator runs, none needs a
@@ -10,7 +11,16 @@
 // usage) are written once into a SQLite file cached under ~/.cache/atrium and copied per run.
 import { execFile, execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -30,7 +40,10 @@ import { createMembers, MEMBERS } from "./members-list.ts";
 const exec = promisify(execFile);
 const AUDIT = Number(process.env.BENCH_AUDIT ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Load samples of one second each, taken back to back (see loadSamples). */
+const SAMPLE_SECONDS = 1;
+/** Samples in the first round's idle run (later rounds: as many as the previous round's export held). */
+const FIRST_IDLE_SAMPLES = Number(process.env.BENCH_IDLE_SAMPLES ?? 4);
 const CONNECTIONS = 10;
 const ORG = "bench";
 const ADMIN = "admin@bench.example";
@@ -159,6 +172,54 @@ async function seedMembers(kube: KubeClient) {
   await createMembers(kube, 32);
 }
 
+/**
+ * wrk's latencies (microseconds) as value:count pairs on one line, so that samples taken back to
+ * back can be pooled into one distribution (wrk itself reports each run's percentiles only).
+ */
+const HISTOGRAM_LUA = `done = function(summary, latency, requests)
+  local parts = {}
+  for i = 1, #latency do
+    local v, c = latency(i)
+    if c and c > 0 then parts[#parts + 1] = v .. ":" .. c end
+  end
+  io.write("HISTOGRAM " .. table.concat(parts, ",") .. "\\n")
+end
+`;
+
+type Latencies = Map<number, number>;
+
+/** One wrk run of SAMPLE_SECONDS: its latencies (microseconds → count). Its p99 is the same as wrk's own. */
+async function loadSample(url: string, headers: Record<string, string>, script: string): Promise<Latencies> {
+  const args = [`-t1`, `-c${CONNECTIONS}`, `-d${SAMPLE_SECONDS}s`, "-s", script];
+  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
+  const { stdout } = await exec("wrk", [...args, url], { encoding: "utf8" });
+  if (stdout.includes("Non-2xx") || stdout.includes("Socket errors")) throw new Error(`non-2xx answers: ${stdout}`);
+  const line = /^HISTOGRAM (.*)$/m.exec(stdout)?.[1];
+  if (line === undefined) throw new Error(`wrk gave no histogram: ${stdout}`);
+  const sample: Latencies = new Map();
+  for (const pair of line.split(",").filter(Boolean)) {
+    const [us, count] = pair.split(":").map(Number) as [number, number];
+    sample.set(us, (sample.get(us) ?? 0) + count);
+  }
+  return sample;
+}
+
+const pool = (into: Latencies, sample: Latencies) => {
+  for (const [us, count] of sample) into.set(us, (into.get(us) ?? 0) + count);
+};
+
+/** Nearest-rank p99 (ms) of pooled latencies. */
+function p99Ms(latencies: Latencies): number {
+  const sorted = [...latencies].sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((n, [, c]) => n + c, 0);
+  let seen = 0;
+  for (const [us, count] of sorted) {
+    seen += count;
+    if (seen >= Math.ceil(0.99 * total)) return us / 1000;
+  }
+  return Number.NaN;
+}
+
 const rssMb = (pid: number) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : Number.NaN;
@@ -222,8 +283,16 @@ export async function run() {
       }
       const me = `${api.url}/api/me`;
       await wrk(me, { connections: CONNECTIONS, seconds: 2, headers }); // warm-up
+      const script = join(work, "histogram.lua");
+      writeFileSync(script, HISTOGRAM_LUA);
+      const state = async (id: string) =>
+        ((await (await fetch(`${api.url}/api/orgs/${ORG}/exports/${id}`, { headers })).json()) as { state: string })
+          .state;
 
-      /** Requests an export and resolves with its job once finished, sampling the API's RSS meanwhile. */
+      /**
+       * Requests an export and resolves with its job once finished, sampling the API's RSS and
+       * noting when its step changed (the progress the worker reports, at most every second).
+       */
       const exportOnce = async () => {
         // Earlier rounds' jobs go, so the daily allowance (3) does not stop the benchmark.
         await db.prisma.exportJob.deleteMany({ where: { org: ORG } });
@@ -232,9 +301,11 @@ export async function run() {
         const sampler = setInterval(() => {
           peak = Math.max(peak, rssMb(api.pid));
         }, 50);
+        const requested = performance.now();
         const r = await fetch(`${api.url}/api/orgs/${ORG}/exports`, { method: "POST", headers });
         if (r.status !== 202) throw new Error(`export request: ${r.status} ${await r.text()}`);
         const { id } = (await r.json()) as { id: string };
+        const steps: string[] = [];
         const finished = (async () => {
           for (;;) {
             const job = (await (await fetch(`${api.url}/api/orgs/${ORG}/exports/${id}`, { headers })).json()) as {
@@ -242,12 +313,15 @@ export async function run() {
               createdAt: string;
               finishedAt: string | null;
               sizeBytes: number | null;
-              progress: { done: number };
+              progress: { step: string | null; done: number };
             };
+            const step = `${job.progress.step ?? job.state}`;
+            if (!steps.at(-1)?.startsWith(`${step} `))
+              steps.push(`${step} ${((performance.now() - requested) / 1000).toFixed(1)}`);
             if (job.state !== "queued" && job.state !== "running") {
               clearInterval(sampler);
               if (job.state !== "succeeded") throw new Error(`export ${job.state}`);
-              return { ...job, growthMb: peak - before };
+              return { ...job, growthMb: peak - before, steps };
             }
             await new Promise((resolve) => setTimeout(resolve, 250));
           }
@@ -258,38 +332,60 @@ export async function run() {
       const samples = {
         dump: [] as number[],
         export: [] as number[],
+        loaded: [] as number[],
         growth: [] as number[],
         idleP99: [] as number[],
         duringP99: [] as number[],
+        idleCounts: [] as number[],
+        duringCounts: [] as number[],
       };
       let size = 0;
       let records = 0;
+      let idleSamples = FIRST_IDLE_SAMPLES;
       for (let round = 0; round < ROUNDS; round++) {
         const d0 = performance.now();
         await exec("sh", ["-c", `sqlite3 '${dbFile}' '.dump ${TABLES.join(" ")}' > /dev/null`]);
         const dumpS = (performance.now() - d0) / 1000;
-        const idle = await wrk(me, { connections: CONNECTIONS, seconds: SECONDS, headers });
+        // The export alone, as the dump runs alone: its time is compared with the dump's.
+        const alone = await (await exportOnce()).finished;
+        const exportS = (Date.parse(alone.finishedAt ?? "") - Date.parse(alone.createdAt)) / 1000;
+        // Then the same export while other requests come in, for their p99 beside the same
+        // requests without an export: as many one-second samples as the previous round's export held.
+        const idle: Latencies = new Map();
+        for (let i = 0; i < idleSamples; i++) pool(idle, await loadSample(me, headers, script));
         const job = await exportOnce();
-        // The load while the export runs (it must outlast the sample: checked below).
-        const during = await wrk(me, { connections: CONNECTIONS, seconds: SECONDS, headers });
-        const stillRunning = await fetch(`${api.url}/api/orgs/${ORG}/exports/${job.id}`, { headers }).then(
-          async (r) => ((await r.json()) as { state: string }).state === "running",
-        );
+        // While it runs: one-second samples back to back until it has ended (so the load covers
+        // the whole export); a sample counts when the job was still running at its end, i.e. it
+        // lay within the export. The one the export ended in is not counted.
+        const during: Latencies = new Map();
+        let counted = 0;
+        for (;;) {
+          const sample = await loadSample(me, headers, script);
+          const s = await state(job.id);
+          if (s !== "queued" && s !== "running") break;
+          pool(during, sample);
+          counted++;
+        }
         const done = await job.finished;
-        const exportS = (Date.parse(done.finishedAt ?? "") - Date.parse(done.createdAt)) / 1000;
-        if (idle.non2xx || during.non2xx) throw new Error("non-2xx answers during the load");
+        const loadedS = (Date.parse(done.finishedAt ?? "") - Date.parse(done.createdAt)) / 1000;
         samples.dump.push(dumpS);
         samples.export.push(exportS);
-        samples.growth.push(done.growthMb);
-        samples.idleP99.push(idle.p99);
-        if (stillRunning) samples.duringP99.push(during.p99);
+        samples.loaded.push(loadedS);
+        samples.growth.push(Math.max(alone.growthMb, done.growthMb));
+        samples.idleP99.push(p99Ms(idle));
+        samples.idleCounts.push(idleSamples);
+        samples.duringCounts.push(counted);
+        if (counted) samples.duringP99.push(p99Ms(during));
         size = done.sizeBytes ?? 0;
         records = done.progress.done;
         log(
           `round ${round + 1}: dump ${dumpS.toFixed(1)} s, export ${exportS.toFixed(1)} s (${(size / 2 ** 20).toFixed(0)} MiB, ` +
-            `${records} records), RSS +${done.growthMb.toFixed(0)} MB; /api/me p99 idle ${idle.p99} ms, during ` +
-            `${during.p99} ms${stillRunning ? "" : " (the export ended before the sample: not counted)"}`,
+            `${records} records; steps seen at s: ${alone.steps.join(", ")}), RSS +${alone.growthMb.toFixed(0)} MB; ` +
+            `under requests ${loadedS.toFixed(1)} s, RSS +${done.growthMb.toFixed(0)} MB; ` +
+            `/api/me p99 idle ${p99Ms(idle)} ms (${idleSamples} × ${SAMPLE_SECONDS} s), during ` +
+            `${counted ? `${p99Ms(during)} ms (${counted} × ${SAMPLE_SECONDS} s)` : "none: the export ended within the first sample"}`,
         );
+        idleSamples = Math.max(1, counted);
       }
       const ratio = median(samples.export) / median(samples.dump);
       writeResult({
@@ -297,15 +393,21 @@ export async function run() {
         method:
           `POST /api/orgs/${ORG}/exports of an org with ${MEMBERS} members (Member resources, read from the API's watch) ` +
           `and ${AUDIT} audit entries (+ 200 keys, 50 subscriptions, 600 invoices, 80,000 usage rows) in SQLite; the API ` +
-          `as its own process (main.ts); time from request to succeeded (the job's createdAt/finishedAt) vs ` +
-          `\`sqlite3 .dump ${TABLES.join(" ")}\` of the same file, alternating, ${ROUNDS} rounds, medians. RSS: /proc ` +
-          "VmRSS of the API sampled every 50 ms, peak minus the value at the request, the worst round. p99: wrk 4.1, " +
-          `1 thread, ${CONNECTIONS} connections, ${SECONDS} s on GET /api/me (a session) while an export runs vs right ` +
-          `before it, medians of the rounds (${samples.duringP99.length} during-samples counted). Archive ` +
+          `as its own process (main.ts); time from request to succeeded (the job's createdAt/finishedAt), the export ` +
+          `alone, vs \`sqlite3 .dump ${TABLES.join(" ")}\` of the same file, alone, alternating, ${ROUNDS} rounds, ` +
+          "medians; each round then exports again under the p99 load below (export_under_requests_s). RSS: /proc " +
+          "VmRSS of the API sampled every 50 ms, peak minus the value at the request, the worst export. p99: wrk 4.1, " +
+          `1 thread, ${CONNECTIONS} connections on GET /api/me (a session), in samples of ${SAMPLE_SECONDS} s taken back ` +
+          "to back, their latencies pooled (a Lua done() hook prints wrk's histogram): during = every sample that ended " +
+          "while the export was still running (the load goes on until it ends; the sample it ended in is not counted), " +
+          "idle = right before the export, as many samples as the previous round's export held " +
+          `(${FIRST_IDLE_SAMPLES} in the first); samples per round idle ${samples.idleCounts.join("/")}, during ` +
+          `${samples.duringCounts.join("/")}; medians of the rounds' p99. Archive ` +
           `${(size / 2 ** 20).toFixed(0)} MiB. Load average (1 min) at the end: ${loadavg()[0]?.toFixed(1)}.`,
         metrics: {
           export_s: Number(median(samples.export).toFixed(2)),
           sqlite_dump_s: Number(median(samples.dump).toFixed(2)),
+          export_under_requests_s: Number(median(samples.loaded).toFixed(2)),
           ratio_vs_sqlite_dump: Number(ratio.toFixed(2)),
           rss_growth_mb: Math.round(Math.max(...samples.growth)),
           idle_p99_ms: Number(median(samples.idleP99).toFixed(1)),

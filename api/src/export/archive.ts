@@ -1,31 +1,18 @@
 // The archive as a stream: files produced piece by piece (a batch of rows each), hashed and
 // counted as they pass, deflated one entry after the other (zip.ts), and cut into chunks the
-// caller stores. A file may come hashed and deflated already (the audit log from its worker
-// thread on SQLite): its bytes pass as they are and it says what it held when it ends. Nothing holds more than a batch of rows and a chunk, whatever the size; the
+// caller stores. Nothing holds more than a batch of rows and a chunk, whatever the size; the
 // sink's awaited writes hold the readers back (backpressure through the async iterators).
 import { createHash, type Hash } from "node:crypto";
 import { CHUNK_BYTES, type Manifest, type ManifestFile } from "./domain.ts";
 import { type ZipEntry, zip } from "./zip.ts";
 
-/** One file of the archive: its pieces in order; `records` counts what it holds. */
-export type ArchiveFile = TextFile | DeflatedFile;
+/** One file of the archive: its pieces of text (or its UTF-8) in order; `records` counts what it holds. */
+export type ArchiveFile = TextFile;
 
 export type TextFile = {
   name: string;
   /** Pieces of text (or its UTF-8); call `count(n)` for the records each piece holds. */
   content(count: (records: number) => void): AsyncIterable<string | Uint8Array>;
-};
-
-/** What a file deflated elsewhere held: its size, CRC-32 (for the ZIP) and SHA-256 (for the manifest). */
-export type Inflated = { size: number; crc: number; sha256: string };
-
-/**
- * A file written, hashed and deflated elsewhere (the audit log, on its worker thread): pieces of
- * raw deflate at level COMPRESSION_LEVEL, then, as the generator's return value, what they hold.
- */
-export type DeflatedFile = {
-  name: string;
-  deflated(count: (records: number) => void): AsyncGenerator<Uint8Array, Inflated>;
 };
 
 /**
@@ -37,26 +24,6 @@ export function withProgress(
   counted: (records: number) => void,
   after: () => Promise<void>,
 ): ArchiveFile {
-  if ("deflated" in file)
-    return {
-      name: file.name,
-      async *deflated(count) {
-        const pieces = file.deflated((n) => {
-          count(n);
-          counted(n);
-        });
-        try {
-          for (;;) {
-            const next = await pieces.next();
-            if (next.done) return next.value;
-            yield next.value;
-            await after();
-          }
-        } finally {
-          await pieces.return(undefined as never);
-        }
-      },
-    };
   return {
     name: file.name,
     async *content(count) {
@@ -94,34 +61,17 @@ export async function writeArchive(options: {
 }): Promise<ArchiveResult> {
   const { signal } = options;
   const written: ManifestFile[] = [];
-  const entries = options.files.map((file): ZipEntry => {
-    if ("content" in file)
-      return {
-        name: file.name,
-        data: {
-          [Symbol.asyncIterator]: () => {
-            options.onFile?.(file.name);
-            return hashed(file, written, signal);
-          },
-        },
-      };
-    let inflated: Inflated | undefined;
-    return {
+  const entries = options.files.map(
+    (file): ZipEntry => ({
       name: file.name,
-      deflated: {
+      data: {
         [Symbol.asyncIterator]: () => {
           options.onFile?.(file.name);
-          return passed(file, written, signal, (i) => {
-            inflated = i;
-          });
+          return hashed(file, written, signal);
         },
       },
-      inflated: () => {
-        if (!inflated) throw new Error(`${file.name} ended without saying what it held`);
-        return inflated;
-      },
-    };
-  });
+    }),
+  );
   // Its turn comes after every other file has ended: their hashes and counts are known by then.
   entries.push({
     name: "manifest.json",
@@ -157,33 +107,6 @@ export async function writeArchive(options: {
   }
   if (pendingBytes > 0) await flush(pendingBytes);
   return { bytes, sha256: total.digest("hex"), files: written, chunks: seq };
-}
-
-/** A deflated file's pieces, passed through; its manifest entry from what it says it held. */
-async function* passed(
-  file: DeflatedFile,
-  written: ManifestFile[],
-  signal: AbortSignal | undefined,
-  ended: (inflated: Inflated) => void,
-): AsyncGenerator<Uint8Array> {
-  let records = 0;
-  const pieces = file.deflated((n) => {
-    records += n;
-  });
-  try {
-    for (;;) {
-      if (signal?.aborted) throw signal.reason;
-      const next = await pieces.next();
-      if (next.done) {
-        ended(next.value);
-        written.push({ name: file.name, records, bytes: next.value.size, sha256: next.value.sha256 });
-        return;
-      }
-      yield next.value;
-    }
-  } finally {
-    await pieces.return(undefined as never);
-  }
 }
 
 async function* hashed(

@@ -23,6 +23,13 @@ export const BATCH_ROWS = 1000;
 export const AUDIT_BATCH_ROWS = 2000;
 /** Usage rows per page: short lines (about 40 bytes), so five times BATCH_ROWS. */
 export const USAGE_BATCH_ROWS = 5000;
+/**
+ * Pieces the API's thread may send an export's worker before it takes them (its first credits,
+ * then one for each piece taken): it makes the next files' pieces while the worker writes the big
+ * tables, rather than when the worker reaches them and waits for a thread busy with requests. A
+ * piece is a page (at most BATCH_ROWS rows), so a few hundred KB.
+ */
+export const PREFETCH = 8;
 /** A running job proves it is alive this often (its `startedAt`, see staleAction)... */
 export const HEARTBEAT_MS = 20_000;
 /** ...and one not heard from this long was left by a replica that stopped or crashed. */

@@ -40,20 +40,13 @@ export type ExportWorkerData = {
 
 /**
  * API's thread → worker: a piece of a file it makes (the records it holds), the file's end, or
- * its failure, in archive order, each on credit (see PREFETCH); or stop.
+ * its failure, in archive order, each on credit (see domain.ts's PREFETCH); or stop.
  */
 export type ToWorker =
   | { name: string; piece: string | Uint8Array; records: number }
   | { name: string; end: true }
   | { name: string; error: string }
   | { stop: string };
-
-/**
- * Pieces the API's thread may send before the worker takes them: it makes the next files' pieces
- * while the worker writes the big tables, rather than when the worker reaches them and waits for
- * a thread busy with requests. A piece is a page (at most BATCH_ROWS rows), so a few hundred KB.
- */
-export const PREFETCH = 8;
 
 /** What the API's thread stores when the archive is written (the job row's size and hash, the log's figures). */
 export type WorkerResult = Omit<ArchiveResult, "files"> & { records: number; startedAt: number };
@@ -87,7 +80,11 @@ if (!isMainThread && port && data?.attempt) {
     wake?.();
     wake = undefined;
   });
-  /** The next message about `name` from the API's thread (they come in archive order), and credit for one more. */
+  /**
+   * The next message about `name` from the API's thread (they come in archive order), and credit
+   * for one more. The API's thread starts with PREFETCH credits, so it makes its first pieces
+   * while this thread starts, opens its connection and counts.
+   */
   const ask = async (name: string): Promise<ToWorker> => {
     for (;;) {
       if (stop.signal.aborted) throw stop.signal.reason;
@@ -102,7 +99,6 @@ if (!isMainThread && port && data?.attempt) {
       });
     }
   };
-  port.postMessage({ credit: PREFETCH } satisfies FromWorker);
   write(data, attempt, ask, stop.signal, (m) => port.postMessage(m))
     .then((result) => port.postMessage({ done: result } satisfies FromWorker))
     .catch((error) => {
@@ -116,7 +112,7 @@ if (!isMainThread && port && data?.attempt) {
 
 const notOurs = () => new Error("the job is no longer running on this replica");
 
-/** A file the API's thread makes, its pieces as they come (no more than PREFETCH wait). */
+/** A file the API's thread makes, its pieces as they come (no more than domain.ts's PREFETCH wait). */
 const pulled = (name: string, ask: (name: string) => Promise<ToWorker>): TextFile => ({
   name,
   async *content(count) {

@@ -222,6 +222,36 @@ describe("the export worker's table pages on SQLite (its own connection, tables.
     expect(count).toBe(3000);
   });
 
+  it("puts the entries of one instant in id order whatever order they were written in, across pages and in an instant larger than a page", async () => {
+    const path = join(dir, "instants.db");
+    const db = table(path);
+    const insert = db.prepare(
+      `INSERT INTO "AuditEvent" VALUES (?, ?, 'acme', ?, 'user', 'x', NULL, 'success', 200, NULL, NULL)`,
+    );
+    // Instants of 1 to 4 entries, one of 9 (more than a page of 4), each written in reverse id
+    // order, so the index's order (at, then rowid) is not the file's (at, then id).
+    const sizes = [1, 3, 2, 4, 1, 9, 2, 1, 4, 3, 1, 2, 5, 1];
+    const rows: { id: string; at: string; actor: string }[] = [];
+    db.exec("BEGIN");
+    for (const [t, size] of sizes.entries())
+      for (let k = size - 1; k >= 0; k--) {
+        const row = {
+          id: `e${String(t).padStart(2, "0")}-${k}`,
+          at: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, t)).toISOString(),
+          actor: `p${t}.${k}@acme.test`,
+        };
+        insert.run(row.id, row.at.replace("Z", "+00:00"), row.actor);
+        rows.push(row);
+      }
+    db.exec("COMMIT");
+    db.close();
+    const { text, records } = await readAll(path, { org: "acme" }, 4);
+    rows.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : 1));
+    const expected = HEADER + rows.map((r) => `${r.at},acme,${r.actor},user,x,,success,200,,\r\n`).join("");
+    expect(text).toBe(expected);
+    expect(records).toBe(39);
+  });
+
   it("writes usage.csv the same way: the table's key order, cells escaped, values as JavaScript writes numbers", async () => {
     const path = join(dir, "usage.db");
     const db = new BetterSqlite3(path);

@@ -17,25 +17,42 @@ import { csvLine, plainLine } from "./audit-line.ts";
  */
 export type TablePlan = {
   name: string;
-  kind: "audit" | "usage";
   header: string;
   value: string;
   limit: number;
-  sqlite: {
-    count: string;
-    /**
-     * (value, limit) and (value, ...the last row's `key`, limit); columns: the audit line's first
-     * nine cells joined (see plainLine) or usage's line but its value, then detail or the value, rowid.
-     */
-    first: string;
-    next: string;
-    /** (rowid) → the keyset parameters of `next` that follow the row. */
-    key: string;
-    /** (rowid) → the whole audit line written by SQLite, for rows plainLine does not take. */
-    line?: string;
-  };
   /** $1 value, $2 limit; `next`: $1 value, then the key (audit: at, at, id; usage: app, app, metric, metric, day), then limit. */
   pg: { count: string; first: string; next: string };
+} & ({ kind: "audit"; sqlite: AuditStatements } | { kind: "usage"; sqlite: KeysetStatements });
+
+/**
+ * The audit log on SQLite, in `at` order (the index's), entries of one instant in id order.
+ * Columns of a page: the line's first nine cells joined (see plainLine), detail, rowid, then `at`
+ * (or `id` for one instant's pages). Parameters: the scope's value first, the limit last.
+ */
+export type AuditStatements = {
+  count: string;
+  first: string;
+  /** (value, at, limit): the entries from an instant on. */
+  from: string;
+  /** (value, at, limit): the entries after an instant. */
+  after: string;
+  /** (value, at, limit) and (value, at, id, limit): one instant's entries in id order, when they fill a page. */
+  instant: string;
+  instantNext: string;
+  /** (a JSON array of rowids) → those rowids in id order: one instant's entries within a page. */
+  byId: string;
+  /** (rowid) → the whole audit line written by SQLite, for rows plainLine does not take. */
+  line: string;
+};
+
+/** A table read in keyset pages of its primary key (usage). */
+export type KeysetStatements = {
+  count: string;
+  /** (value, limit) and (value, ...the last row's `key`, limit); columns: the line but its value, the value, rowid. */
+  first: string;
+  next: string;
+  /** (rowid) → the keyset parameters of `next` that follow the row. */
+  key: string;
 };
 
 /** A page of a table's CSV: its lines (each ended by CRLF) and how many. */
@@ -81,8 +98,10 @@ type Connection = {
   transaction<T>(fn: () => T): { immediate(): T };
   close(): void;
 };
-/** A page row: the line or its head, detail or the value, rowid. */
-type PageRow = [string | null, string | number | null, number | bigint];
+/** A page row of usage: the line but its value, the value, rowid. */
+type PageRow = [string, number, number];
+/** A page row of the audit log: the first nine cells joined, detail, rowid, then `at` (or `id`). */
+type AuditPageRow = [string | null, string | null, number, unknown];
 
 /** Prisma's SQLite adapter keeps a DateTime as ISO text with "+00:00" for Z: the same text compares equal. */
 const sqliteStamp = (ms: number) => new Date(ms).toISOString().replace("Z", "+00:00");
@@ -111,21 +130,21 @@ function sqliteStore(path: string, timeoutMs: number): Store {
       return Number(db.prepare(plan.sqlite.count).pluck(true).get(plan.value));
     },
     async *pages(plan) {
+      if (plan.kind === "audit") {
+        yield* auditPages(db, plan.sqlite, plan.value, plan.limit);
+        return;
+      }
       const s = plan.sqlite;
       const first = db.prepare(s.first).raw(true);
       const next = db.prepare(s.next).raw(true);
       const key = db.prepare(s.key).raw(true);
-      const line = s.line ? db.prepare(s.line).pluck(true) : undefined;
       let after: unknown[] | undefined;
       for (;;) {
         const rows = (
           after ? next.all(plan.value, ...after, plan.limit) : first.all(plan.value, plan.limit)
         ) as PageRow[];
         let text = "";
-        if (plan.kind === "usage") for (const [head, value] of rows) text += `${head},${value}\r\n`;
-        else
-          for (const [prefix, detail, rowid] of rows)
-            text += `${plainLine(prefix, detail as string | null) ?? (line?.get(rowid) as string)}\r\n`;
+        for (const [head, value] of rows) text += `${head},${value}\r\n`;
         if (rows.length) yield { text, records: rows.length };
         const last = rows[rows.length - 1];
         if (!last || rows.length < plan.limit) return;
@@ -155,6 +174,66 @@ function sqliteStore(path: string, timeoutMs: number): Store {
       db.close();
     },
   };
+}
+
+/**
+ * The audit log's pages on SQLite (ADR 0019): in `at` order as the (org, at) or (actor, at) index
+ * holds it, with no sort; the entries of an instant put in id order here. A full page ends before
+ * its last instant, whose entries may go on past it: the next page starts at that instant and so
+ * holds it whole. An instant with a page or more of entries on its own is read in id order a page
+ * at a time (SQLite sorts those), then reading goes on after it.
+ */
+function* auditPages(db: Connection, s: AuditStatements, value: string, limit: number): Generator<TablePage> {
+  const first = db.prepare(s.first).raw(true);
+  const from = db.prepare(s.from).raw(true);
+  const after = db.prepare(s.after).raw(true);
+  const instant = db.prepare(s.instant).raw(true);
+  const instantNext = db.prepare(s.instantNext).raw(true);
+  const byId = db.prepare(s.byId).pluck(true);
+  const line = db.prepare(s.line).pluck(true);
+  const page = (rows: AuditPageRow[]): TablePage => {
+    let text = "";
+    for (const [prefix, detail, rowid] of rows)
+      text += `${plainLine(prefix, detail) ?? (line.get(rowid) as string)}\r\n`;
+    return { text, records: rows.length };
+  };
+  /** The rows (in `at` order) with each run of one instant's entries put in id order. */
+  const inIdOrder = (rows: AuditPageRow[]): AuditPageRow[] => {
+    for (let i = 0; i < rows.length; ) {
+      let j = i + 1;
+      while (j < rows.length && (rows[j] as AuditPageRow)[3] === (rows[i] as AuditPageRow)[3]) j++;
+      if (j - i > 1) {
+        const run = new Map(rows.slice(i, j).map((r) => [Number(r[2]), r]));
+        const ordered = byId.all(JSON.stringify([...run.keys()])) as number[];
+        rows.splice(i, j - i, ...ordered.map((rowid) => run.get(Number(rowid)) as AuditPageRow));
+      }
+      i = j;
+    }
+    return rows;
+  };
+  let rows = first.all(value, limit) as AuditPageRow[];
+  for (;;) {
+    if (rows.length < limit) {
+      if (rows.length) yield page(inIdOrder(rows));
+      return;
+    }
+    const last = (rows[rows.length - 1] as AuditPageRow)[3];
+    let end = rows.length - 1;
+    while (end > 0 && (rows[end - 1] as AuditPageRow)[3] === last) end--;
+    if (end > 0) {
+      yield page(inIdOrder(rows.slice(0, end)));
+      rows = from.all(value, last, limit) as AuditPageRow[];
+      continue;
+    }
+    // A page of one instant: its entries by id, a page at a time, then the instants after it.
+    let entries = instant.all(value, last, limit) as AuditPageRow[];
+    for (;;) {
+      if (entries.length) yield page(entries);
+      if (entries.length < limit) break;
+      entries = instantNext.all(value, last, (entries[entries.length - 1] as AuditPageRow)[3], limit) as AuditPageRow[];
+    }
+    rows = after.all(value, last, limit) as AuditPageRow[];
+  }
 }
 
 // ---- PostgreSQL (one pg client) ----

@@ -126,6 +126,40 @@ describe("runOnWorker (an export's worker thread, on SQLite)", () => {
     expect(job.startedAt?.getTime()).toBe(written.startedAt);
   }, 90_000);
 
+  it("makes its own files' first pieces while the worker starts, not after the worker first asks", async () => {
+    const f = await fixture("early.db", 100);
+    let pulled = 0;
+    const counted: TextFile = {
+      name: "notes.json",
+      async *content(count) {
+        for (const piece of ["[1", ",2", ",3]\n"]) {
+          pulled++;
+          count(1);
+          yield piece;
+        }
+      },
+    };
+    const result = runOnWorker({
+      data: {
+        target: { provider: "sqlite", path: f.path, timeoutMs: 5000 },
+        attempt: { id: "job1", startedAt: f.startedAt },
+        skewMs: 0,
+        kind: "org",
+        subject: "acme",
+        generatedAt: f.startedAt,
+        baseTotal: 3,
+      },
+      files: [counted, auditPlan({ org: "acme" }, 2000)],
+      signal: new AbortController().signal,
+      track: () => {},
+    });
+    // One turn of the event loop: far too soon for a new worker (an isolate, its modules) to
+    // have started and sent anything; the pieces are made already, on the credit it starts with.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(pulled).toBe(3);
+    expect((await result).records).toBe(103);
+  }, 30_000);
+
   it("writes nothing into a job that is no longer its attempt's, and fails", async () => {
     const f = await fixture("taken.db", 100);
     // Another replica took the job over: its startedAt is not this attempt's.

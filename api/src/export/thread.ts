@@ -3,7 +3,8 @@
 // (so a few pages of them are in memory at a time), tracks its progress and the startedAt it
 // last wrote, and asks it to stop when the replica does.
 import { Worker } from "node:worker_threads";
-import type { ArchiveFile, TextFile } from "./archive.ts";
+import type { ArchiveFile } from "./archive.ts";
+import { PREFETCH } from "./domain.ts";
 import type { ExportWorkerData, FromWorker, ToWorker, WorkerFile, WorkerResult } from "./export-worker.ts";
 import type { Progress, TablePlan } from "./tables.ts";
 
@@ -38,7 +39,6 @@ export async function runOnWorker(options: {
   const here = new Map<string, ArchiveFile>();
   const planned: WorkerFile[] = files.map((f) => {
     if (isTable(f)) return { name: f.name, from: "table", plan: f };
-    if (!("content" in f)) throw new Error(`${f.name}: a file the API's thread makes must be text`);
     here.set(f.name, f);
     return { name: f.name, from: "api" };
   });
@@ -51,7 +51,9 @@ export async function runOnWorker(options: {
   const stop = () => post({ stop: String((signal.reason as Error | undefined)?.message ?? "stopped") });
   signal.addEventListener("abort", stop, { once: true });
 
-  let credit = 0;
+  // The worker's first credits are implicit: this thread makes its first pieces while the worker
+  // starts (a new isolate, its modules, its connection, the counts) instead of after.
+  let credit = PREFETCH;
   let ended = false;
   let wake: (() => void) | undefined;
   const nudge = () => {
@@ -73,7 +75,7 @@ export async function runOnWorker(options: {
       const name = file.name;
       let records = 0;
       try {
-        for await (const piece of (file as TextFile).content((n) => {
+        for await (const piece of file.content((n) => {
           records += n;
         })) {
           if (!(await spend())) return;
@@ -88,14 +90,13 @@ export async function runOnWorker(options: {
       }
     }
   };
-  let feeding: Promise<void> | undefined;
+  const feeding = feed().catch(() => {});
 
   try {
     return await new Promise<WorkerResult>((resolve, reject) => {
       worker.on("message", (m: FromWorker) => {
         if ("credit" in m) {
           credit += m.credit;
-          feeding ??= feed().catch(() => {});
           nudge();
         } else if ("progress" in m) options.track(m.startedAt, m.progress);
         else if ("done" in m) {

@@ -1,8 +1,7 @@
 // A streaming ZIP writer on node:zlib alone: each entry's local header first (sizes unknown yet,
 // flag 3: they follow the data in a data descriptor), its data deflated by a zlib stream (on
 // libuv's thread pool, not the event loop), CRC-32 by zlib.crc32 (native), then the central
-// directory; an entry deflated elsewhere (raw deflate, its CRC-32 and size given at its end) is
-// written as it comes. It replaced yazl, whose CRC-32 is pure JavaScript: on a million-row audit log
+// directory. It replaced yazl, whose CRC-32 is pure JavaScript: on a million-row audit log
 // that loop alone was a second of the API's only thread (ADR 0019).
 //
 // No ZIP64: an entry or an archive past 4 GiB fails the export with a clear error rather than
@@ -10,13 +9,8 @@
 import { once } from "node:events";
 import { crc32, createDeflateRaw } from "node:zlib";
 
-/**
- * An entry: its data to deflate here, or data deflated already (raw deflate, elsewhere: the audit
- * log's worker thread) with its CRC-32 and size, known once the pieces have ended.
- */
-export type ZipEntry =
-  | { name: string; data: AsyncIterable<Buffer> }
-  | { name: string; deflated: AsyncIterable<Uint8Array>; inflated: () => { crc: number; size: number } };
+/** An entry: its name and its data, deflated here. */
+export type ZipEntry = { name: string; data: AsyncIterable<Buffer> };
 
 const LIMIT = 0xffffffff;
 /** Bit 3: sizes and CRC in a data descriptor after the data; bit 11: the name is UTF-8. */
@@ -145,19 +139,15 @@ export async function* zip(
     const e: Written = { name, crc: 0, compressed: 0, size: 0, offset };
     offset += header.length;
     yield header;
-    const pieces =
-      "data" in entry
-        ? deflated(entry.data, options.level, (piece) => {
-            e.crc = crc32(piece, e.crc);
-            e.size += piece.length;
-          })
-        : entry.deflated;
+    const pieces = deflated(entry.data, options.level, (piece) => {
+      e.crc = crc32(piece, e.crc);
+      e.size += piece.length;
+    });
     for await (const b of pieces) {
       e.compressed += b.length;
       offset += b.length;
-      yield Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+      yield b;
     }
-    if (!("data" in entry)) ({ crc: e.crc, size: e.size } = entry.inflated());
     if (e.size > LIMIT || e.compressed > LIMIT) throw tooBig(entry.name);
     const descriptor = dataDescriptor(e);
     offset += descriptor.length;
