@@ -14,12 +14,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
-import { type ApiForDataplane, exposeApiToDataplane } from "../../test/cluster/api-for-dataplane.ts";
-import { type ApiStack, call, startApi } from "../../test/cluster/api-stack.ts";
+import {
+  type ApiForDataplane,
+  exposeApiToDataplane,
+  loginMember,
+  startApiWithOidc,
+} from "../../test/cluster/api-for-dataplane.ts";
+import type { ApiStack } from "../../test/cluster/api-stack.ts";
 import { type Dataplane, startDataplane } from "../../test/cluster/dataplane.ts";
 import { startGateway } from "../../test/cluster/gateway-process.ts";
-import { loginWithOidc } from "../../test/cluster/oidc-login.ts";
-import { type OidcProviderHandle, startOidcProvider } from "../../test/cluster/oidc-provider.ts";
+import type { OidcProviderHandle } from "../../test/cluster/oidc-provider.ts";
 import { freePorts } from "../../test/cluster/ports.ts";
 import { until } from "../../test/cluster/until.ts";
 import { writeResult } from "../results.ts";
@@ -59,24 +63,13 @@ export async function run() {
       log,
     });
     const [apiPort, activatorPort] = (await freePorts(2)) as [number, number];
-    oidc = await startOidcProvider({
-      clients: [
-        {
-          clientId: "atrium",
-          clientSecret: "atrium-test-secret",
-          redirectUris: [`http://127.0.0.1:${apiPort}/api/auth/callback`],
-        },
-      ],
-      users: [],
-    });
     // Its request log lines are not kept: at thousands of checks a second they would grow the heap.
-    api = await startApi({
+    ({ api, oidc } = await startApiWithOidc({
       kubeconfig: cp.kubeconfig,
       port: apiPort,
-      oidcIssuer: oidc.issuer,
       quiet: true,
       keepRequestLogs: false,
-    });
+    }));
     apiForDataplane = await exposeApiToDataplane({ kubeconfig: cp.kubeconfig, apiPort, address: API_IP });
     const d = dataplane;
     return {
@@ -158,19 +151,19 @@ export async function run() {
       await objects.create(o as never);
 
     // A member of the org, logged in through the OIDC provider, for the Members-only app.
-    const email = "member@bench.example";
-    const member = await objects.create({
-      apiVersion: "atrium.dev/v1alpha1",
-      kind: "Member",
-      metadata: { name: "member", namespace: "org-bench" },
-      spec: { email, role: "member", displayName: "Member" },
-    } as never);
     const theApi = api as ApiStack;
-    await theApi.directory.observed(member as never);
-    oidc?.addUser({ email, name: "Bench member" });
-    const session = (await loginWithOidc({ apiBase: theApi.base, email })).cookieHeader;
-    if ((await call(theApi.base, { cookie: session }, "GET", "/api/me")).status !== 200)
-      throw new Error("the member's login failed");
+    const { cookie: session } = await loginMember(
+      objects,
+      { api: theApi, oidc: oidc as OidcProviderHandle },
+      {
+        namespace: "org-bench",
+        name: "member",
+        email: "member@bench.example",
+        role: "member",
+        displayName: "Member",
+        personName: "Bench member",
+      },
+    );
 
     const nginx = await startNginx(dir, ip, children);
     const targets: Record<string, { url: string; headers?: Record<string, string> }> = {

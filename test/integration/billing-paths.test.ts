@@ -5,11 +5,11 @@
 // dunning wait. The API is restarted on the same port and database where a test needs it.
 import { namespaceFor } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startApi } from "../cluster/api-stack.ts";
 import { echoTemplate } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
-import { startWorld, type World } from "./api/world.ts";
+import { BILLING_SESSION_TTL_HOURS, billingWorld } from "./billing-world.ts";
 
 const DAY = 86_400_000;
 const PAID = "paths-echo";
@@ -27,42 +27,20 @@ type App = KubeObject & {
 };
 
 describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider) => {
-  let offset = 0;
-  const clock = () => Date.now() + offset;
-  let w: World;
-
-  beforeAll(async () => {
-    w = await startWorld({
-      provider,
-      env: { ATRIUM_SESSION_TTL_HOURS: String(24 * 365 * 5) },
-      api: { now: clock, scheduler: false },
-    });
-    await w.kube.create(
-      R.appTemplate,
-      template(PAID, {
-        trialDays: 30,
-        plans: [{ id: "basic", interval: "monthly", amount: 1000, currency: "USD" }],
-      }) as never,
-    );
-    await w.kube.create(
-      R.appTemplate,
-      template(ONCE, {
-        trialDays: 0,
-        plans: [{ id: "once", interval: "one-time", amount: 4900, currency: "EUR" }],
-      }) as never,
-    );
-    await until("the catalog has the templates", async () => !!w.api.services.catalog.get(ONCE));
-  }, 300_000);
-
-  afterAll(async () => {
-    await w?.stop();
-  });
-
-  const billing = () => w.api.services.billing;
-  const prisma = () => w.api.db.prisma;
-  const read = (org: string, name: string) => w.kube.get<App>(R.appInstance, name, namespaceFor(org));
+  const fx = billingWorld(provider, [
+    template(PAID, {
+      trialDays: 30,
+      plans: [{ id: "basic", interval: "monthly", amount: 1000, currency: "USD" }],
+    }),
+    template(ONCE, {
+      trialDays: 0,
+      plans: [{ id: "once", interval: "one-time", amount: 4900, currency: "EUR" }],
+    }),
+  ]);
+  const { clock, billing, prisma, schedulerPasses } = fx;
+  const read = (org: string, name: string) => fx.w.kube.get<App>(R.appInstance, name, namespaceFor(org));
   const replicas = async (org: string, name: string) =>
-    (await w.kube.get<KubeObject & { spec: { replicas?: number } }>(R.deployment, name, namespaceFor(org)))?.spec
+    (await fx.w.kube.get<KubeObject & { spec: { replicas?: number } }>(R.deployment, name, namespaceFor(org)))?.spec
       .replicas;
   const entitlement = (org: string, name: string, reason: string) =>
     until(`${name}'s entitlement ${reason}`, async () => {
@@ -70,7 +48,7 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
       return app?.status?.entitlement?.reason === reason ? app : undefined;
     });
   const kubectlInstall = (org: string, name: string, tpl: string, plan?: string) =>
-    w.kube.create(R.appInstance, {
+    fx.w.kube.create(R.appInstance, {
       metadata: { name, namespace: namespaceFor(org) },
       spec: {
         template: tpl,
@@ -79,10 +57,6 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
         idle: { policy: "AlwaysOn" },
       },
     } as never);
-  const schedulerPasses = async () => {
-    await w.api.scheduler.runOnce();
-    await w.api.scheduler.runOnce();
-  };
 
   /** Waits until the operator has reconciled an AppInstance and nothing writes it for 2 s. */
   async function settled(org: string, name: string) {
@@ -103,29 +77,29 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
 
   /**
    * Stops the API, does `meanwhile` (kubectl's work while no API runs), and starts it again on
-   * the same port and database (sessions are rows: the people stay logged in). w.api becomes it.
+   * the same port and database (sessions are rows: the people stay logged in). fx.w.api becomes it.
    */
   async function restartApi(env: Record<string, string> = {}, meanwhile: () => Promise<unknown> = async () => {}) {
-    const old = w.api;
+    const old = fx.w.api;
     await old.stop();
     await meanwhile();
     const next = await startApi({
-      kubeconfig: w.kubeconfig,
+      kubeconfig: fx.w.kubeconfig,
       port: old.port,
-      oidcIssuer: w.oidc.issuer,
-      smtpUrl: w.smtp.url,
+      oidcIssuer: fx.w.oidc.issuer,
+      smtpUrl: fx.w.smtp.url,
       databaseUrl: old.config.databaseUrl,
       quiet: true,
-      env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ATRIUM_SESSION_TTL_HOURS: String(24 * 365 * 5), ...env },
+      env: { ATRIUM_RATE_INVITATIONS: "1000/1h", ATRIUM_SESSION_TTL_HOURS: BILLING_SESSION_TTL_HOURS, ...env },
       now: clock,
       scheduler: false,
     });
-    // World's stop() calls w.api.stop(): from now on, this API's.
+    // World's stop() calls fx.w.api.stop(): from now on, this API's.
     Object.assign(old, next);
   }
 
   it("subscribes at start the installs made while no API was running (the sweep)", async () => {
-    const org = w.orgA;
+    const org = fx.w.orgA;
     await restartApi({}, async () => {
       await kubectlInstall(org, "offline", PAID);
       await kubectlInstall(org, "offline-once", ONCE);
@@ -143,20 +117,20 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
   });
 
   it("buys a plan set with kubectl on a new AppInstance: an invoice is issued and the app runs once it is paid", async () => {
-    const org = w.orgB;
+    const org = fx.w.orgB;
     await kubectlInstall(org, "gitops", PAID, "basic");
     const waiting = await entitlement(org, "gitops", "PaymentRequired");
     expect(waiting.status?.entitlement).toMatchObject({ allowed: false, plan: "basic" });
     // A plan is a purchase, not a trial: the org's trial of the app is left unused.
     expect(await prisma().trialGrant.count({ where: { org, template: PAID } })).toBe(0);
     const subscription = waiting.status?.entitlement?.subscription as string;
-    const invoices = await w.call(w.outsider, "GET", `/api/orgs/${org}/invoices`);
+    const invoices = await fx.w.call(fx.w.outsider, "GET", `/api/orgs/${org}/invoices`);
     expect(invoices.status).toBe(200);
     const issued = invoices.body.items.filter((i: { subscription: string }) => i.subscription === subscription);
     expect(issued).toMatchObject([{ status: "open", total: 1000, currency: "USD" }]);
     await until("gitops held at zero", async () => (await replicas(org, "gitops")) === 0);
 
-    const paid = await w.call(w.outsider, "POST", `/api/orgs/${org}/invoices/${issued[0].id}/pay`);
+    const paid = await fx.w.call(fx.w.outsider, "POST", `/api/orgs/${org}/invoices/${issued[0].id}/pay`);
     expect(paid.status).toBe(200);
     const active = await entitlement(org, "gitops", "Active");
     expect(active.status?.entitlement?.allowed).toBe(true);
@@ -164,23 +138,23 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
   });
 
   it("holds renewals and dunning while the organization is being deleted, and catches up after a restore", async () => {
-    const org = w.orgB;
+    const org = fx.w.orgB;
     const sub = await billing().viewFor(org, "gitops");
     expect(sub).toMatchObject({ state: "active", plan: "basic" });
     const periodEnd = new Date(sub?.currentPeriodEnd as string);
     const renewals = () =>
       prisma().invoice.count({ where: { subscriptionId: sub?.id as string, periodStart: periodEnd } });
     const setDeletion = (deletion: unknown) =>
-      w.kube.mergePatch(R.organization, org, undefined, { spec: { deletion } });
+      fx.w.kube.mergePatch(R.organization, org, undefined, { spec: { deletion } });
     const deleting = (yes: boolean) =>
       until(`the API sees ${org} ${yes ? "" : "not "}being deleted`, async () =>
-        !!w.api.directory.organization(org)?.spec.deletion === yes ? true : undefined,
+        !!fx.w.api.directory.organization(org)?.spec.deletion === yes ? true : undefined,
       );
 
     const state = async () => (await billing().viewFor(org, "gitops"))?.state;
     const dueNotices = () => prisma().outbox.count({ where: { org, type: "invoice.due" } });
     const hold = async () => {
-      await setDeletion({ requestedAt: new Date().toISOString(), requestedBy: w.outsider.email });
+      await setDeletion({ requestedAt: new Date().toISOString(), requestedBy: fx.w.outsider.email });
       await deleting(true);
     };
     const restore = async () => {
@@ -190,7 +164,7 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
 
     // Renewals wait: a day past the period's end, nothing is renewed or invoiced.
     await hold();
-    offset = periodEnd.getTime() - Date.now() + DAY;
+    fx.offset = periodEnd.getTime() - Date.now() + DAY;
     await schedulerPasses();
     expect(await renewals()).toBe(0);
     expect(await billing().viewFor(org, "gitops")).toMatchObject({
@@ -205,7 +179,7 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
 
     // Dunning waits: past the invoice's due date and the past-due grace, no notice, no past due, no pause.
     await hold();
-    offset = periodEnd.getTime() - Date.now() + 20 * DAY;
+    fx.offset = periodEnd.getTime() - Date.now() + 20 * DAY;
     await schedulerPasses();
     expect(await dueNotices()).toBe(0);
     expect(await state()).toBe("active");
@@ -219,9 +193,9 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
   });
 
   it("entitles an install for good with a one-time plan, and not a second install of the app", async () => {
-    const org = w.orgA;
-    const admin = w.people.admin;
-    const installed = await w.call(admin, "POST", `/api/orgs/${org}/apps`, {
+    const org = fx.w.orgA;
+    const admin = fx.w.people.admin;
+    const installed = await fx.w.call(admin, "POST", `/api/orgs/${org}/apps`, {
       template: ONCE,
       name: "bought",
       plan: "once",
@@ -233,7 +207,7 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
     const sub = waiting.status?.entitlement?.subscription as string;
     const open = await prisma().invoice.findMany({ where: { subscriptionId: sub } });
     expect(open).toMatchObject([{ status: "open", total: 4900, currency: "EUR", periodEnd: null }]);
-    expect((await w.call(admin, "POST", `/api/orgs/${org}/invoices/${open[0]?.id}/pay`)).status).toBe(200);
+    expect((await fx.w.call(admin, "POST", `/api/orgs/${org}/invoices/${open[0]?.id}/pay`)).status).toBe(200);
     const forGood = await entitlement(org, "bought", "Active");
     expect(forGood.status?.entitlement?.allowed).toBe(true);
     expect(forGood.status?.entitlement?.until).toBeUndefined();
@@ -244,14 +218,14 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
     });
 
     // Years later: still entitled, never invoiced again.
-    offset += 3 * 365 * DAY;
+    fx.offset += 3 * 365 * DAY;
     await schedulerPasses();
     expect(await billing().viewFor(org, "bought")).toMatchObject({ state: "active" });
     expect(await prisma().invoice.count({ where: { subscriptionId: sub } })).toBe(1);
     expect((await read(org, "bought"))?.status?.entitlement).toMatchObject({ allowed: true, reason: "Active" });
 
     // Another install of the same app is not covered (the template has no trial): it waits for payment.
-    const second = await w.call(admin, "POST", `/api/orgs/${org}/apps`, {
+    const second = await fx.w.call(admin, "POST", `/api/orgs/${org}/apps`, {
       template: ONCE,
       name: "bought-again",
       access: { policy: "Public" },
@@ -263,9 +237,9 @@ describe.each(["sqlite", "postgresql"] as const)("billing paths (%s)", (provider
   });
 
   it("with ATRIUM_BILLING_AUTOPAY=true, an install with a plan is active at once with a paid invoice", async () => {
-    const org = w.orgA;
+    const org = fx.w.orgA;
     await restartApi({ ATRIUM_BILLING_AUTOPAY: "true" });
-    const installed = await w.call(w.people.admin, "POST", `/api/orgs/${org}/apps`, {
+    const installed = await fx.w.call(fx.w.people.admin, "POST", `/api/orgs/${org}/apps`, {
       template: ONCE,
       name: "autopaid",
       plan: "once",

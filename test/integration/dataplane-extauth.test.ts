@@ -8,19 +8,26 @@
 // activator: warm traffic never meets it, so only the data plane can refuse. The stop is
 // confirmed through the data plane (no ATRIUM_STOP_UNCONFIRMED): the operator's probe passes the
 // access check with the probe token it shares with the API (ADR 0024), and nobody else's does.
-import { request } from "node:http";
 import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiForDataplane, exposeApiToDataplane } from "../cluster/api-for-dataplane.ts";
-import { type ApiStack, call, startApi } from "../cluster/api-stack.ts";
+import { startActivatorMode } from "../cluster/activator-mode.ts";
+import {
+  type ApiForDataplane,
+  exposeApiToDataplane,
+  loginMember,
+  type Session,
+  startApiWithOidc,
+} from "../cluster/api-for-dataplane.ts";
+import { type ApiStack, call } from "../cluster/api-stack.ts";
 import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { type Dataplane, startDataplane } from "../cluster/dataplane.ts";
+import { requestVia } from "../cluster/dataplane-request.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
-import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
+import type { GatewayProcess } from "../cluster/gateway-process.ts";
 import { installCrds } from "../cluster/install.ts";
 import { loginWithOidc } from "../cluster/oidc-login.ts";
-import { type OidcProviderHandle, startOidcProvider } from "../cluster/oidc-provider.ts";
-import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
+import type { OidcProviderHandle } from "../cluster/oidc-provider.ts";
+import type { OperatorProcess } from "../cluster/operator-process.ts";
 import { freePorts } from "../cluster/ports.ts";
 import { type Obj, until } from "./kube.ts";
 
@@ -50,7 +57,7 @@ let apiForwarder: ApiForDataplane;
 let operator: OperatorProcess;
 let activator: GatewayProcess;
 const fakes: Record<string, FakeApp> = {};
-const people = {} as Record<"member" | "viewer" | "outsider", { cookie: string; csrf: string; email: string }>;
+const people = {} as Record<"member" | "viewer" | "outsider", Session>;
 
 type Seen = {
   app: string;
@@ -62,43 +69,21 @@ type Seen = {
 type Answer = { status: number; body: string; seen?: Seen; mark?: string };
 
 /** A request to Envoy's listener for `<app>.<org>.<domain>`; the echo apps answer with what they received. */
-function viaEnvoy(
+async function viaEnvoy(
   app: string,
   headers: Record<string, string> = {},
   method = "GET",
   path = headers["x-atrium-probe"] ? "/" : "/page",
 ): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: dataplane.host,
-        port: dataplane.port,
-        path,
-        method,
-        headers: { host: `${app}.${ORG}.${DOMAIN}`, ...headers },
-        agent: false,
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d) => {
-          body += d;
-        });
-        res.on("end", () => {
-          let seen: Seen | undefined;
-          try {
-            seen = res.statusCode === 200 ? (JSON.parse(body) as Seen) : undefined;
-          } catch {
-            // not the app's answer
-          }
-          const mark = res.headers["x-atrium-activator"] as string | undefined;
-          resolve({ status: res.statusCode ?? 0, body, ...(seen ? { seen } : {}), ...(mark ? { mark } : {}) });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
+  const res = await requestVia(dataplane, { host: `${app}.${ORG}.${DOMAIN}`, path, method, headers });
+  let seen: Seen | undefined;
+  try {
+    seen = res.status === 200 ? (JSON.parse(res.body) as Seen) : undefined;
+  } catch {
+    // not the app's answer
+  }
+  const mark = res.headers["x-atrium-activator"] as string | undefined;
+  return { status: res.status, body: res.body, ...(seen ? { seen } : {}), ...(mark ? { mark } : {}) };
 }
 
 const read = async (kind: string, apiVersion: string, name: string, namespace = NS) =>
@@ -149,20 +134,13 @@ async function createOrg(name: string) {
   await until(`built-in roles of ${name}`, async () => (api.directory.rolesOf(name).length > 0 ? true : undefined));
 }
 
-async function login(org: string, role: string) {
+function login(org: string, role: string) {
   const email = `${role}@${org}.example`;
-  const created = await objects.create({
-    apiVersion: A,
-    kind: "Member",
-    metadata: { name: `${role}-${org}`, namespace: `org-${org}` },
-    spec: { email, role, displayName: role },
-  } as Obj);
-  await api.directory.observed(created as never);
-  oidc.addUser({ email, name: `Test ${email}` });
-  const result = await loginWithOidc({ apiBase: api.base, email });
-  const me = await call(api.base, { cookie: result.cookieHeader }, "GET", "/api/me");
-  if (me.status !== 200) throw new Error(`login of ${email} failed: ${me.status}`);
-  return { cookie: result.cookieHeader, csrf: me.body.csrfToken as string, email };
+  return loginMember(
+    objects,
+    { api, oidc },
+    { namespace: `org-${org}`, name: `${role}-${org}`, email, role, displayName: role, personName: `Test ${email}` },
+  );
 }
 
 /** Only the session cookie of a login (a browser also sends the CSRF cookie; the app must see neither). */
@@ -176,55 +154,27 @@ beforeAll(async () => {
   objects = KubernetesObjectApi.makeApiClient(kc);
   // Installs the Gateway API's and Envoy Gateway's CRDs (SecurityPolicy, ReferenceGrant) too.
   dataplane = await startDataplane({ kubeconfig: cp.kubeconfig, binDir: cp.binDir, dir: cp.dir });
-  const [apiPort, activatorPort] = (await freePorts(2)) as [number, number];
-  oidc = await startOidcProvider({
-    clients: [
-      {
-        clientId: "atrium",
-        clientSecret: "atrium-test-secret",
-        redirectUris: [`http://127.0.0.1:${apiPort}/api/auth/callback`],
-      },
-    ],
-    users: [],
-  });
-  api = await startApi({
+  const [apiPort] = (await freePorts(1)) as [number];
+  ({ api, oidc } = await startApiWithOidc({
     kubeconfig: cp.kubeconfig,
     port: apiPort,
-    oidcIssuer: oidc.issuer,
     quiet: true,
-    env: { ATRIUM_PROBE_TOKEN: PROBE_TOKEN },
-  });
+    // ATRIUM_BASE_DOMAIN: the login may return to the app URLs (a browser sent to log in by the check).
+    env: { ATRIUM_PROBE_TOKEN: PROBE_TOKEN, ATRIUM_BASE_DOMAIN: DOMAIN },
+  }));
   // The API's Service in Atrium's namespace, whose slice Envoy follows to the API.
   apiForwarder = await exposeApiToDataplane({ kubeconfig: cp.kubeconfig, apiPort, address: API_IP });
   await objects.create(echoTemplate() as Obj);
-  operator = await startOperator({
+  ({ operator, gateway: activator } = await startActivatorMode({
     kubeconfig: cp.kubeconfig,
     id: "xauth",
-    leaseNamespace: "atrium-lease",
-    leaseDurationMs: 4000,
-    env: {
-      ATRIUM_BASE_DOMAIN: DOMAIN,
-      ATRIUM_ROUTING: "gateway-api",
-      ATRIUM_GATEWAY_API_PARENT: `${dataplane.gateway.namespace}/${dataplane.gateway.name}/http`,
-      ATRIUM_ACTIVATOR_ADDRESSES: ACTIVATOR_IP,
-      ATRIUM_ACTIVATOR_PORT: String(activatorPort),
-      ATRIUM_STOP_GRACE: `${GRACE_MS}ms`,
-      // The stop's checks through the data plane: the probe must pass the access check.
-      ATRIUM_DATA_PLANE_URLS: dataplane.url,
-      ATRIUM_DATAPLANE_STATS_URLS: dataplane.adminUrl,
-      ATRIUM_PROBE_TOKEN: PROBE_TOKEN,
-      ATRIUM_EXT_AUTH_SERVICE: apiForwarder.extAuthService,
-    },
-  });
-  activator = await startGateway({
-    kubeconfig: cp.kubeconfig,
-    port: activatorPort,
-    env: {
-      ATRIUM_GATEWAY_ADDR: `0.0.0.0:${activatorPort}`,
-      ATRIUM_ROUTING: "gateway-api",
-      ATRIUM_BASE_DOMAIN: DOMAIN,
-    },
-  });
+    baseDomain: DOMAIN,
+    dataplane,
+    activatorIp: ACTIVATOR_IP,
+    graceMs: GRACE_MS,
+    // The stop's checks go through the data plane (activator-mode.ts): the probe must pass the access check.
+    operatorEnv: { ATRIUM_PROBE_TOKEN: PROBE_TOKEN, ATRIUM_EXT_AUTH_SERVICE: apiForwarder.extAuthService },
+  }));
   await createOrg(ORG);
   await createOrg(OUTSIDE);
   people.member = await login(ORG, "member");
@@ -396,7 +346,13 @@ describe("access control in the data plane (Envoy ext_authz → the API's forwar
   it("follows the app's access policy: Members adds the policy, Public deletes it again", async () => {
     await setPolicy("lobby", "Members");
     await until("lobby refused to nobody", async () => ((await viaEnvoy("lobby")).status === 401 ? true : undefined));
-    expect((await viaEnvoy("lobby", { cookie: people.member.cookie })).status).toBe(200);
+    // The route itself changes too (a Public app's rules differ): Envoy may answer 503 for the
+    // moment it takes the new route, never 200 to nobody (checked above) or a refusal to a member.
+    const served = await until("lobby's answer to a member", async () => {
+      const status = (await viaEnvoy("lobby", { cookie: people.member.cookie })).status;
+      return status === 503 ? undefined : status;
+    });
+    expect(served).toBe(200);
     expect(await policyOf("lobby")).toBeDefined();
     // The credential filter gives way to the policy (whose answer strips Atrium's credentials).
     await until("lobby's credential filter deleted", async () => ((await filterOf("lobby")) ? undefined : true));
@@ -448,5 +404,82 @@ describe("the operator's stop probe through the access check (ADR 0024)", () => 
     expect(answered).toMatchObject({ status: 200, mark: `${ORG}/idler` });
     // Without the token, Envoy refuses before the activator.
     expect(await viaEnvoy("idler", probe)).toMatchObject({ status: 401 });
+  });
+});
+
+describe("a browser without a login: to the login and back to the app URL it asked for (as the embedded gateway)", () => {
+  /** A request to the app's host through Envoy, as a browser sends it (Host with the listener's port). */
+  const asBrowser = async (path: string, headers: Record<string, string>, method = "GET") => {
+    const host = `vault.${ORG}.${DOMAIN}:${dataplane.port}`;
+    const res = await requestVia(dataplane, { host, path, method, headers });
+    return { status: res.status, location: res.headers.location, body: res.body };
+  };
+  const PAGE = "/wiki/Start?lang=fr&q=a%20b";
+  const HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+  /** Where Envoy sent the browser: the login URL and its returnTo. */
+  const loginOf = (location: string | undefined) => {
+    const url = new URL(location ?? "");
+    return { at: `${url.origin}${url.pathname}`, returnTo: url.searchParams.get("returnTo") };
+  };
+
+  it("answers a page request to a Members app without a login with 302 to the API's login, returnTo the app URL with its path and query", async () => {
+    const before = fakes.vault?.requests;
+    const res = await asBrowser(PAGE, { accept: HTML });
+    expect(res.status).toBe(302);
+    const login = loginOf(res.location);
+    expect(login.at).toBe(`${api.base}/api/auth/login`);
+    // The scheme Envoy saw (plain HTTP here), the app's host as the browser named it, the path and query as sent.
+    // (As a URL writes it: without the port when the listener's is 80.)
+    const app = `http://vault.${ORG}.${DOMAIN}:${dataplane.port}`;
+    expect(login.returnTo).toBe(new URL(`${app}${PAGE}`).href);
+    expect(login.returnTo).toContain(`vault.${ORG}.${DOMAIN}`);
+    expect(login.returnTo).toMatch(/\/wiki\/Start\?lang=fr&q=a%20b$/);
+    // The site root too (Envoy appends "/").
+    expect(loginOf((await asBrowser("/", { accept: HTML })).location).returnTo).toBe(new URL(`${app}/`).href);
+    expect(fakes.vault?.requests).toBe(before);
+  });
+
+  it("keeps the 401 JSON for API and XHR callers, writes and HEAD, and 403/404 for callers who are logged in", async () => {
+    const json = await asBrowser(PAGE, { accept: "application/json" });
+    expect(json.status).toBe(401);
+    expect(JSON.parse(json.body)).toMatchObject({ error: { message: "Log in to open this app" } });
+    expect((await asBrowser(PAGE, {})).status).toBe(401);
+    expect((await asBrowser(PAGE, { accept: HTML }, "POST")).status).toBe(401);
+    expect((await asBrowser(PAGE, { accept: HTML }, "HEAD")).status).toBe(401);
+    const viewer = await asBrowser(PAGE, { accept: HTML, cookie: people.viewer.cookie });
+    expect(viewer).toMatchObject({ status: 403, location: undefined });
+    const outsider = await asBrowser(PAGE, { accept: HTML, cookie: people.outsider.cookie });
+    expect(outsider).toMatchObject({ status: 404, location: undefined });
+  });
+
+  it("logs in and lands back on the app URL: the API's login takes that returnTo, and the new session opens the page", async () => {
+    const { returnTo } = loginOf((await asBrowser(PAGE, { accept: HTML })).location);
+    expect(returnTo).toMatch(/^http:\/\/vault\./);
+    // The login a browser would follow (the API stores returnTo with the pending login and
+    // redirects there from its callback; an app URL it does not know would become "/").
+    const login = await loginWithOidc({ apiBase: api.base, email: people.member.email, returnTo: returnTo as string });
+    expect(login.finalLocation).toBe(returnTo);
+    const back = await asBrowser(PAGE, { accept: HTML, cookie: login.cookieHeader });
+    expect(back.status).toBe(200);
+    expect(JSON.parse(back.body)).toMatchObject({ app: "vault", user: people.member.email, cookie: null });
+  });
+
+  it("gives the check the same decision whatever path and query the app request has", async () => {
+    // Through Envoy: a query that is no valid query of the check (repeated, odd keys, an
+    // invalid escape) and a long path, with a member's session and without.
+    const odd = "/a/b/c.json?limit=-1&limit=x&x[=1&%ff=%zz&returnTo=//evil.example";
+    expect((await asBrowser(odd, { cookie: people.member.cookie })).status).toBe(200);
+    expect((await asBrowser(odd, {})).status).toBe(401);
+    // At the API itself (what Envoy would send for an app path with a stray %), the same answers.
+    const check = `/api/forward-auth/${ORG}/vault/data-plane`;
+    for (const suffix of ["", "/", "/a%zz/b", "/x?limit=abc&%e0=1", "?q=1"]) {
+      expect((await call(api.base, people.member, "GET", `${check}${suffix}`)).status, suffix).toBe(200);
+      expect((await call(api.base, people.viewer, "GET", `${check}${suffix}`)).status, suffix).toBe(403);
+      expect((await call(api.base, {}, "GET", `${check}${suffix}`)).status, suffix).toBe(401);
+    }
+    // The app's path and query are not the check's: the API's request log names the check's path only.
+    const logged = api.logs.filter((l) => l.message === "request" && String(l.path).startsWith(check));
+    expect(logged.length).toBeGreaterThan(0);
+    expect(new Set(logged.map((l) => l.path))).toEqual(new Set([check]));
   });
 });

@@ -3,16 +3,11 @@
 // real gateway runs as the activator only, and every request here goes to Envoy's listener with
 // the app's Host. Warm traffic must flow Envoy → pod without Atrium's gateway; a stopped or
 // stopping app's traffic must reach the activator through the EndpointSlice and be answered.
-import { KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startActivatorMode } from "../cluster/activator-mode.ts";
-import { type AppWaits, appWaits, createOrg, endpointAddresses, endpointsMode } from "../cluster/app-waits.ts";
-import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
-import { type Dataplane, requestThrough, startDataplane } from "../cluster/dataplane.ts";
-import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
-import type { GatewayProcess } from "../cluster/gateway-process.ts";
-import { installCrds } from "../cluster/install.ts";
-import type { OperatorProcess } from "../cluster/operator-process.ts";
+import { endpointAddresses, endpointsMode } from "../cluster/app-waits.ts";
+import { requestThrough } from "../cluster/dataplane.ts";
+import { type DataplaneWorld, startDataplaneWorld } from "../cluster/dataplane-world.ts";
+import { serveAppPods } from "../cluster/fake-pods.ts";
 import { type Obj, until } from "./kube.ts";
 
 const ORG = "dpm";
@@ -26,84 +21,61 @@ const ACTIVATOR_IP = "198.18.255.252";
  */
 const GRACE_MS = 3000;
 
-let cp: ControlPlane;
-let kc: KubeConfig;
-let objects: KubernetesObjectApi;
-let waits: AppWaits;
-let dataplane: Dataplane;
-let operator: OperatorProcess;
-let gateway: GatewayProcess;
-const fakes: FakeApp[] = [];
+let w: DataplaneWorld;
 
 /** Requests Atrium's gateway answered for one app (its /metrics). */
 const gatewayRequests = (name: string) =>
-  gateway.metric("atrium_gateway_requests_total", (l) => l.includes(`org="${ORG}"`) && l.includes(`app="${name}"`));
+  w.gateway.metric("atrium_gateway_requests_total", (l) => l.includes(`org="${ORG}"`) && l.includes(`app="${name}"`));
 /** Every request Atrium's gateway answered, whichever app (or none) it named. */
-const allGatewayRequests = () => gateway.metric("atrium_gateway_requests_total");
-const gatewayWakes = () => gateway.metric("atrium_gateway_wakes_total");
-const operatorWakes = () => operator.metric("atrium_operator_app_wakes_total");
+const allGatewayRequests = () => w.gateway.metric("atrium_gateway_requests_total");
+const gatewayWakes = () => w.gateway.metric("atrium_gateway_wakes_total");
+const operatorWakes = () => w.operator.metric("atrium_operator_app_wakes_total");
 
 /** A request to Envoy's listener for `<app>.<org>.<domain>`: its status and body. */
-const viaEnvoy = (name: string, path = "/") => requestThrough(dataplane, `${name}.${ORG}.${DOMAIN}`, path);
+const viaEnvoy = (name: string, path = "/") => requestThrough(w.dataplane, `${name}.${ORG}.${DOMAIN}`, path);
 
 async function installApp(name: string, timeout: string) {
-  await objects.create({
+  await w.objects.create({
     apiVersion: "atrium.dev/v1alpha1",
     kind: "AppInstance",
     metadata: { name, namespace: NS },
     spec: { template: "echo", access: { policy: "Public" }, idle: { policy: "Auto", timeout } },
   } as Obj);
-  fakes.push(serveAppPods(kc, { namespace: NS, app: name, port: 8080 }));
-  await waits.untilPhase(name, "Running");
+  w.fakes.push(serveAppPods(w.kc, { namespace: NS, app: name, port: 8080 }));
+  await w.waits.untilPhase(name, "Running");
 }
 
 /** Waits until Envoy answers for the app from its pod (the route is programmed, the slice at the pod). */
-const servedByPod = (name: string) => waits.untilServedByPod(name, (path) => viaEnvoy(name, path));
+const servedByPod = (name: string) => w.waits.untilServedByPod(name, (path) => viaEnvoy(name, path));
 
 async function stopped(name: string) {
-  await waits.untilPhase(name, "Stopped");
-  const s = await waits.slice(name);
+  await w.waits.untilPhase(name, "Stopped");
+  const s = await w.waits.slice(name);
   expect(endpointsMode(s)).toBe("proxy");
   expect(endpointAddresses(s)).toEqual([ACTIVATOR_IP]);
-  expect(await waits.replicas(name)).toBe(0);
+  expect(await w.waits.replicas(name)).toBe(0);
 }
 
 beforeAll(async () => {
-  cp = await startControlPlane();
-  installCrds(cp);
-  kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfig);
-  objects = KubernetesObjectApi.makeApiClient(kc);
-  waits = appWaits(kc, NS);
-  // Installs the Gateway API's CRDs too, which the operator needs at start in this mode.
-  dataplane = await startDataplane({ kubeconfig: cp.kubeconfig, binDir: cp.binDir, dir: cp.dir });
-  await objects.create(echoTemplate() as Obj);
-  ({ operator, gateway } = await startActivatorMode({
-    kubeconfig: cp.kubeconfig,
+  w = await startDataplaneWorld({
     id: "dpm",
+    org: ORG,
+    orgDisplayName: "DPM",
     baseDomain: DOMAIN,
-    dataplane,
     activatorIp: ACTIVATOR_IP,
     graceMs: GRACE_MS,
     // Its periodic writes a minute apart: what cancels a stop must be the activator's prompt one.
     gatewayEnv: { ATRIUM_GATEWAY_FLUSH_INTERVAL_MS: "60000" },
-  }));
-  await createOrg(kc, ORG, "DPM");
+  });
 }, 900_000);
 
-afterAll(async () => {
-  for (const f of fakes) await f.stop();
-  await gateway?.kill();
-  await operator?.kill();
-  await dataplane?.stop();
-  await cp?.stop();
-});
+afterAll(() => w?.stop());
 
 describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as the activator", () => {
   it("serves warm requests from the pod through Envoy without touching Atrium's gateway", async () => {
     await installApp("warm", "10m");
     const pods = await servedByPod("warm");
-    const before = { gateway: await allGatewayRequests(), envoy: await dataplane.routeStats(NS, "warm", 1) };
+    const before = { gateway: await allGatewayRequests(), envoy: await w.dataplane.routeStats(NS, "warm", 1) };
     for (let i = 0; i < 20; i++)
       expect(await viaEnvoy("warm", `/warm-${i}`)).toEqual({
         status: 200,
@@ -111,7 +83,7 @@ describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as
       });
     // Envoy counted them on the route's app rule (rule 0 is the health checks')...
     const counted = await until("20 requests in the route's statistics", async () => {
-      const s = await dataplane.routeStats(NS, "warm", 1);
+      const s = await w.dataplane.routeStats(NS, "warm", 1);
       return s.upstream_rq_total >= before.envoy.upstream_rq_total + 20 ? s : undefined;
     });
     expect(counted.upstream_rq_total).toBe(before.envoy.upstream_rq_total + 20);
@@ -126,14 +98,14 @@ describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as
     await stopped("nap");
     const wakes = await gatewayWakes();
     const res = await viaEnvoy("nap", "/after-wake?x=1");
-    const woken = await waits.podIps("nap");
+    const woken = await w.waits.podIps("nap");
     expect(woken).toHaveLength(1);
     expect(res).toEqual({ status: 200, body: `hello from nap at ${woken[0]}/after-wake?x=1` });
     // It went through the activator, which woke the app once.
     expect(await gatewayWakes()).toBe(wakes + 1);
     expect(await gatewayRequests("nap")).toBeGreaterThanOrEqual(1);
     // Then the endpoints go back to the pod, and warm traffic leaves the activator again.
-    await waits.untilServing("nap", woken);
+    await w.waits.untilServing("nap", woken);
     await servedByPod("nap");
     const settled = await gatewayRequests("nap");
     for (let i = 0; i < 5; i++) expect((await viaEnvoy("nap", "/warm-again")).status).toBe(200);
@@ -146,7 +118,7 @@ describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as
     await stopped("crowd");
     const wakes = { gateway: await gatewayWakes(), operator: await operatorWakes() };
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => viaEnvoy("crowd", `/c${i}`)));
-    const pods = await waits.podIps("crowd");
+    const pods = await w.waits.podIps("crowd");
     expect(pods).toHaveLength(1);
     expect(answers).toEqual(
       Array.from({ length: 50 }, (_, i) => ({ status: 200, body: `hello from crowd at ${pods[0]}/c${i}` })),
@@ -168,12 +140,12 @@ describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as
     // identity header) can cancel the stop in time.
     let previous = 0;
     for (const round of [1, 2]) {
-      previous = await waits.untilStopSequence("race", previous);
+      previous = await w.waits.untilStopSequence("race", previous);
       // Envoy learns the slice's new endpoints a moment later (its /clusters lists the hosts).
       await until(
         "Envoy sending race's traffic to the activator",
         async () =>
-          (await (await fetch(`${dataplane.adminUrl}/clusters`)).text()).includes(`/race/rule/1::${ACTIVATOR_IP}:`)
+          (await (await fetch(`${w.dataplane.adminUrl}/clusters`)).text()).includes(`/race/rule/1::${ACTIVATOR_IP}:`)
             ? true
             : undefined,
         GRACE_MS,
@@ -192,9 +164,9 @@ describe("Gateway API mode on a real data plane (Envoy) with Atrium's gateway as
       expect(await gatewayWakes()).toBe(wakes);
       // The stop is cancelled: the endpoints go back to the same pod, never scaled away. (Seen
       // while it lasts: the app's 3 s idle timeout starts its next stop soon after.)
-      await waits.untilServing("race", pods);
-      expect(await waits.replicas("race")).toBe(1);
-      expect(await waits.podIps("race")).toEqual(pods);
+      await w.waits.untilServing("race", pods);
+      expect(await w.waits.replicas("race")).toBe(1);
+      expect(await w.waits.podIps("race")).toEqual(pods);
     }
   });
 });
