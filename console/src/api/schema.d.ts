@@ -75,17 +75,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** For the data plane's external authorization (Envoy ext_authz), a GET to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        /** For the data plane's external authorization (Envoy ext_authz), a GET to the app: may the caller open it? (200 yes, 401, 403, 404; a browser's page request without a login: 302 to the login). Envoy appends the app's path and query: /data-plane/<path>?<query> gets the same answer */
         get: operations["getApiForwardAuthOrgAppDataPlane"];
-        /** For the data plane's external authorization (Envoy ext_authz), a PUT to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        /** For the data plane's external authorization (Envoy ext_authz), a PUT to the app: may the caller open it? (200 yes, 401, 403, 404; a browser's page request without a login: 302 to the login). Envoy appends the app's path and query: /data-plane/<path>?<query> gets the same answer */
         put: operations["putApiForwardAuthOrgAppDataPlane"];
-        /** For the data plane's external authorization (Envoy ext_authz), a POST to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        /** For the data plane's external authorization (Envoy ext_authz), a POST to the app: may the caller open it? (200 yes, 401, 403, 404; a browser's page request without a login: 302 to the login). Envoy appends the app's path and query: /data-plane/<path>?<query> gets the same answer */
         post: operations["postApiForwardAuthOrgAppDataPlane"];
-        /** For the data plane's external authorization (Envoy ext_authz), a DELETE to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        /** For the data plane's external authorization (Envoy ext_authz), a DELETE to the app: may the caller open it? (200 yes, 401, 403, 404; a browser's page request without a login: 302 to the login). Envoy appends the app's path and query: /data-plane/<path>?<query> gets the same answer */
         delete: operations["deleteApiForwardAuthOrgAppDataPlane"];
         options?: never;
         head?: never;
-        /** For the data plane's external authorization (Envoy ext_authz), a PATCH to the app: may the caller open it? (200 yes, 401, 403, 404) */
+        /** For the data plane's external authorization (Envoy ext_authz), a PATCH to the app: may the caller open it? (200 yes, 401, 403, 404; a browser's page request without a login: 302 to the login). Envoy appends the app's path and query: /data-plane/<path>?<query> gets the same answer */
         patch: operations["patchApiForwardAuthOrgAppDataPlane"];
         trace?: never;
     };
