@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { envPort, type Pod, podListenerUrl, podStatsUrl, readyDataPlanePod } from "./dataplane-pods.ts";
+import { type Pod, podListenerUrl, podStatsUrl, readyDataPlanePod } from "./dataplane-pods.ts";
+import { envPort } from "./env.ts";
 
 const pod = (ip: string | undefined, ready = true, deleting = false): Pod => ({
   metadata: {

@@ -13,7 +13,7 @@
 
 import { isIPv6 } from "node:net";
 import type { KubeClient, KubeObject } from "./client.ts";
-import { type DataPlanePods, envDataPlanePods } from "./env.ts";
+import { type DataPlanePods, envDataPlanePods, envPort } from "./env.ts";
 import { Informer } from "./informer.ts";
 import type { Logger } from "./log.ts";
 import { R } from "./resources.ts";
@@ -34,16 +34,6 @@ export type Pod = KubeObject & {
 };
 
 export const DEFAULT_STATS_PORT = 19001;
-
-/** A port number from a setting (its default when unset); anything else names the variable. */
-export function envPort(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
-  const raw = env[name];
-  if (!raw) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`${name} must be a port number (1-65535), got "${raw}"`);
-  return port;
-}
 
 /**
  * ATRIUM_DATA_PLANE_NAMESPACE and ATRIUM_DATA_PLANE_POD_LABELS (envDataPlanePods), with

@@ -22,6 +22,16 @@ export function envUrl(env: NodeJS.ProcessEnv, name: string): URL | undefined {
   return url;
 }
 
+/** A port number from a setting (its default when unset); anything else names the variable. */
+export function envPort(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${name} must be a port number (1-65535), got "${raw}"`);
+  return port;
+}
+
 /**
  * A comma-separated list from the environment: items trimmed, empty ones dropped, so
  * `a, b,,c ` is `["a", "b", "c"]`. Unset: the fallback; set but empty: none (a way to turn a

@@ -52,9 +52,7 @@ export function routingConfig(env: NodeJS.ProcessEnv): Routing {
     throw new Error(
       `ATRIUM_ACTIVATOR_ADDRESSES must list the IPv4 addresses of Atrium's gateway (not loopback: EndpointSlices refuse it), got "${env.ATRIUM_ACTIVATOR_ADDRESSES ?? ""}"`,
     );
-  const port = Number(env.ATRIUM_ACTIVATOR_PORT || 8081);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new Error(`ATRIUM_ACTIVATOR_PORT must be a port number, got "${env.ATRIUM_ACTIVATOR_PORT}"`);
+  const port = envPort(env, "ATRIUM_ACTIVATOR_PORT", 8081) as number;
   let stopGraceMs: number;
   try {
     stopGraceMs = parseDuration(env.ATRIUM_STOP_GRACE || DEFAULT_STOP_GRACE);
