@@ -258,7 +258,8 @@ const TOKEN_PATHS = new Set(["/unsubscribe", "/usage/batches"]);
  * Authorization: only an Atrium key there is the caller's to Atrium (the app's own is not, as
  * the embedded gateway never forwards it), and the check writes nothing (no CSRF token).
  */
-const DATA_PLANE_CHECK = /^\/forward-auth\/[^/]+\/[^/]+\/data-plane(?:\/.*)?$/;
+// (dataPlaneCheckPath has already cut the app's path and query off: req.path is the check's own.)
+const DATA_PLANE_CHECK = /^\/forward-auth\/[^/]+\/[^/]+\/data-plane$/;
 
 async function resolve(s: Services, req: Request, res: Response): Promise<Principal | undefined> {
   if (TOKEN_PATHS.has(req.path)) return undefined;
