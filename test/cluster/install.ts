@@ -1,5 +1,6 @@
 // Puts Atrium's CRDs (and, for `make dev`, the sample catalog) into a cluster with
 // server-side apply, then waits until the apiserver serves them.
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +23,27 @@ export function installCrds(cluster: Cluster): void {
     "--for=condition=Established",
     "--timeout=60s",
     ...crdManifests().map((c) => `crd/${c.metadata.name}`),
+  ).run();
+}
+
+const GATEWAY_API_CRDS_SCRIPT = fileURLToPath(new URL("./gateway-api-crds.sh", import.meta.url));
+
+/**
+ * The Gateway API's own CRDs, from its Go module (the harness has none; the operator refuses
+ * Gateway API mode without them), applied and waited for as served.
+ */
+export function installGatewayApiCrds(cluster: Cluster): void {
+  const crds = execFileSync("bash", [GATEWAY_API_CRDS_SCRIPT], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .at(-1) as string;
+  kubectl(cluster, "apply", "--server-side", "-f", crds).run();
+  kubectl(
+    cluster,
+    "wait",
+    "--for=condition=Established",
+    "--timeout=60s",
+    "crd/httproutes.gateway.networking.k8s.io",
   ).run();
 }
 

@@ -9,16 +9,14 @@
 // endpoints, and answers as the app's pod before; its /stats/prometheus shows the requests under
 // way on the app's traffic rule. The real Envoy (one replica, behind fixed URLs) is
 // dataplane-stop.test.ts's.
-import { execFileSync } from "node:child_process";
 import { createServer, request, type Server } from "node:http";
-import { fileURLToPath } from "node:url";
 import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, type V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type AppWaits, appWaits, createOrg } from "../cluster/app-waits.ts";
-import { type ControlPlane, kubectlIn, startControlPlane } from "../cluster/controlplane.ts";
+import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
-import { installCrds } from "../cluster/install.ts";
+import { installCrds, installGatewayApiCrds } from "../cluster/install.ts";
 import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
 import { freePorts } from "../cluster/ports.ts";
 import { type Obj, until } from "./kube.ts";
@@ -32,7 +30,6 @@ const LABELS = { "atrium-test/data-plane": "envoy" };
 /** The activator's address for the data plane: nobody's pod (see gateway-api-mode.test.ts). */
 const ACTIVATOR_IP = "198.18.255.252";
 const GRACE_MS = 2000;
-const CRDS_SCRIPT = fileURLToPath(new URL("../cluster/gateway-api-crds.sh", import.meta.url));
 
 /** One stand-in Envoy, by its pod's uid: whether it sends apps' requests to the activator yet, and requests under way. */
 type Envoy = { switched: boolean; active: Map<string, number>; probes: number; readings: number };
@@ -165,17 +162,7 @@ async function keepsRunning(name: string, untilMs: number) {
 beforeAll(async () => {
   cp = await startControlPlane();
   installCrds(cp);
-  // The Gateway API's own CRDs (the operator refuses Gateway API mode without them).
-  const crds = execFileSync("bash", [CRDS_SCRIPT], { encoding: "utf8" }).trim().split("\n").at(-1) as string;
-  kubectlIn(cp.binDir, cp.kubeconfig, "apply", "--server-side", "-f", crds).run();
-  kubectlIn(
-    cp.binDir,
-    cp.kubeconfig,
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd/httproutes.gateway.networking.k8s.io",
-  ).run();
+  installGatewayApiCrds(cp);
   kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   objects = KubernetesObjectApi.makeApiClient(kc);

@@ -4,9 +4,7 @@
 // Knative's order. Requests go to the activator as the data plane would send them: to the
 // address the EndpointSlice names, with the identity header the route sets. The data plane
 // itself (Envoy Gateway) is test/cluster/dataplane.ts's.
-import { execFileSync } from "node:child_process";
 import { connect } from "node:net";
-import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,10 +15,10 @@ import {
   endpointsMode,
   proxySince,
 } from "../cluster/app-waits.ts";
-import { type ControlPlane, kubectlIn, startControlPlane } from "../cluster/controlplane.ts";
+import { type ControlPlane, startControlPlane } from "../cluster/controlplane.ts";
 import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
-import { installCrds } from "../cluster/install.ts";
+import { installCrds, installGatewayApiCrds } from "../cluster/install.ts";
 import { type OperatorProcess, startOperator } from "../cluster/operator-process.ts";
 import { freePorts } from "../cluster/ports.ts";
 import { type Obj, until } from "./kube.ts";
@@ -35,7 +33,6 @@ const NS = `org-${ORG}`;
  */
 const ACTIVATOR_IP = "198.18.255.253";
 const GRACE_MS = 3000;
-const CRDS_SCRIPT = fileURLToPath(new URL("../cluster/gateway-api-crds.sh", import.meta.url));
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -76,17 +73,7 @@ async function installApp(name: string, timeout: string) {
 beforeAll(async () => {
   cp = await startControlPlane();
   installCrds(cp);
-  // The Gateway API's own CRDs, from its Go module (the harness has none).
-  const crds = execFileSync("bash", [CRDS_SCRIPT], { encoding: "utf8" }).trim().split("\n").at(-1) as string;
-  kubectlIn(cp.binDir, cp.kubeconfig, "apply", "--server-side", "-f", crds).run();
-  kubectlIn(
-    cp.binDir,
-    cp.kubeconfig,
-    "wait",
-    "--for=condition=Established",
-    "--timeout=60s",
-    "crd/httproutes.gateway.networking.k8s.io",
-  ).run();
+  installGatewayApiCrds(cp);
   kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfig);
   objects = KubernetesObjectApi.makeApiClient(kc);
