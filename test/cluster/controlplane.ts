@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePki, type Pki } from "./certs.ts";
+import { logTail } from "./log-tail.ts";
 import { freePorts } from "./ports.ts";
 import { apiserverRealNodeFlags, type ImageName, type RealNode, startRealNode } from "./real-node.ts";
 
@@ -171,11 +172,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (entry.exitCode !== undefined)
-        throw new Error(`${entry.name} exited (${entry.exitCode}) before ${what}:\n${logTail(dir, entry.name)}`);
+        throw new Error(
+          `${entry.name} exited (${entry.exitCode}) before ${what}:\n${logTail(join(dir, "logs", `${entry.name}.log`))}`,
+        );
       if (await ready().catch(() => false)) return;
       await sleep(100);
     }
-    throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}:\n${logTail(dir, entry.name)}`);
+    throw new Error(
+      `Timed out after ${timeoutMs} ms waiting for ${what}:\n${logTail(join(dir, "logs", `${entry.name}.log`))}`,
+    );
   };
 
   try {
@@ -431,17 +436,6 @@ function fakeNode(name: string): string {
       capacity: { cpu: "1000", memory: "4Ti", pods: "3000" },
     },
   });
-}
-
-function logTail(dir: string, name: string, lines = 30): string {
-  try {
-    return readFileSync(join(dir, "logs", `${name}.log`), "utf8")
-      .split("\n")
-      .slice(-lines)
-      .join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -13,6 +13,7 @@ import { connect, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kubectlIn, processesUsing } from "./controlplane.ts";
+import { logTail } from "./log-tail.ts";
 import { until } from "./until.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -313,7 +314,7 @@ export async function startDataplane(options: DataplaneOptions): Promise<Datapla
       }),
     );
     const alive = () => {
-      if (exitCode !== undefined) throw new Error(`envoy-gateway exited (${exitCode}):\n${tail(logFile)}`);
+      if (exitCode !== undefined) throw new Error(`envoy-gateway exited (${exitCode}):\n${logTail(logFile)}`);
     };
     const startedAt = Date.now();
     // unshare keeps its pid through the exec: the namespace to move the veth's other end into.
@@ -506,11 +507,3 @@ async function claimSlot(): Promise<{ slot: number; lock: Server }> {
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-function tail(file: string, lines = 40): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}

@@ -5,6 +5,7 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { logTail } from "./log-tail.ts";
 import { until } from "./until.ts";
 
 const LEASH = fileURLToPath(new URL("./leash.sh", import.meta.url));
@@ -26,7 +27,13 @@ export async function startNodeProcess(options: {
     stdio: ["pipe", out, out],
     env: { ...process.env, LEASH_PIDFILE: pidFile, ...options.env },
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
   let pid = 0;
   while (!pid) {
     const text = existsSync(pidFile) ? readFileSync(pidFile, "utf8").trim() : "";
@@ -62,6 +69,24 @@ export async function startNodeProcess(options: {
       return exited;
     },
   };
-  await waitUntil(`${options.name} to be ready`, async () => (await fetch(`${options.admin}/readyz`)).ok, 30_000);
+  // A program that exits (a port taken, a bad setting) fails the wait at once, and either way
+  // the error carries its log's last lines: CI keeps the test's output, not the log file.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const why =
+      exitCode !== undefined ? `exited (${exitCode})` : Date.now() > deadline ? "was not ready after 60 s" : undefined;
+    if (why) {
+      await proc.kill();
+      throw new Error(`${options.name} ${why}; its log (${logFile}) ends:\n${logTail(logFile)}`);
+    }
+    if (
+      await fetch(`${options.admin}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return proc;
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
+import { logTail } from "./log-tail.ts";
 import { freePorts } from "./ports.ts";
 import { until } from "./until.ts";
 
@@ -116,13 +117,6 @@ export async function startPostgres(): Promise<Postgres> {
       resolve();
     }),
   );
-  const logTail = () => {
-    try {
-      return readFileSync(join(dir, "postgres.log"), "utf8").split("\n").slice(-20).join("\n");
-    } catch {
-      return "";
-    }
-  };
 
   let stopped = false;
   const stop = async () => {
@@ -148,7 +142,8 @@ export async function startPostgres(): Promise<Postgres> {
     await until(
       `PostgreSQL on port ${port}`,
       async () => {
-        if (exitCode !== undefined) throw new Error(`postgres exited (${exitCode}):\n${logTail()}`);
+        if (exitCode !== undefined)
+          throw new Error(`postgres exited (${exitCode}):\n${logTail(join(dir, "postgres.log"), 20)}`);
         const client = new pg.Client({ connectionString: url });
         try {
           await client.connect();

@@ -18,10 +18,11 @@
 // `services` pods reach neither Services nor the apiserver; the gateway and the tests reach
 // pods at their own addresses, which is all Atrium's own traffic needs.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { logTail } from "./log-tail.ts";
 import { freePorts } from "./ports.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -213,7 +214,7 @@ export async function startRealNode(options: RealNodeOptions): Promise<RealNode>
   };
   const logs = join(options.dir, "logs");
   const fail = (what: string, file: string) =>
-    new Error(`${what}:\n${tail(join(logs, file))}\n(real-node.log:)\n${tail(join(logs, "real-node.log"))}`);
+    new Error(`${what}:\n${logTail(join(logs, file))}\n(real-node.log:)\n${logTail(join(logs, "real-node.log"))}`);
   const ctr = (...args: string[]) =>
     execFileSync("ctr", ["--address", join(state, "containerd.sock"), "-n", "k8s.io", ...args], { stdio: "pipe" });
   const importImage = (image: ImageName) => {
@@ -513,12 +514,4 @@ async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs: number, 
 async function waitUntil(check: () => boolean, timeoutMs: number, dead: () => boolean) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !dead() && !check()) await new Promise((r) => setTimeout(r, 100));
-}
-
-function tail(file: string, lines = 25): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
