@@ -11,11 +11,11 @@
 // traffic skips the filter, so warm traffic keeps Envoy's speed (running Lua on every request
 // cost 24 µs of CPU each). The Envoy Gateway must allow Lua (its EnvoyGateway config's
 // extensionApis.enableLua). Pure builders; data-plane.ts applies.
-import { type AppInstance, orgOfNamespace } from "@atrium/crds";
+import type { AppInstance } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
-import { LABEL_INSTANCE, managedLabels, ownerRef } from "../labels.ts";
 import { needsExtAuth } from "./ext-auth.ts";
 import { CREDENTIALS_RULE, HEALTH_RULE } from "./gateway-api.ts";
+import { appRoutePolicy } from "./route-policy.ts";
 
 type App = AppInstance & KubeObject;
 
@@ -81,27 +81,15 @@ export const needsCredentialFilter = (app: Pick<AppInstance, "spec">) => !needsE
 
 /** The app's EnvoyExtensionPolicy: the Lua filter on two rules of its HTTPRoute (named after the app), owned by the app. */
 export function desiredCredentialFilter(app: App): KubeObject {
-  const org = orgOfNamespace(app.metadata.namespace) ?? "";
-  const name = app.metadata.name;
-  return {
-    apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    kind: "EnvoyExtensionPolicy",
-    metadata: {
-      name: credentialFilterName(name),
-      namespace: app.metadata.namespace,
-      labels: managedLabels(org, { [LABEL_INSTANCE]: name }),
-      ownerReferences: [ownerRef(app)],
+  return appRoutePolicy(
+    app,
+    {
+      kind: "EnvoyExtensionPolicy",
+      name: credentialFilterName(app.metadata.name),
+      ruleNames: [HEALTH_RULE, CREDENTIALS_RULE],
     },
-    spec: {
-      targetRefs: [HEALTH_RULE, CREDENTIALS_RULE].map((sectionName) => ({
-        group: "gateway.networking.k8s.io",
-        kind: "HTTPRoute",
-        name,
-        sectionName,
-      })),
-      lua: [{ type: "Inline", inline: CREDENTIAL_FILTER_LUA }],
-    },
-  };
+    { lua: [{ type: "Inline", inline: CREDENTIAL_FILTER_LUA }] },
+  );
 }
 
 type PolicyStatus = {

@@ -9,7 +9,8 @@
 // namespaces), owned by the Organization so it goes with it. Pure builders; data-plane.ts applies.
 import { ACTIVATOR_PROBE_HEADER, type AppInstance, orgOfNamespace, PROBE_TOKEN_HEADER } from "@atrium/crds";
 import type { KubeObject } from "@atrium/kube";
-import { LABEL_INSTANCE, managedLabels, ownerRef } from "../labels.ts";
+import { managedLabels, ownerRef } from "../labels.ts";
+import { appRoutePolicy } from "./route-policy.ts";
 
 type App = AppInstance & KubeObject;
 
@@ -56,24 +57,16 @@ export const needsExtAuth = (app: Pick<AppInstance, "spec">) => (app.spec.access
 /** The app's SecurityPolicy: external authorization on its HTTPRoute (both named after the app). */
 export function desiredSecurityPolicy(app: App, backend: ExtAuthBackend): KubeObject {
   const org = orgOfNamespace(app.metadata.namespace) ?? "";
-  const name = app.metadata.name;
-  return {
-    apiVersion: "gateway.envoyproxy.io/v1alpha1",
-    kind: "SecurityPolicy",
-    metadata: {
-      name: securityPolicyName(name),
-      namespace: app.metadata.namespace,
-      labels: managedLabels(org, { [LABEL_INSTANCE]: name }),
-      ownerReferences: [ownerRef(app)],
-    },
-    spec: {
-      targetRefs: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", name }],
+  return appRoutePolicy(
+    app,
+    { kind: "SecurityPolicy", name: securityPolicyName(app.metadata.name) },
+    {
       extAuth: {
         http: {
           backendRefs: [
             { group: "", kind: "Service", name: backend.name, namespace: backend.namespace, port: backend.port },
           ],
-          path: forwardAuthPath(org, name),
+          path: forwardAuthPath(org, app.metadata.name),
           headersToBackend: [...HEADERS_TO_BACKEND],
         },
         headersToExtAuth: [...HEADERS_TO_EXT_AUTH],
@@ -81,7 +74,7 @@ export function desiredSecurityPolicy(app: App, backend: ExtAuthBackend): KubeOb
         failOpen: false,
       },
     },
-  };
+  );
 }
 
 /**
