@@ -90,6 +90,8 @@ export async function run() {
       }
     const rps = (n: string) => Math.round(median(samples[n]?.rps ?? []));
     const p99 = (n: string) => median(samples[n]?.p99 ?? []);
+    /** The p99 a proxy adds over the backend alone, at one connection (medians of the rounds). */
+    const addedP99 = (n: string) => Math.round((p99(n) - p99("direct")) * 1000) / 1000;
     const cpuMicros = (n: string, kind: "user" | "system" | "total") =>
       Math.round(median(samples[n]?.[kind] ?? []) * 10) / 10;
     // Each round measures nginx and the others seconds apart: their ratio within a round is
@@ -115,7 +117,10 @@ export async function run() {
         gateway_rps: rps("gateway"),
         ratio_gateway_vs_nginx_rps: paired("gateway", "nginx"),
         ratio_cpu_per_req_vs_nginx: paired("gateway", "nginx", "total"),
-        added_p99_ms: Math.round((p99("gateway") - p99("direct")) * 1000) / 1000,
+        added_p99_ms: addedP99("gateway"),
+        // nginx's beside it: a p99 moves with the machine (nginx's own spread from 0.5 to 27 ms in
+        // one run), so the gateway's figure is read against what nginx added in the same rounds.
+        nginx_added_p99_ms: addedP99("nginx"),
         nginx_cpu_user_us_per_req: cpuMicros("nginx", "user"),
         nginx_cpu_system_us_per_req: cpuMicros("nginx", "system"),
         gateway_cpu_user_us_per_req: cpuMicros("gateway", "user"),
@@ -124,12 +129,12 @@ export async function run() {
         ratio_public_api_vs_nginx_rps: paired("public_api", "nginx"),
         ratio_public_api_cpu_per_req_vs_nginx: paired("public_api", "nginx", "total"),
         public_api_cpu_us_per_req: cpuMicros("public_api", "total"),
-        public_api_added_p99_ms: Math.round((p99("public_api") - p99("direct")) * 1000) / 1000,
+        public_api_added_p99_ms: addedP99("public_api"),
         public_undici_rps: rps("public_undici"),
         ratio_public_undici_vs_nginx_rps: paired("public_undici", "nginx"),
         ratio_public_undici_cpu_per_req_vs_nginx: paired("public_undici", "nginx", "total"),
         public_undici_cpu_us_per_req: cpuMicros("public_undici", "total"),
-        public_undici_added_p99_ms: Math.round((p99("public_undici") - p99("direct")) * 1000) / 1000,
+        public_undici_added_p99_ms: addedP99("public_undici"),
       },
       goals: { ratio_gateway_vs_nginx_rps: ">= 0.7", ratio_cpu_per_req_vs_nginx: "<= 2.0", added_p99_ms: "<= 1" },
     });
