@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generatePki, type Pki } from "./certs.ts";
-import { logTail } from "./log-tail.ts";
 import { freePorts } from "./ports.ts";
 import { apiserverRealNodeFlags, type ImageName, type RealNode, startRealNode } from "./real-node.ts";
+import { untilStarted } from "./until.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 
@@ -168,20 +168,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     pods.release();
   };
   /** Fails fast with the component's log tail if it died while we wait for it. */
-  const waitFor = async (what: string, entry: Running, ready: () => Promise<boolean>, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (entry.exitCode !== undefined)
-        throw new Error(
-          `${entry.name} exited (${entry.exitCode}) before ${what}:\n${logTail(join(dir, "logs", `${entry.name}.log`))}`,
-        );
-      if (await ready().catch(() => false)) return;
-      await sleep(100);
-    }
-    throw new Error(
-      `Timed out after ${timeoutMs} ms waiting for ${what}:\n${logTail(join(dir, "logs", `${entry.name}.log`))}`,
-    );
-  };
+  const waitFor = (what: string, entry: Running, ready: () => Promise<boolean>, timeoutMs = 60_000) =>
+    untilStarted({
+      name: entry.name,
+      what,
+      ready,
+      exitCode: () => entry.exitCode,
+      logFile: join(dir, "logs", `${entry.name}.log`),
+      timeoutMs,
+    });
 
   try {
     const startedAt = Date.now();

@@ -5,8 +5,7 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { logTail } from "./log-tail.ts";
-import { until } from "./until.ts";
+import { until, untilStarted } from "./until.ts";
 
 const LEASH = fileURLToPath(new URL("./leash.sh", import.meta.url));
 
@@ -69,24 +68,17 @@ export async function startNodeProcess(options: {
       return exited;
     },
   };
-  // A program that exits (a port taken, a bad setting) fails the wait at once, and either way
-  // the error carries its log's last lines: CI keeps the test's output, not the log file.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const why =
-      exitCode !== undefined ? `exited (${exitCode})` : Date.now() > deadline ? "was not ready after 60 s" : undefined;
-    if (why) {
-      await proc.kill();
-      throw new Error(`${options.name} ${why}; its log (${logFile}) ends:\n${logTail(logFile)}`);
-    }
-    if (
-      await fetch(`${options.admin}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await untilStarted({
+      name: options.name,
+      what: "its /readyz",
+      ready: () => fetch(`${options.admin}/readyz`).then((r) => r.ok),
+      exitCode: () => exitCode,
+      logFile,
+    });
+  } catch (error) {
+    await proc.kill();
+    throw error;
   }
   return proc;
 }
