@@ -24,6 +24,16 @@ export const echoTemplate = (name = "echo", port = 8080) => ({
   },
 });
 
+/** The echo template with a price list, and other spec fields over the echo's: a paid app for billing tests. */
+export const paidEchoTemplate = (
+  name: string,
+  pricing: Record<string, unknown>,
+  spec: Record<string, unknown> = {},
+) => {
+  const base = echoTemplate(name);
+  return { ...base, spec: { ...base.spec, ...spec, pricing } };
+};
+
 export type FakeApp = { stop(): Promise<void>; servedBy(): string[]; requests: number };
 
 export function serveAppPods(

@@ -7,17 +7,15 @@ import { namespaceFor } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
 import { startApi } from "../cluster/api-stack.ts";
-import { echoTemplate } from "../cluster/fake-pods.ts";
+import { paidEchoTemplate } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
 import { BILLING_SESSION_TTL_HOURS, billingWorld } from "./billing-world.ts";
 
 const DAY = 86_400_000;
 const PAID = "paths-echo";
 const ONCE = "once-echo";
-const template = (name: string, pricing: Record<string, unknown>) => {
-  const base = echoTemplate(name);
-  return { ...base, spec: { ...base.spec, displayName: name, pricing } };
-};
+const template = (name: string, pricing: Record<string, unknown>) =>
+  paidEchoTemplate(name, pricing, { displayName: name });
 
 type App = KubeObject & {
   status?: {

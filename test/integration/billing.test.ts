@@ -6,7 +6,7 @@ import { type KubeObject, R } from "@atrium/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { prorateUpgrade } from "../../api/src/billing/domain.ts";
 import { Scheduler } from "../../api/src/billing/scheduler.ts";
-import { echoTemplate, type FakeApp, serveAppPods } from "../cluster/fake-pods.ts";
+import { type FakeApp, paidEchoTemplate, serveAppPods } from "../cluster/fake-pods.ts";
 import { type GatewayProcess, startGateway } from "../cluster/gateway-process.ts";
 import { until } from "../cluster/until.ts";
 import { startWorld, type World } from "./api/world.ts";
@@ -14,25 +14,19 @@ import { unique } from "./kube.ts";
 
 const DAY = 86_400_000;
 const TEMPLATE = "paid-echo";
-const paidTemplate = () => {
-  const base = echoTemplate(TEMPLATE);
-  return {
-    ...base,
-    spec: {
-      ...base.spec,
-      displayName: "Paid Echo",
-      storage: { size: "1Gi", mountPath: "/data" },
-      pricing: {
-        trialDays: 30,
-        plans: [
-          { id: "basic", interval: "monthly", amount: 1000, currency: "USD" },
-          { id: "pro", interval: "monthly", amount: 3000, currency: "USD" },
-          { id: "forever", interval: "lifetime", amount: 50_000, currency: "USD" },
-        ],
-      },
+const paidTemplate = () =>
+  paidEchoTemplate(
+    TEMPLATE,
+    {
+      trialDays: 30,
+      plans: [
+        { id: "basic", interval: "monthly", amount: 1000, currency: "USD" },
+        { id: "pro", interval: "monthly", amount: 3000, currency: "USD" },
+        { id: "forever", interval: "lifetime", amount: 50_000, currency: "USD" },
+      ],
     },
-  };
-};
+    { displayName: "Paid Echo", storage: { size: "1Gi", mountPath: "/data" } },
+  );
 
 type App = KubeObject & {
   spec: { template: string };

@@ -7,7 +7,7 @@
 import { namespaceFor } from "@atrium/crds";
 import { type KubeObject, R } from "@atrium/kube";
 import { describe, expect, it } from "vitest";
-import { echoTemplate } from "../cluster/fake-pods.ts";
+import { paidEchoTemplate } from "../cluster/fake-pods.ts";
 import { until } from "../cluster/until.ts";
 import { billingWorld } from "./billing-world.ts";
 
@@ -16,16 +16,11 @@ const PAID = "restore-echo";
 
 type Entitlement = { allowed: boolean; reason: string; until?: string };
 type App = KubeObject & { status?: { entitlement?: Entitlement } };
-const paidTemplate = () => {
-  const base = echoTemplate(PAID);
-  return {
-    ...base,
-    spec: {
-      ...base.spec,
-      pricing: { trialDays: 0, plans: [{ id: "basic", interval: "monthly", amount: 1000, currency: "USD" }] },
-    },
-  };
-};
+const paidTemplate = () =>
+  paidEchoTemplate(PAID, {
+    trialDays: 0,
+    plans: [{ id: "basic", interval: "monthly", amount: 1000, currency: "USD" }],
+  });
 
 describe.each(["sqlite", "postgresql"] as const)("restoring a deleted organization (%s)", (provider) => {
   const fx = billingWorld(provider, [paidTemplate()]);
